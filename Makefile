@@ -1,0 +1,69 @@
+# The front door. `make` alone lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BOOT ?= python3.11
+VENV        := .venv
+PY          := $(VENV)/bin/python
+UV_VERSION  := 0.13.9
+STAMP       := $(VENV)/.installed
+N           ?= 100
+SOURCE      ?= auto
+
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# ---------------------------------------------------------------- setup
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip sync -q --python $(PY) requirements.lock
+	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install the locked dependencies
+
+.PHONY: lock
+lock: ## Re-resolve requirements.lock from pyproject.toml (needs network to PyPI)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -c constraints.txt -o requirements.lock
+
+.PHONY: env
+env: $(STAMP) ## Print the settings as shell exports (secrets hidden)
+	@$(PY) -m config.settings
+
+# ---------------------------------------------------------------- native stack
+.PHONY: fetch
+fetch: $(STAMP) ## Download the stack's artifacts (Maven, JDK) into the caches
+	$(PY) -m stack fetch
+
+.PHONY: up
+up: $(STAMP) ## Start Kafka, Schema Registry, Cassandra, Airflow (and the local randomuser API)
+	$(PY) -m stack up
+
+.PHONY: down
+down: $(STAMP) ## Stop every process the stack started
+	$(PY) -m stack down
+
+.PHONY: status
+status: $(STAMP) ## Show each service (address, pid, memory, health) and the pipeline
+	$(PY) -m stack status
+
+# ---------------------------------------------------------------- quality
+.PHONY: lint
+lint: $(STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy config schemas producers streaming stack dags
+
+.PHONY: test-unit
+test-unit: $(STAMP) ## Unit tests only (no services)
+	$(PY) -m pytest -m "not integration and not e2e"
+
+.PHONY: test
+test: $(STAMP) ## Every test: unit, then integration and e2e on the real stack (started if needed)
+	$(PY) -m pytest -m "not integration and not e2e"
+	$(PY) -m stack up
+	$(PY) -m pytest -m "integration or e2e"

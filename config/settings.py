@@ -1,0 +1,227 @@
+"""One frozen settings object, built from environment variables and validated at start.
+
+Every host, port and credential of the pipeline is read here and nowhere else.
+Defaults point at the native stack (``make up``). Secrets are wrapped in
+:class:`Secret` so that they never show in ``repr``, logs or XCom.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlparse
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A credential. Its value is only reachable through :meth:`reveal`."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the pipeline. Field ``foo_bar`` is read from ``FOO_BAR``."""
+
+    # Kafka
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: Secret = Secret("")
+    kafka_ssl_ca_location: str = ""
+    # Schema Registry (Confluent API). The native stack serves it under Apicurio's
+    # ccompat path; a Confluent Schema Registry serves it at the root.
+    schema_registry_url: str = "http://localhost:8081/apis/ccompat/v7"
+    schema_registry_basic_auth_user_info: Secret = Secret("")
+    schema_registry_ssl_ca_location: str = ""
+    # Cassandra
+    cassandra_hosts: str = "127.0.0.1"
+    cassandra_port: int = 9042
+    cassandra_local_dc: str = "datacenter1"
+    cassandra_username: str = ""
+    cassandra_password: Secret = Secret("")
+    cassandra_ssl_ca_location: str = ""
+    # Source API
+    randomuser_url: str = "https://randomuser.me/api/"
+    # Spark streaming job
+    spark_master: str = "local[2]"
+    spark_checkpoint_dir: str = str(PROJECT_ROOT / ".stack" / "checkpoints")
+    stream_trigger_seconds: int = 5
+    stream_max_offsets_per_trigger: int = 100_000
+    # Airflow (only used by tools that talk to the running Airflow)
+    airflow_url: str = "http://localhost:8080"
+    # Where the native stack keeps its data, logs and pids
+    stack_home: str = str(PROJECT_ROOT / ".stack")
+
+    # -- derived views -------------------------------------------------------
+
+    @property
+    def cassandra_host_list(self) -> list[str]:
+        return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """librdkafka configuration for security; merged into every client's config."""
+        conf = {
+            "bootstrap.servers": self.kafka_bootstrap_servers,
+            "security.protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol.startswith("SASL"):
+            conf["sasl.mechanism"] = self.kafka_sasl_mechanism
+            conf["sasl.username"] = self.kafka_sasl_username
+            conf["sasl.password"] = self.kafka_sasl_password.reveal()
+        if self.kafka_ssl_ca_location:
+            conf["ssl.ca.location"] = self.kafka_ssl_ca_location
+        return conf
+
+    def spark_kafka_options(self) -> dict[str, str]:
+        """The same security settings, spelled for Spark's Kafka source (``kafka.`` prefix)."""
+        opts = {
+            "kafka.bootstrap.servers": self.kafka_bootstrap_servers,
+            "kafka.security.protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol.startswith("SASL"):
+            module = (
+                "org.apache.kafka.common.security.plain.PlainLoginModule"
+                if self.kafka_sasl_mechanism == "PLAIN"
+                else "org.apache.kafka.common.security.scram.ScramLoginModule"
+            )
+            opts["kafka.sasl.mechanism"] = self.kafka_sasl_mechanism
+            opts["kafka.sasl.jaas.config"] = (
+                f'{module} required username="{self.kafka_sasl_username}" '
+                f'password="{self.kafka_sasl_password.reveal()}";'
+            )
+        if self.kafka_ssl_ca_location:
+            opts["kafka.ssl.truststore.type"] = "PEM"
+            opts["kafka.ssl.truststore.location"] = self.kafka_ssl_ca_location
+        return opts
+
+    def schema_registry_config(self) -> dict[str, str]:
+        """Configuration for confluent-kafka's ``SchemaRegistryClient``."""
+        conf = {"url": self.schema_registry_url}
+        if self.schema_registry_basic_auth_user_info:
+            conf["basic.auth.user.info"] = self.schema_registry_basic_auth_user_info.reveal()
+        if self.schema_registry_ssl_ca_location:
+            conf["ssl.ca.location"] = self.schema_registry_ssl_ca_location
+        return conf
+
+    # -- validation ----------------------------------------------------------
+
+    def validate(self) -> Settings:
+        if not self.kafka_bootstrap_servers.strip():
+            raise SettingsError("KAFKA_BOOTSTRAP_SERVERS is empty")
+        for server in self.kafka_bootstrap_servers.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise SettingsError(
+                    f"KAFKA_BOOTSTRAP_SERVERS: {server!r} is not host:port"
+                )
+        if self.kafka_security_protocol not in KAFKA_SECURITY_PROTOCOLS:
+            raise SettingsError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}; "
+                f"expected one of {', '.join(KAFKA_SECURITY_PROTOCOLS)}"
+            )
+        if self.kafka_security_protocol.startswith("SASL"):
+            if self.kafka_sasl_mechanism not in KAFKA_SASL_MECHANISMS:
+                raise SettingsError(
+                    f"KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism!r}; "
+                    f"expected one of {', '.join(KAFKA_SASL_MECHANISMS)}"
+                )
+            if not self.kafka_sasl_username or not self.kafka_sasl_password:
+                raise SettingsError(
+                    "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with "
+                    f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}"
+                )
+        for name in ("schema_registry_url", "randomuser_url", "airflow_url"):
+            _check_http_url(name.upper(), getattr(self, name))
+        auth = self.schema_registry_basic_auth_user_info.reveal()
+        if auth and ":" not in auth:
+            raise SettingsError("SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO must be user:password")
+        if not self.cassandra_host_list:
+            raise SettingsError("CASSANDRA_HOSTS is empty")
+        if bool(self.cassandra_username) != bool(self.cassandra_password):
+            raise SettingsError("CASSANDRA_USERNAME and CASSANDRA_PASSWORD go together")
+        for name in ("cassandra_port", "stream_trigger_seconds", "stream_max_offsets_per_trigger"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name.upper()} must be positive")
+        for name in ("kafka_ssl_ca_location", "schema_registry_ssl_ca_location",
+                     "cassandra_ssl_ca_location"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise SettingsError(f"{name.upper()}={path!r}: no such file")
+        return self
+
+    # -- presentation --------------------------------------------------------
+
+    def as_env(self, *, show_secrets: bool = False) -> dict[str, str]:
+        """The settings as environment variables; secrets masked unless asked for."""
+        env = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret):
+                value = value.reveal() if show_secrets else ("***" if value else "")
+            env[f.name.upper()] = str(value)
+        return env
+
+
+def _check_http_url(var: str, url: str) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(f"{var}={url!r} is not an http(s) URL")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build and validate the settings from ``environ`` (default: ``os.environ``)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = environ.get(f.name.upper())
+        if raw is None:
+            continue
+        default = f.default
+        if isinstance(default, Secret):
+            values[f.name] = Secret(raw)
+        elif isinstance(default, int):
+            try:
+                values[f.name] = int(raw)
+            except ValueError:
+                raise SettingsError(f"{f.name.upper()}={raw!r} is not an integer") from None
+        else:
+            values[f.name] = raw.strip()
+    return Settings(**values).validate()  # type: ignore[arg-type]
+
+
+def main() -> None:
+    """``make env``: print the settings as shell exports (secrets hidden)."""
+    import shlex
+    import sys
+
+    show = "--show-secrets" in sys.argv[1:]
+    for key, value in load_settings().as_env(show_secrets=show).items():
+        print(f"export {key}={shlex.quote(value)}")
+
+
+if __name__ == "__main__":
+    main()
