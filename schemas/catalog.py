@@ -1,0 +1,141 @@
+"""The contracts: every ``schemas/<subject>.avsc`` with its ``<subject>.toml`` sidecar.
+
+This is the one place that reads schema files. The producer, the streaming job,
+the CQL generator and the checks all ask this module for a :class:`Contract`
+instead of declaring fields themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+SCHEMAS_DIR = Path(__file__).resolve().parent
+DEFAULT_SUBJECT = "users_created-value"
+COMPATIBILITY_LEVELS = (
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+    "NONE",
+)
+
+
+class ContractError(ValueError):
+    """A schema file or its sidecar is malformed; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One subject: its Avro schema (the source of truth) and where it lives."""
+
+    subject: str
+    topic: str
+    compatibility: str
+    partitions: int
+    replication_factor: int
+    rejects_topic: str
+    keyspace: str
+    table: str
+    partition_key: tuple[str, ...]
+    clustering_key: tuple[str, ...]
+    ttl_seconds: int
+    avsc_path: Path
+    schema_str: str  # the .avsc text as committed
+
+    @cached_property
+    def schema(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.schema_str)
+        return parsed
+
+    @property
+    def fields(self) -> list[dict[str, Any]]:
+        return list(self.schema["fields"])
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f["name"] for f in self.fields]
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return self.partition_key + self.clustering_key
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.keyspace}.{self.table}"
+
+
+def _require(table: dict[str, Any], key: str, kind: type, where: Path) -> Any:
+    if key not in table:
+        raise ContractError(f"{where}: missing key {key!r}")
+    value = table[key]
+    if not isinstance(value, kind):
+        raise ContractError(f"{where}: {key!r} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def load_contract_file(avsc_path: Path) -> Contract:
+    """Read one ``.avsc`` and its sidecar ``.toml``; raise :class:`ContractError` on any defect."""
+    avsc_path = Path(avsc_path)
+    sidecar = avsc_path.with_suffix(".toml")
+    try:
+        schema_str = avsc_path.read_text(encoding="utf-8")
+        schema = json.loads(schema_str)
+    except OSError as exc:
+        raise ContractError(f"{avsc_path}: cannot read: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"{avsc_path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    if not isinstance(schema, dict) or schema.get("type") != "record":
+        raise ContractError(f"{avsc_path}: the top-level schema must be a record")
+    try:
+        meta = tomllib.loads(sidecar.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ContractError(f"{sidecar}: cannot read the sidecar: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ContractError(f"{sidecar}: not valid TOML: {exc}") from exc
+
+    subject = _require(meta, "subject", str, sidecar)
+    if subject != avsc_path.stem:
+        raise ContractError(f"{sidecar}: subject {subject!r} must match the file name {avsc_path.stem!r}")
+    compatibility = _require(meta, "compatibility", str, sidecar).upper()
+    if compatibility not in COMPATIBILITY_LEVELS:
+        raise ContractError(f"{sidecar}: unknown compatibility {compatibility!r}")
+    kafka = _require(meta, "kafka", dict, sidecar)
+    cassandra = _require(meta, "cassandra", dict, sidecar)
+    partition_key = tuple(_require(cassandra, "partition_key", list, sidecar))
+    if not partition_key:
+        raise ContractError(f"{sidecar}: cassandra.partition_key must name at least one field")
+    return Contract(
+        subject=subject,
+        topic=_require(meta, "topic", str, sidecar),
+        compatibility=compatibility,
+        partitions=_require(kafka, "partitions", int, sidecar),
+        replication_factor=_require(kafka, "replication_factor", int, sidecar),
+        rejects_topic=_require(kafka, "rejects_topic", str, sidecar),
+        keyspace=_require(cassandra, "keyspace", str, sidecar),
+        table=_require(cassandra, "table", str, sidecar),
+        partition_key=partition_key,
+        clustering_key=tuple(cassandra.get("clustering_key", [])),
+        ttl_seconds=int(cassandra.get("ttl_seconds", 0)),
+        avsc_path=avsc_path,
+        schema_str=schema_str,
+    )
+
+
+def load_contracts(schemas_dir: Path = SCHEMAS_DIR) -> list[Contract]:
+    """Every contract under ``schemas_dir``, sorted by subject."""
+    return [load_contract_file(p) for p in sorted(Path(schemas_dir).glob("*.avsc"))]
+
+
+def load_contract(subject: str = DEFAULT_SUBJECT, schemas_dir: Path = SCHEMAS_DIR) -> Contract:
+    """The contract of one subject."""
+    path = Path(schemas_dir) / f"{subject}.avsc"
+    if not path.exists():
+        raise ContractError(f"no schema for subject {subject!r} (expected {path})")
+    return load_contract_file(path)
