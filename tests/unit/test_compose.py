@@ -132,6 +132,7 @@ def settings_ports() -> dict[str, int]:
         "schema-registry": port_of_url(defaults.schema_registry_url),
         "cassandra": defaults.cassandra_port,
         "airflow": port_of_url(defaults.airflow_url),
+        "randomuser": port_of_url(defaults.randomuser_local_url),
     }
 
 
