@@ -33,7 +33,7 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs network to PyPI
 
 .PHONY: env
 env: $(STAMP) ## Print the settings as shell exports (secrets hidden)
-	@$(PY) -m config.settings
+	@$(PY) -m config
 
 # ---------------------------------------------------------------- native stack
 .PHONY: fetch

@@ -17,6 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+RANDOMUSER_SOURCES = ("auto", "live", "local")
 
 
 class SettingsError(ValueError):
@@ -64,8 +65,12 @@ class Settings:
     cassandra_username: str = ""
     cassandra_password: Secret = Secret("")
     cassandra_ssl_ca_location: str = ""
-    # Source API
+    # Source API: the live randomuser.me, or the randomuser-compatible server the
+    # project ships (stack/randomuser, started by `make up`). RANDOMUSER_SOURCE picks:
+    # live, local, or auto (live when it answers, otherwise local).
     randomuser_url: str = "https://randomuser.me/api/"
+    randomuser_local_url: str = "http://127.0.0.1:8765/api/"
+    randomuser_source: str = "auto"
     # Spark streaming job
     spark_master: str = "local[2]"
     spark_checkpoint_dir: str = str(PROJECT_ROOT / ".stack" / "checkpoints")
@@ -154,7 +159,13 @@ class Settings:
                     "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with "
                     f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}"
                 )
-        for name in ("schema_registry_url", "randomuser_url", "airflow_url"):
+        if self.randomuser_source not in RANDOMUSER_SOURCES:
+            raise SettingsError(
+                f"RANDOMUSER_SOURCE={self.randomuser_source!r}; "
+                f"expected one of {', '.join(RANDOMUSER_SOURCES)}"
+            )
+        for name in ("schema_registry_url", "randomuser_url", "randomuser_local_url",
+                     "airflow_url"):
             _check_http_url(name.upper(), getattr(self, name))
         auth = self.schema_registry_basic_auth_user_info.reveal()
         if auth and ":" not in auth:

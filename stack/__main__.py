@@ -1,0 +1,46 @@
+"""``python -m stack {fetch,up,down,status,logs}``: the native stack's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from config.settings import SettingsError, load_settings
+from stack import launcher
+from stack.java import JavaNotFound
+from stack.maven import ArtifactError
+from stack.paths import StackPaths
+from stack.services import ALL_SERVICES, Context, by_name
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
+    parser.add_argument("action", choices=("fetch", "up", "down", "status", "logs"))
+    parser.add_argument(
+        "services", nargs="*", help=f"subset of: {', '.join(s.name for s in ALL_SERVICES)}"
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        ctx = Context(settings, StackPaths.from_settings(settings))
+        services = [by_name(n) for n in args.services] or list(ALL_SERVICES)
+        if args.action == "fetch":
+            launcher.fetch(ctx)
+        elif args.action == "up":
+            launcher.up(ctx, services)
+        elif args.action == "down":
+            launcher.down(ctx, services)
+        elif args.action == "status":
+            return 0 if launcher.print_status(ctx, services) else 1
+        elif args.action == "logs":
+            for service in services:
+                print(f"== {service.name} ({ctx.paths.log(service.name)})")
+                print(launcher.log_tail(ctx, service))
+    except (SettingsError, launcher.StackError, ArtifactError, JavaNotFound, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

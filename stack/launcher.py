@@ -1,0 +1,149 @@
+"""`make up`, `make down`, `make status`: the native stack's lifecycle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stack import maven, process
+from stack.java import find_java
+from stack.services import ALL_SERVICES, Context, Service, ServiceError
+
+LOG_TAIL_LINES = 40
+
+
+class StackError(RuntimeError):
+    """A service did not come up; the message names it and shows its log's tail."""
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    address: str
+    pid: int | None
+    rss_bytes: int
+    problem: str | None  # None: healthy
+
+    @property
+    def healthy(self) -> bool:
+        return self.pid is not None and self.problem is None
+
+
+def log_tail(ctx: Context, service: Service, lines: int = LOG_TAIL_LINES) -> str:
+    log = ctx.paths.log(service.name)
+    if not log.exists():
+        return f"(no log at {log})"
+    text = log.read_text(errors="replace").splitlines()[-lines:]
+    return "\n".join(f"    {line}" for line in text)
+
+
+def fetch(ctx: Context) -> None:
+    """Resolve every artifact into the caches, so later starts need no network."""
+    for name in maven.CLASSPATH_SERVICES:
+        jars = maven.classpath(name, ctx.paths)
+        print(f"  {name}: {len(jars)} jars")
+    dist = maven.registry_distribution(ctx.paths)
+    print(f"  registry: {dist}")
+    for service, low, high in (("Kafka/Cassandra/Spark", 17, 17), ("Apicurio Registry", 21, 25)):
+        java = find_java(service, low, high)
+        print(f"  java for {service}: {java.major} at {java.home}")
+
+
+def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> None:
+    """Start what is not running, then wait until every service answers a real request."""
+    started = time.monotonic()
+    spawned: list[Service] = []
+    for service in services:
+        pidfile = ctx.paths.pidfile(service.name)
+        if process.running(pidfile):
+            print(f"  {service.name:<10} already running (pid {process.running(pidfile).pid})")  # type: ignore[union-attr]
+            continue
+        try:
+            service.prepare(ctx)
+            command = service.command(ctx)
+        except (ServiceError, maven.ArtifactError, RuntimeError) as exc:
+            raise StackError(f"{service.name}: cannot start: {exc}") from exc
+        record = process.spawn(
+            command.argv,
+            pidfile=pidfile,
+            log=ctx.paths.log(service.name),
+            env=command.env or None,
+            cwd=command.cwd,
+        )
+        spawned.append(service)
+        print(f"  {service.name:<10} started (pid {record.pid}), log {ctx.paths.log(service.name)}")
+    for service in services:
+        wait_healthy(ctx, service)
+        if service in spawned:
+            service.after_start(ctx)
+    print(f"stack up in {time.monotonic() - started:.0f} s")
+
+
+def wait_healthy(ctx: Context, service: Service) -> None:
+    """Poll ``service.probe`` until it passes; fail fast if the process dies."""
+    deadline = time.monotonic() + service.start_timeout
+    pidfile = ctx.paths.pidfile(service.name)
+    problem: str | None = "not probed"
+    while time.monotonic() < deadline:
+        if process.running(pidfile) is None:
+            raise StackError(
+                f"{service.name} exited during start-up. Last lines of "
+                f"{ctx.paths.log(service.name)}:\n{log_tail(ctx, service)}"
+            )
+        problem = service.probe(ctx)
+        if problem is None:
+            print(f"  {service.name:<10} healthy at {service.address(ctx)}")
+            return
+        time.sleep(1.0)
+    raise StackError(
+        f"{service.name} did not become healthy within {service.start_timeout:.0f} s "
+        f"({problem}). Last lines of {ctx.paths.log(service.name)}:\n{log_tail(ctx, service)}"
+    )
+
+
+def down(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> None:
+    """Stop every service the stack started, newest first, by pid."""
+    for service in reversed(services):
+        if process.stop(ctx.paths.pidfile(service.name)):
+            print(f"  {service.name:<10} stopped")
+        else:
+            print(f"  {service.name:<10} was not running")
+
+
+def status(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[ServiceStatus]:
+    result = []
+    for service in services:
+        record = process.running(ctx.paths.pidfile(service.name))
+        if record is None:
+            result.append(ServiceStatus(service.name, service.address(ctx), None, 0, "not running"))
+            continue
+        result.append(
+            ServiceStatus(
+                service.name,
+                service.address(ctx),
+                record.pid,
+                process.rss_bytes(record.pid),
+                service.probe(ctx),
+            )
+        )
+    return result
+
+
+def print_status(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> bool:
+    rows = status(ctx, services)
+    print(f"{'service':<11}{'address':<42}{'pid':>8}{'memory':>10}  health")
+    total = 0
+    for row in rows:
+        total += row.rss_bytes
+        pid = str(row.pid) if row.pid else "-"
+        mem = f"{row.rss_bytes / 2**20:.0f} MiB" if row.pid else "-"
+        health = "healthy" if row.healthy else f"DOWN ({row.problem})"
+        print(f"{row.name:<11}{row.address:<42}{pid:>8}{mem:>10}  {health}")
+    print(f"{'total':<11}{'':<42}{'':>8}{total / 2**20:>6.0f} MiB")
+    for service in services:
+        hint = service.login_hint(ctx)
+        if hint:
+            print(f"{service.name} login: {hint}")
+    print(f"state, logs, pids: {ctx.paths.home}")
+    return all(r.healthy for r in rows)

@@ -1,0 +1,157 @@
+"""Start and stop the stack's processes by pid, and only those.
+
+Each service runs in a new session (its own process group), so stopping it
+reaches the children it spawned (Airflow's scheduler, api-server, ...) and
+nothing else. A pid file records the pid and the process's start time: a pid
+that the kernel has since given to another program is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PidRecord:
+    pid: int
+    start_ticks: int
+
+    def dump(self) -> str:
+        return f"{self.pid} {self.start_ticks}\n"
+
+    @classmethod
+    def load(cls, path: Path) -> PidRecord | None:
+        try:
+            pid, ticks = path.read_text().split()
+            return cls(int(pid), int(ticks))
+        except (OSError, ValueError):
+            return None
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; the fields after it are plain.
+    rest = stat[stat.rindex(")") + 2 :].split()
+    return int(rest[19])
+
+
+def is_alive(record: PidRecord) -> bool:
+    ticks = start_ticks(record.pid)
+    if ticks is None or ticks != record.start_ticks:
+        return False
+    state = Path(f"/proc/{record.pid}/stat").read_text()
+    return state[state.rindex(")") + 2] != "Z"
+
+
+def running(pidfile: Path) -> PidRecord | None:
+    """The live process recorded in ``pidfile``, or None (a stale file is removed)."""
+    record = PidRecord.load(pidfile)
+    if record is None:
+        return None
+    if is_alive(record):
+        return record
+    pidfile.unlink(missing_ok=True)
+    return None
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    pidfile: Path,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> PidRecord:
+    """Start ``argv`` in its own session, output appended to ``log``, pid recorded."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {argv[0]}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    ticks = start_ticks(proc.pid)
+    record = PidRecord(proc.pid, ticks if ticks is not None else -1)
+    pidfile.write_text(record.dump())
+    return record
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the live processes in process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def stop(pidfile: Path, *, grace_seconds: float = 30.0) -> bool:
+    """SIGTERM the recorded process group, SIGKILL what remains after the grace period.
+
+    Returns True when something was stopped. Only the group we started (its
+    leader's pid is the recorded pid) is signalled.
+    """
+    record = running(pidfile)
+    if record is None:
+        pidfile.unlink(missing_ok=True)
+        return False
+    pgid = record.pid  # start_new_session makes the child its group's leader
+    with contextlib.suppress(ProcessLookupError):  # the group may have exited already
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline and group_members(pgid):
+        _reap(record.pid)
+        time.sleep(0.2)
+    if group_members(pgid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        kill_deadline = time.monotonic() + 10
+        while time.monotonic() < kill_deadline and group_members(pgid):
+            _reap(record.pid)
+            time.sleep(0.1)
+    _reap(record.pid)
+    pidfile.unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the process is our own child (avoids zombies)."""
+    with contextlib.suppress(ChildProcessError):  # not our child: init reaps it
+        os.waitpid(pid, os.WNOHANG)
+
+
+def rss_bytes(pgid: int) -> int:
+    """Resident memory of a whole process group, in bytes."""
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid in group_members(pgid):
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+    return total

@@ -1,0 +1,404 @@
+"""The services of the native stack: how each is prepared, started and probed.
+
+Every service answers three questions: what to write before it starts
+(``prepare``), how to start it (``command``) and whether it serves real
+requests (``probe``). The launcher (``stack.launcher``) does the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from urllib.parse import urlparse
+
+import requests
+
+from config.settings import PROJECT_ROOT, Settings
+from stack import maven
+from stack.java import find_java
+from stack.paths import StackPaths
+
+CONF_TEMPLATES = Path(__file__).resolve().parent / "conf"
+
+
+class ServiceError(RuntimeError):
+    """A service could not be prepared or started; the message names it."""
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    paths: StackPaths
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+
+
+def render(template: str, target: Path, **values: object) -> Path:
+    """Fill ``stack/conf/<template>`` with ``values`` into ``target``."""
+    text = Template((CONF_TEMPLATES / template).read_text()).substitute(
+        {k: str(v) for k, v in values.items()}
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return target
+
+
+def _port_of(url: str) -> int:
+    parsed = urlparse(url)
+    return parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+class Service:
+    name: str = ""
+    start_timeout: float = 120.0
+
+    def port(self, ctx: Context) -> int:
+        raise NotImplementedError
+
+    def address(self, ctx: Context) -> str:
+        return f"localhost:{self.port(ctx)}"
+
+    def prepare(self, ctx: Context) -> None:
+        """Resolve artifacts and write configuration; idempotent."""
+
+    def command(self, ctx: Context) -> Command:
+        raise NotImplementedError
+
+    def probe(self, ctx: Context) -> str | None:
+        """None when the service answers a real request, else why not."""
+        raise NotImplementedError
+
+    def after_start(self, ctx: Context) -> None:
+        """Runs once the service is healthy (e.g. set registry defaults)."""
+
+    def login_hint(self, ctx: Context) -> str:
+        return ""
+
+
+# --------------------------------------------------------------------- Kafka
+
+
+class Kafka(Service):
+    name = "kafka"
+    start_timeout = 90.0
+
+    def port(self, ctx: Context) -> int:
+        first = ctx.settings.kafka_bootstrap_servers.split(",")[0]
+        return int(first.rsplit(":", 1)[1])
+
+    def controller_port(self, ctx: Context) -> int:
+        return self.port(ctx) + 1
+
+    def _java_cmd(self, ctx: Context, main: str, *args: str, heap: str = "512m") -> list[str]:
+        java = find_java("Kafka 4", 17, 23)
+        cp = ":".join(str(j) for j in maven.classpath("kafka", ctx.paths))
+        log4j = ctx.paths.conf_dir / "kafka" / "log4j2.properties"
+        return [
+            str(java.executable),
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            cp,
+            main,
+            *args,
+        ]
+
+    def prepare(self, ctx: Context) -> None:
+        data = ctx.paths.data("kafka")
+        data.mkdir(parents=True, exist_ok=True)
+        conf = render(
+            "kafka/server.properties",
+            ctx.paths.conf_dir / "kafka" / "server.properties",
+            port=self.port(ctx),
+            controller_port=self.controller_port(ctx),
+            data_dir=data,
+        )
+        render("kafka/log4j2.properties", ctx.paths.conf_dir / "kafka" / "log4j2.properties")
+        if (data / "meta.properties").exists():
+            return
+        # First start: format the log directory for a new KRaft cluster.
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        argv = self._java_cmd(
+            ctx, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(conf),
+            heap="256m",
+        )
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ServiceError(
+                f"kafka: formatting storage in {data} failed:\n{result.stdout}{result.stderr}"
+            )
+
+    def command(self, ctx: Context) -> Command:
+        conf = ctx.paths.conf_dir / "kafka" / "server.properties"
+        return Command(self._java_cmd(ctx, "kafka.Kafka", str(conf)))
+
+    def probe(self, ctx: Context) -> str | None:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient(
+            {**ctx.settings.kafka_client_config(), "socket.connection.setup.timeout.ms": 3000}
+        )
+        try:
+            metadata = admin.list_topics(timeout=3)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            return f"metadata request failed: {exc}"
+        return None if metadata.brokers else "no broker in metadata"
+
+
+# --------------------------------------------------------------------- Schema Registry
+
+
+class Registry(Service):
+    """Apicurio Registry, used through its Confluent-compatible API (ccompat v7)."""
+
+    name = "registry"
+    start_timeout = 90.0
+    default_compatibility = "BACKWARD"
+
+    def port(self, ctx: Context) -> int:
+        return _port_of(ctx.settings.schema_registry_url)
+
+    def address(self, ctx: Context) -> str:
+        return ctx.settings.schema_registry_url
+
+    def prepare(self, ctx: Context) -> None:
+        maven.registry_distribution(ctx.paths)
+        data = ctx.paths.data("registry")
+        data.mkdir(parents=True, exist_ok=True)
+        render(
+            "registry/application.properties",
+            ctx.paths.conf_dir / "registry" / "application.properties",
+            port=self.port(ctx),
+            management_port=self.port(ctx) + 1000,
+            data_dir=data,
+        )
+
+    def command(self, ctx: Context) -> Command:
+        java = find_java("Apicurio Registry 3.3", 21, 25)
+        dist = maven.registry_distribution(ctx.paths)
+        props = ctx.paths.conf_dir / "registry" / "application.properties"
+        return Command(
+            [
+                str(java.executable),
+                "-Xms128m",
+                "-Xmx384m",
+                "-XX:+UseSerialGC",
+                f"-Dquarkus.config.locations={props}",
+                "-jar",
+                str(dist / "quarkus-run.jar"),
+            ],
+            cwd=dist,
+        )
+
+    def _session(self, ctx: Context) -> requests.Session:
+        session = requests.Session()
+        auth = ctx.settings.schema_registry_basic_auth_user_info.reveal()
+        if auth:
+            user, _, password = auth.partition(":")
+            session.auth = (user, password)
+        return session
+
+    def probe(self, ctx: Context) -> str | None:
+        try:
+            resp = self._session(ctx).get(f"{ctx.settings.schema_registry_url}/subjects", timeout=3)
+        except requests.RequestException as exc:
+            return f"GET /subjects failed: {exc.__class__.__name__}"
+        if resp.status_code != 200:
+            return f"GET /subjects answered {resp.status_code}"
+        return None
+
+    def after_start(self, ctx: Context) -> None:
+        # Incompatible registrations are refused unless a subject says otherwise.
+        resp = self._session(ctx).put(
+            f"{ctx.settings.schema_registry_url}/config",
+            json={"compatibility": self.default_compatibility},
+            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+            timeout=10,
+        )
+        if resp.status_code != 200:
+            raise ServiceError(
+                f"registry: setting global compatibility failed: {resp.status_code} {resp.text}"
+            )
+
+
+# --------------------------------------------------------------------- Cassandra
+
+
+class Cassandra(Service):
+    name = "cassandra"
+    start_timeout = 180.0
+
+    def port(self, ctx: Context) -> int:
+        return ctx.settings.cassandra_port
+
+    def address(self, ctx: Context) -> str:
+        return f"{ctx.settings.cassandra_host_list[0]}:{self.port(ctx)}"
+
+    def prepare(self, ctx: Context) -> None:
+        maven.classpath("cassandra", ctx.paths)
+        data = ctx.paths.data("cassandra")
+        data.mkdir(parents=True, exist_ok=True)
+        conf = ctx.paths.conf_dir / "cassandra"
+        render("cassandra/cassandra.yaml", conf / "cassandra.yaml",
+               port=self.port(ctx), storage_port=7000, data_dir=data)
+        render("cassandra/logback.xml", conf / "logback.xml")
+
+    def command(self, ctx: Context) -> Command:
+        java = find_java("Cassandra 5.0", 11, 17)
+        jars = maven.classpath("cassandra", ctx.paths)
+        conf = ctx.paths.conf_dir / "cassandra"
+        options = [
+            line.strip()
+            for line in (CONF_TEMPLATES / "cassandra" / "jvm17.options").read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        jamm = next((j for j in jars if j.name.startswith("jamm-")), None)
+        agent = [f"-javaagent:{jamm}"] if jamm else []
+        return Command(
+            [
+                str(java.executable),
+                *options,
+                *agent,
+                f"-Dcassandra.config=file://{conf / 'cassandra.yaml'}",
+                f"-Dlogback.configurationFile={conf / 'logback.xml'}",
+                f"-Dcassandra.logdir={ctx.paths.logs_dir}",
+                f"-Dcassandra.storagedir={ctx.paths.data('cassandra')}",
+                "-Dcassandra-foreground=yes",
+                # A single node: do not wait for a ring that will never form.
+                "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+                "-Dcassandra.ring_delay_ms=1000",
+                "-cp",
+                ":".join([str(conf), *(str(j) for j in jars)]),
+                "org.apache.cassandra.service.CassandraDaemon",
+            ]
+        )
+
+    def probe(self, ctx: Context) -> str | None:
+        from config.clients import cassandra_session
+
+        try:
+            with cassandra_session(ctx.settings, timeout=3) as session:
+                row = session.execute("SELECT release_version FROM system.local").one()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            return f"CQL query failed: {exc.__class__.__name__}: {str(exc)[:200]}"
+        return None if row else "system.local is empty"
+
+
+# --------------------------------------------------------------------- Airflow
+
+
+class Airflow(Service):
+    name = "airflow"
+    start_timeout = 240.0
+
+    def port(self, ctx: Context) -> int:
+        return _port_of(ctx.settings.airflow_url)
+
+    def address(self, ctx: Context) -> str:
+        return ctx.settings.airflow_url
+
+    def home(self, ctx: Context) -> Path:
+        return ctx.paths.home / "airflow"
+
+    def env(self, ctx: Context) -> dict[str, str]:
+        home = self.home(ctx)
+        db = ctx.paths.data("airflow") / "airflow.db"
+        return {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}",
+            "AIRFLOW__API__PORT": str(self.port(ctx)),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(ctx.paths.logs_dir / "airflow"),
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "10",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "PYTHONPATH": str(PROJECT_ROOT),
+        }
+
+    def prepare(self, ctx: Context) -> None:
+        self.home(ctx).mkdir(parents=True, exist_ok=True)
+        ctx.paths.data("airflow").mkdir(parents=True, exist_ok=True)
+
+    def command(self, ctx: Context) -> Command:
+        venv_bin = Path(sys.executable).parent
+        airflow = venv_bin / "airflow"
+        # `airflow standalone` starts its components as `airflow ...` subprocesses.
+        path = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+        env = {**os.environ, **self.env(ctx), "PATH": path}
+        return Command([str(airflow), "standalone"], env=env, cwd=self.home(ctx))
+
+    def probe(self, ctx: Context) -> str | None:
+        try:
+            resp = requests.get(f"{ctx.settings.airflow_url}/api/v2/monitor/health", timeout=3)
+            body = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            return f"health endpoint failed: {exc.__class__.__name__}"
+        unhealthy = [
+            part for part in ("metadatabase", "scheduler")
+            if body.get(part, {}).get("status") != "healthy"
+        ]
+        return f"not healthy yet: {', '.join(unhealthy)}" if unhealthy else None
+
+    def login_hint(self, ctx: Context) -> str:
+        passwords = self.home(ctx) / "simple_auth_manager_passwords.json.generated"
+        return f"user admin, password: `jq -r .admin {passwords}`"
+
+
+# --------------------------------------------------------------------- randomuser (local)
+
+
+class RandomUserLocal(Service):
+    """The randomuser-compatible server the project ships, for offline runs and tests."""
+
+    name = "randomuser"
+    start_timeout = 30.0
+
+    def port(self, ctx: Context) -> int:
+        return _port_of(ctx.settings.randomuser_local_url)
+
+    def address(self, ctx: Context) -> str:
+        return ctx.settings.randomuser_local_url
+
+    def command(self, ctx: Context) -> Command:
+        host = urlparse(ctx.settings.randomuser_local_url).hostname or "127.0.0.1"
+        return Command(
+            [sys.executable, "-m", "stack.randomuser", "--host", host, "--port", str(self.port(ctx))],
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        )
+
+    def probe(self, ctx: Context) -> str | None:
+        try:
+            resp = requests.get(ctx.settings.randomuser_local_url, params={"results": 1}, timeout=3)
+            json.loads(resp.text)
+        except (requests.RequestException, ValueError) as exc:
+            return f"GET ?results=1 failed: {exc.__class__.__name__}"
+        return None if resp.status_code == 200 else f"answered {resp.status_code}"
+
+
+# Start order: Kafka and Cassandra first (the slowest), the registry, then Airflow.
+ALL_SERVICES: tuple[Service, ...] = (Kafka(), Cassandra(), Registry(), RandomUserLocal(), Airflow())
+
+
+def by_name(name: str) -> Service:
+    for service in ALL_SERVICES:
+        if service.name == name:
+            return service
+    raise KeyError(f"unknown service {name!r}; known: {', '.join(s.name for s in ALL_SERVICES)}")
