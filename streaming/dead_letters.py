@@ -1,0 +1,109 @@
+"""The dead-letter rows: a Kafka record the job could not use, with its raw bytes and why.
+
+Their shape is the ``<keyspace>.dead_letters`` table of :mod:`schemas.cql`
+(PRIMARY KEY ((topic, partition), offset)), so the same record dead-lettered twice
+(a retried batch, a failed replay) is one row, updated.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from schemas.cql import DEAD_LETTER_COLUMNS
+
+# The Kafka source columns a record keeps through the job (``includeHeaders`` on).
+KAFKA_SOURCE_COLUMNS = ("key", "value", "headers", "topic", "partition", "offset", "timestamp")
+# Decoded rows carry them in one struct column, so no contract field can collide with them.
+KAFKA_COLUMN = "kafka"
+
+
+class Stage:
+    """Where in the job a record was dead-lettered."""
+
+    FRAME = "frame"
+    DECODE = "decode"
+    SINK = "sink"
+
+    ALL = (FRAME, DECODE, SINK)
+
+
+def kafka_struct(df: DataFrame) -> Column:
+    """The Kafka source columns of ``df`` as one struct (``headers`` may be absent)."""
+    no_headers = F.lit(None).cast("array<struct<key:string,value:binary>>")
+    parts = [
+        F.col(name) if name in df.columns or name != "headers" else no_headers
+        for name in KAFKA_SOURCE_COLUMNS
+    ]
+    return F.struct(*[p.alias(n) for p, n in zip(parts, KAFKA_SOURCE_COLUMNS, strict=True)])
+
+
+def headers_to_map(headers: Column) -> Column:
+    """Kafka's ``array<struct<key, value>>`` -> ``map<string, binary>`` for Cassandra.
+
+    Kafka allows repeated keys (the last one wins here, as for most readers) and null
+    values (stored as empty bytes: a Cassandra collection cannot hold a null).
+    """
+    keys = F.array_distinct(F.transform(headers, lambda h: h["key"]))
+    values = F.transform(
+        keys,
+        lambda k: F.coalesce(
+            F.element_at(F.filter(headers, lambda h: h["key"] == k), -1)["value"],
+            F.unhex(F.lit("")),
+        ),
+    )
+    return F.map_from_arrays(keys, values)
+
+
+def map_to_headers(headers: Column) -> Column:
+    """The inverse, for replay: ``map<string, binary>`` -> ``array<struct<key, value>>``."""
+    return F.map_entries(headers)
+
+
+def dead_letter_rows(
+    df: DataFrame,
+    *,
+    stage: str,
+    error: Column,
+    error_class: Column,
+    schema_id: Column,
+    kafka: Column | None = None,
+) -> DataFrame:
+    """``df``'s rows in the dead-letter table's shape.
+
+    ``kafka`` is the struct of the record's Kafka columns (default: built from ``df``'s
+    own source columns).
+    """
+    if stage not in Stage.ALL:
+        raise ValueError(f"unknown dead-letter stage {stage!r}; expected one of {Stage.ALL}")
+    k = kafka_struct(df) if kafka is None else kafka
+    out = df.select(
+        k["topic"].alias("topic"),
+        k["partition"].cast("int").alias("partition"),
+        k["offset"].cast("bigint").alias("offset"),
+        k["timestamp"].alias("kafka_timestamp"),
+        k["key"].alias("key"),
+        k["value"].alias("value"),
+        headers_to_map(k["headers"]).alias("headers"),
+        schema_id.cast("int").alias("schema_id"),
+        error.alias("error"),
+        error_class.alias("error_class"),
+        F.lit(stage).alias("stage"),
+        F.current_timestamp().alias("dead_lettered_at"),
+        F.lit(None).cast("timestamp").alias("replayed_at"),
+    )
+    assert tuple(out.columns) == tuple(DEAD_LETTER_COLUMNS), "dead-letter shape drifted"
+    return out
+
+
+def as_kafka_records(dead_letters: DataFrame) -> DataFrame:
+    """Dead letters back into the Kafka source's shape, to run them through the job again."""
+    return dead_letters.select(
+        F.col("key"),
+        F.col("value"),
+        map_to_headers(F.col("headers")).alias("headers"),
+        F.col("topic"),
+        F.col("partition"),
+        F.col("offset"),
+        F.col("kafka_timestamp").alias("timestamp"),
+    )

@@ -1,0 +1,278 @@
+"""Avro payloads -> rows in the reader schema's shape, and dead letters for the rest.
+
+Every row is decoded with the schema it was written with (its frame's id) and resolved
+into the reader schema (the subject's latest version) by Avro's own schema resolution:
+``from_avro(payload, writer, {"avroSchema": reader})``. A v1 row read with v2 gets v2's
+defaults for the fields v1 lacked.
+
+Detecting a payload that does not decode. In Spark 3.5 ``from_avro`` in PERMISSIVE mode
+does not return a null struct for a corrupt record: it returns a struct whose every field
+is null (verified on truncated Avro, random bytes and an empty payload; see
+tests/unit/test_streaming_decode.py). A legitimate record may have only null fields, so
+"all null" cannot be the test. Instead the reader schema gets one extra boolean field,
+:data:`DECODED_SENTINEL`, with default ``true``: no writer has it, so a decoded record
+always carries ``true`` and a failed decode carries null (also if a later Spark returns a
+null struct). Avro does not check that the payload was consumed to the end, so trailing
+bytes after a valid record go unnoticed; that is the format's limit, not ours.
+
+Per micro-batch only the distinct schema ids of the batch are resolved (on the driver,
+one registry call per new id), then one CASE over those ids picks the ``from_avro`` of the
+row's writer: a single pass, no union of per-id scans.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import avro.errors
+import avro.schema
+from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.avro.functions import from_avro
+
+from schemas.cql import LINEAGE_COLUMNS
+from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows, kafka_struct
+from streaming.registry import ReaderSchema, SchemaLookup, WriterSchema
+from streaming.sql import first_match
+
+DECODED_SENTINEL = "__streaming_decoded"
+_DECODED = "_decoded"
+_ERROR = "_decode_error"
+_ERROR_CLASS = "_decode_error_class"
+
+
+class DecodeErrorClass:
+    UNKNOWN_SCHEMA_ID = "unknown_schema_id"
+    UNREADABLE_WRITER_SCHEMA = "unreadable_writer_schema"
+    UNDECODABLE_PAYLOAD = "undecodable_payload"
+
+
+class ReservedFieldError(ValueError):
+    """The reader schema has a field whose name the job reserves for itself."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A writer schema id whose rows cannot be decoded at all, and why."""
+
+    reason: str
+    error_class: str
+
+
+WriterResolution = WriterSchema | Rejected
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The outcome of one batch's decoding; ``rows`` and ``dead_letters`` derive from it.
+
+    Persist :attr:`outcome` when both are used, so that each payload is decoded once.
+    """
+
+    outcome: DataFrame
+    reader: ReaderSchema
+    writers: Mapping[int, WriterResolution] = field(default_factory=dict)
+
+    @property
+    def schema_ids(self) -> list[int]:
+        return sorted(self.writers)
+
+    @property
+    def rows(self) -> DataFrame:
+        """Reader fields as columns + writer_schema_id, writer_schema_version, ``kafka``."""
+        ok = self.outcome.where(F.col("frame_error").isNull() & F.col(_ERROR).isNull())
+        return ok.select(
+            *[F.col(_DECODED)[name].alias(name) for name in self.reader.field_names],
+            F.col("writer_schema_id"),
+            F.col("writer_schema_version"),
+            F.col(KAFKA_COLUMN),
+        )
+
+    @property
+    def dead_letters(self) -> DataFrame:
+        bad_frames = dead_letter_rows(
+            self.outcome.where(F.col("frame_error").isNotNull()),
+            stage=Stage.FRAME,
+            error=F.col("frame_error"),
+            error_class=F.col("frame_error_class"),
+            schema_id=F.lit(None),
+            kafka=F.col(KAFKA_COLUMN),
+        )
+        undecodable = dead_letter_rows(
+            self.outcome.where(F.col("frame_error").isNull() & F.col(_ERROR).isNotNull()),
+            stage=Stage.DECODE,
+            error=F.col(_ERROR),
+            error_class=F.col(_ERROR_CLASS),
+            schema_id=F.col("schema_id"),
+            kafka=F.col(KAFKA_COLUMN),
+        )
+        return bad_frames.unionByName(undecodable)
+
+    def persist(self) -> Decoded:
+        self.outcome.persist()
+        return self
+
+    def unpersist(self) -> None:
+        self.outcome.unpersist()
+
+
+# -- the driver side: which writer schemas this batch needs ---------------------------------
+
+
+def batch_schema_ids(framed: DataFrame) -> list[int]:
+    """The distinct schema ids of well-formed frames (a Spark action; small result)."""
+    rows = (
+        framed.where(F.col("frame_error").isNull()).select("schema_id").distinct().collect()
+    )
+    return sorted(int(r["schema_id"]) for r in rows)
+
+
+def resolve_writers(
+    schema_ids: Iterable[int], lookup: SchemaLookup, reader: ReaderSchema
+) -> dict[int, WriterResolution]:
+    """Each id -> its writer schema, or why its rows cannot be read into ``reader``.
+
+    :class:`streaming.registry.RegistryUnavailable` propagates: the batch fails, nothing is
+    dead-lettered for it.
+    """
+    resolved: dict[int, WriterResolution] = {}
+    for schema_id in schema_ids:
+        writer = lookup.writer(schema_id)
+        if writer is None:
+            resolved[schema_id] = Rejected(
+                f"unknown schema id {schema_id}", DecodeErrorClass.UNKNOWN_SCHEMA_ID
+            )
+            continue
+        problem = readability_problem(writer.schema_str, reader.schema_str)
+        if problem is not None:
+            resolved[schema_id] = Rejected(
+                f"writer schema {schema_id} cannot be read as reader schema version "
+                f"{reader.version}: {problem}",
+                DecodeErrorClass.UNREADABLE_WRITER_SCHEMA,
+            )
+        else:
+            resolved[schema_id] = writer
+    return resolved
+
+
+def readability_problem(writer_text: str, reader_text: str) -> str | None:
+    """Why Avro schema resolution cannot read ``writer`` data as ``reader``; None if it can.
+
+    Checked on the driver with the Avro library so the dead letter says which field is the
+    problem, instead of every row failing inside ``from_avro`` with no reason.
+    """
+    try:
+        writer = avro.schema.parse(writer_text)
+        reader = avro.schema.parse(reader_text)
+    except (avro.errors.AvroException, json.JSONDecodeError) as exc:
+        return f"not a valid Avro schema: {exc}"
+    result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+    if result.compatibility is SchemaCompatibilityType.compatible:
+        return None
+    kinds = ", ".join(sorted(i.value for i in result.incompatibilities))
+    # The checker reports JSON-pointer-like paths into the reader; name top-level fields.
+    names = [f.name for f in reader.fields]  # type: ignore[attr-defined]
+    where = sorted(
+        _field_path(location, names) for location in result.locations if location != "/"
+    )
+    details = "; ".join(sorted(str(m) for m in result.messages))
+    return f"{kinds} at {', '.join(where) or 'the record'} ({details})"
+
+
+def _field_path(location: str, names: list[str]) -> str:
+    match = re.match(r"^/fields/(\d+)(.*)$", location)
+    if match is None or int(match.group(1)) >= len(names):
+        return location
+    return f"field {names[int(match.group(1))]}" + (
+        f" ({match.group(2).lstrip('/')})" if match.group(2) not in ("", "/type") else ""
+    )
+
+
+# -- the executor side: one pass over the batch -----------------------------------------------
+
+RESERVED_NAMES = frozenset({KAFKA_COLUMN, DECODED_SENTINEL, *LINEAGE_COLUMNS})
+
+
+def reader_with_sentinel(reader: ReaderSchema) -> str:
+    """The reader schema plus :data:`DECODED_SENTINEL` (boolean, default true)."""
+    schema = reader.schema
+    clashes = sorted(RESERVED_NAMES.intersection(reader.field_names))
+    if clashes:
+        raise ReservedFieldError(
+            f"reader schema {reader.subject} version {reader.version}: field(s) {clashes} "
+            "are reserved by the streaming job"
+        )
+    schema["fields"] = [
+        *schema["fields"],
+        {"name": DECODED_SENTINEL, "type": "boolean", "default": True},
+    ]
+    return json.dumps(schema)
+
+
+def decode_frames(
+    framed: DataFrame, reader: ReaderSchema, writers: Mapping[int, WriterResolution]
+) -> Decoded:
+    """Decode the well-formed frames of ``framed`` (output of :func:`wire.parse_frames`).
+
+    Pure transform: ``writers`` must cover every schema id of the batch
+    (:func:`batch_schema_ids`), an id missing from it is dead-lettered as unknown.
+    """
+    options = {
+        "avroSchema": reader_with_sentinel(reader),
+        "mode": "PERMISSIVE",
+        # Avro's timestamps are proleptic Gregorian; no legacy-calendar rebasing.
+        "datetimeRebaseMode": "CORRECTED",
+    }
+    schema_id = F.col("schema_id")
+    payload = F.col("payload")
+
+    readable = {s: w for s, w in writers.items() if isinstance(w, WriterSchema)}
+    rejected = {s: r for s, r in writers.items() if isinstance(r, Rejected)}
+    decoders = [
+        (schema_id == sid, from_avro(payload, w.schema_str, options))
+        for sid, w in readable.items()
+    ]
+    if not decoders:
+        # No readable writer in this batch: a never-taken branch still types the column.
+        decoders = [(F.lit(False), from_avro(payload, reader.schema_str, options))]
+    decoded = first_match(decoders)
+    version = first_match(
+        [(schema_id == sid, F.lit(w.version).cast("int")) for sid, w in readable.items()],
+        otherwise=F.lit(None).cast("int"),
+    )
+    failures: list[tuple[Column, Column, str]] = [
+        (
+            ~schema_id.isin(list(writers)),
+            F.format_string("unknown schema id %d", schema_id),
+            DecodeErrorClass.UNKNOWN_SCHEMA_ID,
+        ),
+        *((schema_id == sid, F.lit(r.reason), r.error_class) for sid, r in rejected.items()),
+        (
+            F.col(_DECODED)[DECODED_SENTINEL].isNull(),
+            F.format_string("avro payload does not decode with writer schema %d", schema_id),
+            DecodeErrorClass.UNDECODABLE_PAYLOAD,
+        ),
+    ]
+    error = first_match([(cond, why) for cond, why, _ in failures])
+    error_class = first_match([(cond, F.lit(name)) for cond, _, name in failures])
+    well_formed = F.col("frame_error").isNull()
+    outcome = (
+        framed.withColumn(KAFKA_COLUMN, kafka_struct(framed))
+        .withColumn(_DECODED, F.when(well_formed, decoded))
+        .withColumn(_ERROR, F.when(well_formed, error))
+        .withColumn(_ERROR_CLASS, F.when(well_formed, error_class))
+        .withColumn("writer_schema_id", schema_id)
+        .withColumn("writer_schema_version", version)
+    )
+    return Decoded(outcome=outcome, reader=reader, writers=dict(writers))
+
+
+def decode(framed: DataFrame, lookup: SchemaLookup) -> Decoded:
+    """Resolve the batch's writer schemas through ``lookup``, then :func:`decode_frames`."""
+    reader = lookup.reader()
+    writers = resolve_writers(batch_schema_ids(framed), lookup, reader)
+    return decode_frames(framed, reader, writers)

@@ -1,0 +1,187 @@
+"""The SparkSession of the streaming job (and of its unit tests): local jars, no network.
+
+Three things matter beyond the usual settings:
+
+* the connector jars come from ``stack.maven.spark_jars`` (resolved once into ~/.m2):
+  never ``--packages``, which would reach for Maven Central at every start;
+* Avro's read limits are set as JVM system properties. Without them a corrupt payload
+  whose length prefix decodes to, say, 2 GB makes Avro allocate that much: an
+  ``OutOfMemoryError`` that PERMISSIVE mode cannot catch and that kills the executor,
+  every time the batch is retried (a poison pill). With them Avro throws a
+  ``SystemLimitException`` and the row is dead-lettered like any undecodable payload.
+  Avro reads the properties once per JVM, so they must be there when the JVM starts:
+  :func:`require_avro_limits` checks it;
+* the Cassandra connector's connection settings, from :class:`Settings` only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from pyspark.sql import SparkSession
+
+from config.settings import Settings
+
+# No string or bytes field can be longer than the Kafka record that carries it (1 MiB by
+# default); 16 MiB leaves room for raised broker limits and still fits any executor heap.
+AVRO_READ_LIMITS: Mapping[str, int] = MappingProxyType(
+    {
+        "org.apache.avro.limits.string.maxLength": 16 * 1024 * 1024,
+        "org.apache.avro.limits.bytes.maxLength": 16 * 1024 * 1024,
+        "org.apache.avro.limits.collectionItems.maxLength": 1_000_000,
+    }
+)
+SPARK_JAVA_RANGE = (8, 17)  # Spark 3.5 runs on Java 8, 11 and 17
+# The truststore holds only the public CA certificate; its password guards nothing secret.
+TRUSTSTORE_PASSWORD = "userstream-public-ca"
+
+
+class SparkSetupError(RuntimeError):
+    """The SparkSession cannot be built as the job needs it."""
+
+
+def avro_limit_java_options() -> str:
+    return " ".join(f"-D{name}={value}" for name, value in AVRO_READ_LIMITS.items())
+
+
+def cassandra_spark_conf(settings: Settings) -> dict[str, str]:
+    """spark-cassandra-connector's connection settings (``spark.cassandra.*``)."""
+    conf = {
+        "spark.cassandra.connection.host": ",".join(settings.cassandra_host_list),
+        "spark.cassandra.connection.port": str(settings.cassandra_port),
+        "spark.cassandra.connection.localDC": settings.cassandra_local_dc,
+    }
+    if settings.cassandra_username:
+        conf["spark.cassandra.auth.username"] = settings.cassandra_username
+        # Spark redacts conf keys matching "password" in its UI and logs.
+        conf["spark.cassandra.auth.password"] = settings.cassandra_password.reveal()
+    if settings.cassandra_ssl_ca_location:
+        truststore = pem_truststore(
+            Path(settings.cassandra_ssl_ca_location),
+            Path(settings.stack_home) / "spark" / "cassandra-truststore.p12",
+        )
+        conf.update(
+            {
+                "spark.cassandra.connection.ssl.enabled": "true",
+                "spark.cassandra.connection.ssl.trustStore.path": str(truststore),
+                "spark.cassandra.connection.ssl.trustStore.type": "PKCS12",
+                "spark.cassandra.connection.ssl.trustStore.password": TRUSTSTORE_PASSWORD,
+            }
+        )
+    return conf
+
+
+def pem_truststore(ca_pem: Path, store: Path) -> Path:
+    """A PKCS12 truststore holding ``ca_pem``: the connector (Java) cannot read PEM."""
+    if store.exists() and store.stat().st_mtime >= ca_pem.stat().st_mtime:
+        return store
+    keytool = _java_home() / "bin" / "keytool"
+    if not keytool.exists():
+        found = shutil.which("keytool")
+        if found is None:
+            raise SparkSetupError("keytool not found: cannot build the Cassandra truststore")
+        keytool = Path(found)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    partial = store.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    result = subprocess.run(
+        [
+            str(keytool), "-importcert", "-noprompt", "-alias", "cassandra-ca",
+            "-file", str(ca_pem), "-keystore", str(partial), "-storetype", "PKCS12",
+            "-storepass", TRUSTSTORE_PASSWORD,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SparkSetupError(
+            f"keytool could not import {ca_pem} (CASSANDRA_SSL_CA_LOCATION): "
+            f"{result.stderr.strip() or result.stdout.strip()}"
+        )
+    partial.replace(store)
+    return store
+
+
+def _java_home() -> Path:
+    """A Java that Spark 3.5 runs on, the one ``JAVA_HOME`` names when it fits."""
+    from stack.java import JavaNotFound, find_java
+
+    try:
+        return find_java("Spark 3.5", *SPARK_JAVA_RANGE).home
+    except JavaNotFound as exc:
+        raise SparkSetupError(str(exc)) from exc
+
+
+def spark_conf(
+    settings: Settings,
+    *,
+    jars: list[Path],
+    master: str | None = None,
+    shuffle_partitions: int = 4,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Every Spark setting of the job, as one dict (easy to test and to log)."""
+    java_options = avro_limit_java_options()
+    conf = {
+        "spark.master": master or settings.spark_master,
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.driver.extraJavaOptions": java_options,
+        "spark.executor.extraJavaOptions": java_options,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.ui.enabled": "false",
+        **cassandra_spark_conf(settings),
+    }
+    conf.update(extra or {})
+    return conf
+
+
+def build_spark_session(
+    settings: Settings,
+    app_name: str = "userstream-streaming",
+    *,
+    master: str | None = None,
+    shuffle_partitions: int = 4,
+    extra: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """Start (or join) the SparkSession, with the connector jars from the local Maven cache."""
+    from stack.maven import spark_jars
+    from stack.paths import StackPaths
+
+    os.environ["JAVA_HOME"] = str(_java_home())
+    conf = spark_conf(
+        settings,
+        jars=spark_jars(StackPaths.from_settings(settings)),
+        master=master,
+        shuffle_partitions=shuffle_partitions,
+        extra=extra,
+    )
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    require_avro_limits(spark)
+    return spark
+
+
+def require_avro_limits(spark: SparkSession) -> None:
+    """Fail fast if the driver JVM started without :data:`AVRO_READ_LIMITS`.
+
+    That happens when a SparkSession already existed (``getOrCreate`` joins it) or the JVM
+    was launched elsewhere; the executors of a local master share the driver's JVM.
+    """
+    system = spark.sparkContext._jvm.java.lang.System  # type: ignore[union-attr]
+    missing = [name for name in AVRO_READ_LIMITS if system.getProperty(name) is None]
+    if missing:
+        raise SparkSetupError(
+            f"the Spark JVM started without the Avro read limits {missing}: a corrupt "
+            "payload could exhaust its heap. Start it through streaming.session."
+            "build_spark_session (spark.driver.extraJavaOptions)."
+        )

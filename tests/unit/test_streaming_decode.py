@@ -1,0 +1,301 @@
+"""Decoding Confluent-framed Avro with local Spark: evolution, and where bad records go."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import fastavro
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.avro.functions import from_avro
+
+from schemas.catalog import load_contract
+from streaming.decode import (
+    DECODED_SENTINEL,
+    ReservedFieldError,
+    decode,
+    decode_frames,
+    readability_problem,
+    reader_with_sentinel,
+)
+from streaming.registry import ReaderSchema, StaticSchemas
+from streaming.wire import GUID_REASON, MAGIC_BYTE_V1, frame, parse_frames
+
+V1_ID, V2_ID, UNKNOWN_ID, INCOMPATIBLE_ID = 11, 12, 99999, 13
+KAFKA_SCHEMA = (
+    "key binary, value binary, headers array<struct<key:string,value:binary>>, "
+    "topic string, partition int, offset long, timestamp timestamp"
+)
+TS = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def v1_schema() -> dict[str, Any]:
+    return copy.deepcopy(load_contract().schema)
+
+
+def v2_schema() -> dict[str, Any]:
+    """v1 plus an optional field with a default: a BACKWARD-compatible evolution."""
+    schema = v1_schema()
+    schema["fields"].append(
+        {"name": "nickname", "type": ["string", "null"], "default": "none given"}
+    )
+    return schema
+
+
+def incompatible_schema() -> dict[str, Any]:
+    """v1 with ``username`` as an int: v2 cannot read it."""
+    schema = v1_schema()
+    for f in schema["fields"]:
+        if f["name"] == "username":
+            f["type"] = "int"
+    return schema
+
+
+def user(n: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": str(uuid.UUID(int=n)),
+        "first_name": f"first{n}",
+        "last_name": f"last{n}",
+        "gender": "female" if n % 2 else None,
+        "address": None,
+        "post_code": str(10000 + n),
+        "email": f"user{n}@example.com",
+        "username": f"user{n}",
+        "dob": datetime(1980, 1, 1, tzinfo=UTC),
+        "registered_date": TS,
+        "phone": None,
+        "picture": None,
+        **extra,
+    }
+
+
+def avro_bytes(schema: dict[str, Any], record: dict[str, Any]) -> bytes:
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(schema), record)
+    return out.getvalue()
+
+
+def kafka_df(spark: SparkSession, values: list[bytes]) -> DataFrame:
+    rows = [
+        (f"k{i}".encode(), v, [{"key": "trace", "value": b"t%d" % i}], "users_created", 0, i, TS)
+        for i, v in enumerate(values)
+    ]
+    return spark.createDataFrame(rows, KAFKA_SCHEMA)
+
+
+@pytest.fixture
+def schemas() -> StaticSchemas:
+    return StaticSchemas(
+        writers={V1_ID: v1_schema(), V2_ID: v2_schema(), INCOMPATIBLE_ID: incompatible_schema()},
+        reader=v2_schema(),
+        subject="users_created-value",
+        reader_id=V2_ID,
+        reader_version=2,
+        writer_versions={V1_ID: 1, V2_ID: 2},
+    )
+
+
+# -- how Spark 3.5 PERMISSIVE behaves: the facts the design rests on -------------------------
+
+
+def test_permissive_gives_an_all_null_struct_not_a_null_struct(spark: SparkSession) -> None:
+    schema = json.dumps(v1_schema())
+    good = avro_bytes(v1_schema(), user(1))
+    df = spark.createDataFrame(
+        [("truncated", good[:7]), ("random", random.Random(3).randbytes(24)), ("empty", b"")],
+        "case string, payload binary",
+    )
+    out = df.select(
+        "case", from_avro("payload", schema, {"mode": "PERMISSIVE"}).alias("d")
+    ).collect()
+    for row in out:
+        assert row["d"] is not None, row["case"]  # not a null struct...
+        assert all(v is None for v in row["d"]), row["case"]  # ...but every field null
+
+
+def test_permissive_accepts_trailing_bytes(spark: SparkSession) -> None:
+    """Avro has no end marker: garbage after a valid record is not detected (documented)."""
+    payload = avro_bytes(v1_schema(), user(1)) + b"\x01\x02\x03"
+    df = spark.createDataFrame([(payload,)], "payload binary")
+    decoded = from_avro("payload", json.dumps(v1_schema()), {"mode": "PERMISSIVE"})
+    assert df.select(decoded.alias("d")).collect()[0]["d"]["username"] == "user1"
+
+
+# -- evolution: two writer versions, one reader --------------------------------------------
+
+
+def test_v1_and_v2_rows_decode_into_the_v2_shape(
+    spark: SparkSession, schemas: StaticSchemas
+) -> None:
+    values = [
+        frame(V1_ID, avro_bytes(v1_schema(), user(1))),
+        frame(V2_ID, avro_bytes(v2_schema(), user(2, nickname="Bee"))),
+        frame(V2_ID, avro_bytes(v2_schema(), user(3, nickname=None))),
+    ]
+    decoded = decode(parse_frames(kafka_df(spark, values)), schemas)
+
+    assert decoded.dead_letters.count() == 0
+    rows = {r["username"]: r.asDict() for r in decoded.rows.collect()}
+    assert rows["user1"]["nickname"] == "none given"  # v2's default
+    assert rows["user2"]["nickname"] == "Bee"
+    assert rows["user3"]["nickname"] is None
+    lineage = [(r["writer_schema_id"], r["writer_schema_version"]) for _, r in sorted(rows.items())]
+    assert lineage == [(V1_ID, 1), (V2_ID, 2), (V2_ID, 2)]
+    assert rows["user1"]["id"] == str(uuid.UUID(int=1))
+    assert rows["user1"]["registered_date"] == TS.replace(tzinfo=None)  # session tz is UTC
+    assert rows["user1"]["kafka"]["offset"] == 0
+    assert bytes(rows["user1"]["kafka"]["key"]) == b"k0"
+    columns = decoded.rows.columns
+    assert columns[: len(v2_schema()["fields"])] == [f["name"] for f in v2_schema()["fields"]]
+    assert columns[-3:] == ["writer_schema_id", "writer_schema_version", "kafka"]
+    assert DECODED_SENTINEL not in columns
+
+
+def test_a_record_with_only_null_fields_is_not_mistaken_for_a_corrupt_one(
+    spark: SparkSession,
+) -> None:
+    schema = {
+        "type": "record",
+        "name": "AllOptional",
+        "fields": [{"name": "a", "type": ["null", "string"], "default": None}],
+    }
+    values = [frame(1, avro_bytes(schema, {"a": None}))]
+    decoded = decode(parse_frames(kafka_df(spark, values)), StaticSchemas({1: schema}, schema))
+    assert [r["a"] for r in decoded.rows.collect()] == [None]
+    assert decoded.dead_letters.count() == 0
+
+
+# -- dead-letter routing --------------------------------------------------------------------
+
+
+def test_each_kind_of_bad_record_is_dead_lettered_with_its_raw_bytes(
+    spark: SparkSession, schemas: StaticSchemas
+) -> None:
+    good = avro_bytes(v1_schema(), user(1))
+    bad = {
+        "random bytes": b"\x7f" + random.Random(7).randbytes(30),
+        "magic byte 1": bytes([MAGIC_BYTE_V1]) + uuid.uuid4().bytes + good,
+        "unknown schema id": frame(UNKNOWN_ID, good),
+        "truncated avro": frame(V1_ID, good[: len(good) // 2]),
+        "random payload": frame(V1_ID, b"\xff" * 12),
+        "incompatible writer": frame(INCOMPATIBLE_ID, good),
+        "too short": b"\x00\x00\x01",
+    }
+    values = [frame(V1_ID, good), *bad.values()]
+    decoded = decode(parse_frames(kafka_df(spark, values)), schemas)
+
+    assert [r["username"] for r in decoded.rows.collect()] == ["user1"]
+    letters = {r["offset"]: r.asDict() for r in decoded.dead_letters.collect()}
+    by_case = {case: letters[i + 1] for i, case in enumerate(bad)}
+    assert {case: (r["stage"], r["error"]) for case, r in by_case.items()} == {
+        "random bytes": ("frame", "unknown magic byte 0x7f"),
+        "magic byte 1": ("frame", GUID_REASON),
+        "unknown schema id": ("decode", "unknown schema id 99999"),
+        "truncated avro": ("decode", f"avro payload does not decode with writer schema {V1_ID}"),
+        "random payload": ("decode", f"avro payload does not decode with writer schema {V1_ID}"),
+        "incompatible writer": (
+            "decode",
+            f"writer schema {INCOMPATIBLE_ID} cannot be read as reader schema version 2: "
+            "type_mismatch at field username (reader type: string not compatible with "
+            "writer type: int)",
+        ),
+        "too short": ("frame", "frame too short (3 bytes)"),
+    }
+    assert by_case["unknown schema id"]["error_class"] == "unknown_schema_id"
+    assert by_case["truncated avro"]["error_class"] == "undecodable_payload"
+    assert by_case["unknown schema id"]["schema_id"] == UNKNOWN_ID
+    assert by_case["random bytes"]["schema_id"] is None
+    for i, case in enumerate(bad, start=1):
+        row = letters[i]
+        assert bytes(row["value"]) == bad[case], case  # the raw bytes, as consumed
+        assert bytes(row["key"]) == b"k%d" % i
+        assert row["headers"] == {"trace": bytearray(b"t%d" % i)}
+        assert (row["topic"], row["partition"], row["kafka_timestamp"]) == (
+            "users_created",
+            0,
+            TS.replace(tzinfo=None),
+        )
+        assert row["dead_lettered_at"] is not None and row["replayed_at"] is None
+
+
+def test_a_batch_with_no_decodable_frame_keeps_the_reader_shape(
+    spark: SparkSession, schemas: StaticSchemas
+) -> None:
+    decoded = decode(parse_frames(kafka_df(spark, [b"", frame(UNKNOWN_ID, b"\x00")])), schemas)
+    assert decoded.rows.count() == 0
+    assert "nickname" in decoded.rows.columns
+    assert sorted(r["stage"] for r in decoded.dead_letters.collect()) == ["decode", "frame"]
+
+
+def test_decode_frames_treats_an_unresolved_id_as_unknown(spark: SparkSession) -> None:
+    reader = ReaderSchema("s", V1_ID, 1, json.dumps(v1_schema()))
+    framed = parse_frames(kafka_df(spark, [frame(V1_ID, avro_bytes(v1_schema(), user(1)))]))
+    decoded = decode_frames(framed, reader, writers={})
+    assert [r["error"] for r in decoded.dead_letters.collect()] == [f"unknown schema id {V1_ID}"]
+
+
+def test_headers_keep_the_last_value_of_a_repeated_key(
+    spark: SparkSession, schemas: StaticSchemas
+) -> None:
+    df = spark.createDataFrame(
+        [(None, b"", [{"key": "h", "value": b"1"}, {"key": "h", "value": b"2"},
+                      {"key": "n", "value": None}], "t", 0, 0, TS)],
+        KAFKA_SCHEMA,
+    )
+    row = decode(parse_frames(df), schemas).dead_letters.collect()[0]
+    assert row["headers"] == {"h": bytearray(b"2"), "n": bytearray(b"")}
+
+
+# -- driver-side checks ---------------------------------------------------------------------
+
+
+def test_readability_problem() -> None:
+    assert readability_problem(json.dumps(v1_schema()), json.dumps(v2_schema())) is None
+    assert readability_problem(json.dumps(v2_schema()), json.dumps(v1_schema())) is None
+    problem = readability_problem(json.dumps(incompatible_schema()), json.dumps(v1_schema()))
+    assert problem is not None and "type_mismatch" in problem
+
+
+def test_reserved_field_names_are_refused() -> None:
+    schema = v1_schema()
+    schema["fields"].append({"name": "ingested_at", "type": "long"})
+    with pytest.raises(ReservedFieldError, match="ingested_at"):
+        reader_with_sentinel(ReaderSchema("s", 1, 1, json.dumps(schema)))
+
+
+def _zigzag_varint(n: int) -> bytes:
+    z, out = (n << 1) ^ (n >> 63), bytearray()
+    while True:
+        byte, z = z & 0x7F, z >> 7
+        out.append(byte | (0x80 if z else 0))
+        if not z:
+            return bytes(out)
+
+
+def test_a_huge_length_prefix_is_dead_lettered_not_an_out_of_memory(
+    spark: SparkSession, schemas: StaticSchemas
+) -> None:
+    """A payload claiming a 2 GB string: without the Avro read limits of streaming.session
+    the JVM tries to allocate it and dies (a poison pill); with them the row is dead."""
+    values = [frame(V1_ID, _zigzag_varint(2**31 - 16) + b"x"), frame(V1_ID, _zigzag_varint(2**30))]
+    decoded = decode(parse_frames(kafka_df(spark, values)), schemas)
+    assert [r["error_class"] for r in decoded.dead_letters.collect()] == [
+        "undecodable_payload",
+        "undecodable_payload",
+    ]
+
+
+def test_random_payloads_behind_a_valid_header_never_crash_the_batch(
+    spark: SparkSession, schemas: StaticSchemas
+) -> None:
+    rng = random.Random(1)
+    values = [frame(V1_ID, rng.randbytes(rng.randint(0, 200))) for _ in range(500)]
+    decoded = decode(parse_frames(kafka_df(spark, values)), schemas).persist()
+    assert decoded.rows.count() + decoded.dead_letters.count() == len(values)
+    decoded.unpersist()
