@@ -146,12 +146,23 @@ def _reap(pid: int) -> None:
 
 
 def rss_bytes(pgid: int) -> int:
-    """Resident memory of a whole process group, in bytes."""
+    """Resident memory of a whole process group, in bytes.
+
+    Counted as PSS (each shared page split between the processes sharing it),
+    so forked workers that share their parent's pages are not counted twice.
+    """
     total = 0
-    page = os.sysconf("SC_PAGE_SIZE")
     for pid in group_members(pgid):
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-        except (OSError, ValueError, IndexError):
-            continue
+        total += _pss_bytes(pid)
     return total
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:  # the process just exited, or its memory map is not ours to read
+        return 0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0

@@ -326,6 +326,10 @@ class Airflow(Service):
             "AIRFLOW__API__PORT": str(self.port(ctx)),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__WORKERS": "1",
+            # Two cores: a few task slots are plenty, and each LocalExecutor
+            # worker is a whole Python process.
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(ctx.paths.logs_dir / "airflow"),
             "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "10",
