@@ -102,7 +102,9 @@ def load_contract_file(avsc_path: Path) -> Contract:
 
     subject = _require(meta, "subject", str, sidecar)
     if subject != avsc_path.stem:
-        raise ContractError(f"{sidecar}: subject {subject!r} must match the file name {avsc_path.stem!r}")
+        raise ContractError(
+            f"{sidecar}: subject {subject!r} must match the file name {avsc_path.stem!r}"
+        )
     compatibility = _require(meta, "compatibility", str, sidecar).upper()
     if compatibility not in COMPATIBILITY_LEVELS:
         raise ContractError(f"{sidecar}: unknown compatibility {compatibility!r}")

@@ -118,10 +118,12 @@ def _type_findings(
             why = f"the field was dropped and re-added as {now.cql}; {column} and still exists"
         elif then.logical != now.logical:
             rule = "logical-type-changed"
-            why = (
-                f"logical type change {change}: values change meaning for readers of "
-                f"either version, and {column}"
+            effect = (
+                f"{column}"
+                if then.cql != now.cql
+                else f"old and new values would mix in one {then.cql} {_kind(path)}"
             )
+            why = f"logical type change {change}: values change meaning; {effect}"
         elif (then.avro, now.avro) in AVRO_PROMOTIONS:
             rule = "type-promotion"
             why = f"{change} is an Avro promotion, but {column}; CQL cannot change a column's type"
