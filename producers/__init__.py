@@ -1,0 +1,1 @@
+"""The producer side: randomuser API -> contract records -> Kafka (Avro) and rejects (JSON)."""

@@ -1,0 +1,248 @@
+"""Produce contract records to Kafka as Avro (Confluent wire format) and rejects as JSON.
+
+:class:`ContractProducer` is a context manager. On entry it looks the
+contract's schema up in the registry (never registers it); on exit it flushes
+with a deadline and raises :class:`DeliveryError` unless every record was
+acknowledged. Every delivery report is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import (
+    MessageField,
+    SerializationContext,
+    SerializationError,
+    StringSerializer,
+)
+
+from config.settings import Settings
+from producers.errors import DeliveryError, SerializationFailed
+from producers.registry import lookup_contract_schema, registry_client
+from producers.rejects import RejectRecord
+from schemas.catalog import Contract
+
+__all__ = ["ContractProducer", "DeliveryError", "DeliveryStats", "ProducerTuning"]
+
+log = logging.getLogger(__name__)
+MAX_ERRORS_KEPT = 5
+
+
+@dataclass(frozen=True)
+class ProducerTuning:
+    """Throughput and durability knobs; the defaults favour batching (to be benchmarked)."""
+
+    linger_ms: int = 20
+    batch_size: int = 512 * 1024  # bytes per partition batch
+    compression: str = "lz4"
+    message_timeout_ms: int = 120_000  # a record not acknowledged by then is failed
+    flush_timeout_s: float = 150.0  # > message_timeout_ms, so reports arrive before it
+    queue_full_timeout_s: float = 60.0  # how long produce() waits for room in the queue
+    extra: Mapping[str, Any] = field(default_factory=dict)  # any other librdkafka setting
+
+    def librdkafka_config(self) -> dict[str, Any]:
+        return {
+            "enable.idempotence": True,  # no duplicates or reordering from internal retries
+            "acks": "all",
+            "compression.type": self.compression,
+            "linger.ms": self.linger_ms,
+            "batch.size": self.batch_size,
+            "message.timeout.ms": self.message_timeout_ms,
+            **self.extra,
+        }
+
+
+@dataclass(frozen=True)
+class DeliveryStats:
+    produced: int  # records handed to the client
+    delivered: int
+    failed: int
+    rejects_produced: int
+    rejects_delivered: int
+    rejects_failed: int
+    first_errors: tuple[str, ...]
+
+    @property
+    def undelivered(self) -> int:
+        """Neither acknowledged nor failed: still queued (or purged) at the deadline."""
+        return (self.produced + self.rejects_produced - self.delivered - self.failed
+                - self.rejects_delivered - self.rejects_failed)
+
+    @property
+    def complete(self) -> bool:
+        return self.failed == 0 and self.rejects_failed == 0 and self.undelivered == 0
+
+
+class _Counter:
+    """Delivery reports of one kind of message."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.produced = self.delivered = self.failed = 0
+        self._errors = errors
+
+    def on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self.delivered += 1
+            return
+        self.failed += 1
+        if len(self._errors) < MAX_ERRORS_KEPT:
+            self._errors.append(f"{msg.topic()}: {err.name()}: {err.str()}")
+
+
+class ContractProducer:
+    """Avro records of one contract to its topic; rejects as JSON to its rejects topic."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        contract: Contract,
+        *,
+        tuning: ProducerTuning | None = None,
+        registry: SchemaRegistryClient | None = None,
+        client_id: str = "userstream-producer",
+    ):
+        self.settings = settings
+        self.contract = contract
+        self.tuning = tuning or ProducerTuning()
+        self._registry = registry
+        self._client_id = client_id
+        self._errors: list[str] = []
+        self._records = _Counter(self._errors)
+        self._rejects = _Counter(self._errors)
+        self._producer: Producer | None = None
+        self._serializer: AvroSerializer | None = None
+        self._key = StringSerializer("utf_8")
+        self._value_ctx = SerializationContext(contract.topic, MessageField.VALUE)
+        self.schema_id: int | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def __enter__(self) -> ContractProducer:
+        registry = self._registry or registry_client(self.settings)
+        registered = lookup_contract_schema(registry, self.contract,
+                                            self.settings.schema_registry_url)
+        self.schema_id = registered.schema_id
+        # Same client: the look-up above is cached, so the serializer makes no second call.
+        self._serializer = AvroSerializer(
+            registry, self.contract.schema_str,
+            conf={"auto.register.schemas": False, "use.latest.version": False},
+        )
+        self._producer = Producer({
+            **self.settings.kafka_client_config(),
+            "client.id": self._client_id,
+            **self.tuning.librdkafka_config(),
+            "logger": logging.getLogger("producers.librdkafka"),
+        })
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._producer is None:
+            return
+        if exc is None:
+            self.finish()
+            return
+        # The body failed: still flush what was produced, but let its error propagate.
+        stats = self._flush()
+        log.warning("producer closed after an error; deliveries: %s", stats)
+
+    # -- producing ---------------------------------------------------------------
+
+    def produce(self, record: Mapping[str, Any]) -> None:
+        """Queue one contract record (already mapped and validated); key = its id."""
+        producer, serializer = self._started()
+        record_id = str(record.get("id"))
+        try:
+            value = serializer(record, self._value_ctx)
+        except (SerializationError, ValueError, TypeError, AttributeError) as exc:
+            raise SerializationFailed(record_id, f"{type(exc).__name__}: {exc}") from exc
+        key = self._key(record_id, SerializationContext(self.contract.topic, MessageField.KEY))
+        self._enqueue(producer, self.contract.topic, key, value, self._records)
+
+    def produce_reject(self, reject: RejectRecord) -> None:
+        """Queue one reject, as JSON, to the contract's rejects topic."""
+        producer, _ = self._started()
+        key = reject.key.encode("utf-8") if reject.key else None
+        self._enqueue(producer, self.contract.rejects_topic, key, reject.to_json(), self._rejects)
+
+    def _enqueue(
+        self, producer: Producer, topic: str, key: bytes | None, value: bytes | None,
+        counter: _Counter,
+    ) -> None:
+        deadline = time.monotonic() + self.tuning.queue_full_timeout_s
+        while not self._try_produce(producer, topic, key, value, counter):
+            if time.monotonic() > deadline:
+                raise self._delivery_error(
+                    f"local queue still full after {self.tuning.queue_full_timeout_s}s"
+                )
+            producer.poll(0.1)  # serve delivery reports: that is what frees the queue
+        counter.produced += 1
+        producer.poll(0)
+
+    @staticmethod
+    def _try_produce(
+        producer: Producer, topic: str, key: bytes | None, value: bytes | None,
+        counter: _Counter,
+    ) -> bool:
+        try:
+            producer.produce(topic, key=key, value=value, on_delivery=counter.on_delivery)
+        except BufferError:
+            return False
+        return True
+
+    def _started(self) -> tuple[Producer, AvroSerializer]:
+        if self._producer is None or self._serializer is None:
+            raise RuntimeError("ContractProducer is used outside its `with` block")
+        return self._producer, self._serializer
+
+    # -- completion --------------------------------------------------------------
+
+    @property
+    def stats(self) -> DeliveryStats:
+        return DeliveryStats(
+            self._records.produced, self._records.delivered, self._records.failed,
+            self._rejects.produced, self._rejects.delivered, self._rejects.failed,
+            tuple(self._errors),
+        )
+
+    def finish(self) -> DeliveryStats:
+        """Flush within the deadline; :class:`DeliveryError` unless all were acknowledged."""
+        stats = self._flush()
+        if not stats.complete:
+            raise self._delivery_error(None)
+        return stats
+
+    def _flush(self) -> DeliveryStats:
+        producer, _ = self._started()
+        remaining = producer.flush(self.tuning.flush_timeout_s)
+        if remaining:
+            # Give up on what is left, and serve its (purge) reports so the counts add up.
+            producer.purge()
+            producer.flush(1.0)
+        self._producer = None
+        return self.stats
+
+    def _delivery_error(self, extra: str | None) -> DeliveryError:
+        stats = self.stats
+        errors = list(stats.first_errors) + ([extra] if extra else [])
+        topic = self.contract.topic
+        if stats.rejects_produced:
+            topic += f" (+ {self.contract.rejects_topic})"
+        return DeliveryError(
+            topic=topic,
+            delivered=stats.delivered + stats.rejects_delivered,
+            failed=stats.failed + stats.rejects_failed,
+            undelivered=stats.undelivered,
+            first_errors=errors,
+        )

@@ -1,0 +1,220 @@
+"""API user (randomuser JSON) -> Avro record of the contract. Pure functions.
+
+The contract (``schemas/users_created-value.avsc``) decides which fields exist
+and which may be null; this module only says where each one comes from in the
+API's JSON. A field added to the schema without a rule here, or a rule left
+behind by a removed field, is a :class:`ContractDriftError`; every record is
+also validated against the parsed schema, so the two cannot drift silently.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from fastavro import parse_schema
+from fastavro.validation import ValidationError, validate
+
+from producers.errors import ContractDriftError, MappingError
+from schemas.catalog import Contract, load_contract
+
+__all__ = [
+    "FIELD_RULES",
+    "ContractDriftError",
+    "MappedPage",
+    "MappingError",
+    "check_rules_cover",
+    "map_users",
+    "to_record",
+]
+
+Extract = Callable[[Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    source: str  # where the value comes from in the API's JSON (for error messages)
+    extract: Extract  # returns None when the API left the value out
+
+
+def _lookup(user: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path; None when absent. A non-object on the way is an error."""
+    node: Any = user
+    walked: list[str] = []
+    for key in path.split("."):
+        if not isinstance(node, Mapping):
+            where = ".".join(walked) or "$"
+            raise MappingError(f"expected an object, got {type(node).__name__}", where)
+        walked.append(key)
+        node = node.get(key)
+        if node is None:
+            return None
+    return node
+
+
+def _string(path: str) -> Extract:
+    def extract(user: Mapping[str, Any]) -> str | None:
+        value = _lookup(user, path)
+        if value is not None and not isinstance(value, str):
+            raise MappingError(f"expected a string, got {type(value).__name__}", path)
+        return value
+
+    return extract
+
+
+def _uuid(path: str) -> Extract:
+    def extract(user: Mapping[str, Any]) -> str | None:
+        value = _string(path)(user)
+        if value is None:
+            return None
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise MappingError(f"not a UUID: {value!r}", path) from None
+
+    return extract
+
+
+def _timestamp(path: str) -> Extract:
+    """ISO-8601 (``1992-03-08T15:13:16.688Z``) -> aware datetime; no zone means UTC."""
+
+    def extract(user: Mapping[str, Any]) -> datetime | None:
+        value = _string(path)(user)
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise MappingError(f"not an ISO-8601 date: {value!r}", path) from None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    return extract
+
+
+def _post_code(user: Mapping[str, Any]) -> str | None:
+    # Numbers for some nationalities (US, DE, FR...), strings for others (GB, CA, NL...).
+    value = _lookup(user, "location.postcode")
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise MappingError(f"expected a string or an integer, got {type(value).__name__}",
+                       "location.postcode")
+
+
+def _address(user: Mapping[str, Any]) -> str | None:
+    """'<number> <street>, <city>, <state>, <country>', as the seed tutorial composed it."""
+    if _lookup(user, "location") is None:
+        return None
+    parts = {}
+    for path in ("location.street.number", "location.street.name", "location.city",
+                 "location.state", "location.country"):
+        value = _lookup(user, path)
+        if value is None:
+            raise MappingError("missing (needed for the address)", path)
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise MappingError(f"expected a string or an integer, got {type(value).__name__}",
+                               path)
+        parts[path] = value
+    street = f"{parts['location.street.number']} {parts['location.street.name']}"
+    return f"{street}, {parts['location.city']}, {parts['location.state']}, " \
+           f"{parts['location.country']}"
+
+
+FIELD_RULES: dict[str, FieldRule] = {
+    "id": FieldRule("login.uuid", _uuid("login.uuid")),
+    "first_name": FieldRule("name.first", _string("name.first")),
+    "last_name": FieldRule("name.last", _string("name.last")),
+    "gender": FieldRule("gender", _string("gender")),
+    "address": FieldRule("location", _address),
+    "post_code": FieldRule("location.postcode", _post_code),
+    "email": FieldRule("email", _string("email")),
+    "username": FieldRule("login.username", _string("login.username")),
+    "dob": FieldRule("dob.date", _timestamp("dob.date")),
+    "registered_date": FieldRule("registered.date", _timestamp("registered.date")),
+    "phone": FieldRule("phone", _string("phone")),
+    "picture": FieldRule("picture.medium", _string("picture.medium")),
+}
+
+
+def _nullable(avro_type: Any) -> bool:
+    return avro_type == "null" or (isinstance(avro_type, list) and "null" in avro_type)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the contract asks for, computed once per schema."""
+
+    field_names: tuple[str, ...]
+    required: frozenset[str]
+    parsed_schema: Any
+    record_name: str
+
+
+@lru_cache(maxsize=8)
+def _plan(contract: Contract) -> _Plan:
+    check_rules_cover(contract)
+    required = frozenset(f["name"] for f in contract.fields if not _nullable(f["type"]))
+    schema = contract.schema
+    name = f"{schema['namespace']}.{schema['name']}" if "namespace" in schema else schema["name"]
+    return _Plan(tuple(contract.field_names), required, parse_schema(schema), name)
+
+
+@lru_cache(maxsize=1)
+def _default_contract() -> Contract:
+    return load_contract()
+
+
+def check_rules_cover(contract: Contract) -> None:
+    """:class:`ContractDriftError` unless there is exactly one rule per schema field."""
+    fields, rules = set(contract.field_names), set(FIELD_RULES)
+    if fields != rules:
+        raise ContractDriftError(
+            f"{contract.avsc_path}: schema fields without a mapping rule: {sorted(fields - rules)}"
+            f"; rules for fields not in the schema: {sorted(rules - fields)}"
+        )
+
+
+def to_record(api_user: Any, contract: Contract | None = None) -> dict[str, Any]:
+    """The Avro record for one API user, or :class:`MappingError` naming the offending field."""
+    contract = contract or _default_contract()
+    plan = _plan(contract)
+    if not isinstance(api_user, Mapping):
+        raise MappingError(f"expected a JSON object, got {type(api_user).__name__}", "$")
+    record = {name: FIELD_RULES[name].extract(api_user) for name in plan.field_names}
+    for name in plan.field_names:
+        if record[name] is None and name in plan.required:
+            raise MappingError("required by the contract, missing", FIELD_RULES[name].source)
+    # The quiet check is ~10x faster; the raising one runs only to explain a failure.
+    if validate(record, plan.parsed_schema, raise_errors=False):
+        return record
+    try:
+        validate(record, plan.parsed_schema, raise_errors=True)
+    except ValidationError as exc:
+        first = str(exc.errors[0]) if exc.errors else str(exc)
+        field = first.removeprefix(plan.record_name + ".").split(" ", 1)[0]
+        source = FIELD_RULES[field].source if field in FIELD_RULES else field
+        raise MappingError(f"does not fit the schema: {first}", source) from None
+    raise MappingError("does not fit the schema", "$")
+
+
+@dataclass(frozen=True)
+class MappedPage:
+    records: tuple[dict[str, Any], ...]
+    rejected: tuple[tuple[Any, MappingError], ...]  # (the API user as received, why)
+
+
+def map_users(users: Iterable[Any], contract: Contract | None = None) -> MappedPage:
+    """Split API users into contract records and rejects (kept with their reason)."""
+    records: list[dict[str, Any]] = []
+    rejected: list[tuple[Any, MappingError]] = []
+    for user in users:
+        try:
+            records.append(to_record(user, contract))
+        except MappingError as exc:
+            rejected.append((user, exc))
+    return MappedPage(tuple(records), tuple(rejected))

@@ -1,0 +1,265 @@
+"""The producer's orchestration, shared by the Airflow DAG and the CLI.
+
+``preflight`` checks that the environment is ready (registry, subject, topics);
+``fetch_and_produce`` fetches a bounded number of pages, maps them to the
+contract, produces records and rejects, and returns counts and timings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from config.settings import Settings
+from producers.errors import (
+    BrokerUnavailable,
+    PartitionMismatch,
+    TooManyRejects,
+    TopicMissing,
+)
+from producers.kafka_producer import ContractProducer, DeliveryStats, ProducerTuning
+from producers.mapping import map_users
+from producers.randomuser_client import MAX_RESULTS, RandomUserClient
+from producers.registry import lookup_contract_schema, registry_client
+from producers.rejects import make_reject
+from schemas.catalog import Contract
+
+__all__ = [
+    "PreflightReport",
+    "RejectPolicy",
+    "RunSummary",
+    "fetch_and_produce",
+    "merge_summaries",
+    "pages_needed",
+    "preflight",
+    "seed_for_run",
+]
+
+log = logging.getLogger(__name__)
+
+
+# -- pure helpers ---------------------------------------------------------------
+
+
+def seed_for_run(dag_id: str, logical_date_or_run_id: datetime | str) -> str:
+    """The API seed of a run: the same run (and its retries) fetches the same users."""
+    key = logical_date_or_run_id
+    if isinstance(key, datetime):
+        key = (key if key.tzinfo else key.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    return hashlib.sha256(f"{dag_id}|{key}".encode()).hexdigest()[:16]
+
+
+def pages_needed(count: int, batch_size: int) -> int:
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    if not 1 <= batch_size <= MAX_RESULTS:
+        raise ValueError(f"batch_size must be between 1 and {MAX_RESULTS}, got {batch_size}")
+    return math.ceil(count / batch_size)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did: counts and seconds per stage (XCom-safe: numbers only)."""
+
+    fetched: int = 0
+    produced: int = 0  # acknowledged by Kafka
+    rejected: int = 0  # sent to the rejects topic
+    pages: int = 0
+    fetch_seconds: float = 0.0
+    map_seconds: float = 0.0
+    produce_seconds: float = 0.0  # queueing plus the final flush
+    total_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, int | float]:
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def merge_summaries(summaries: Iterable[RunSummary | Mapping[str, Any]]) -> RunSummary:
+    """Sum of several runs (e.g. the DAG's mapped page tasks); seconds are summed task-time."""
+    total: dict[str, Any] = {f.name: 0 for f in fields(RunSummary)}
+    for item in summaries:
+        summary = item if isinstance(item, RunSummary) else RunSummary.from_dict(item)
+        for name in total:
+            total[name] += getattr(summary, name)
+    return RunSummary(**total)
+
+
+@dataclass(frozen=True)
+class RejectPolicy:
+    """How many bad API records a page may hold before the run stops.
+
+    A few are expected and go to the rejects topic; many mean the API's shape
+    changed, and producing on would only fill the rejects topic.
+    """
+
+    max_ratio: float = 0.5
+
+    def check(self, page: int, rejected: int, fetched: int, example: str) -> None:
+        if fetched and rejected / fetched > self.max_ratio:
+            raise TooManyRejects(page=page, rejected=rejected, fetched=fetched,
+                                 max_ratio=self.max_ratio, example=example)
+
+
+# -- preflight --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreflightReport:
+    subject: str
+    schema_id: int
+    version: int | None
+    topic: str
+    partitions: int
+    rejects_topic: str
+
+
+def preflight(
+    settings: Settings,
+    contract: Contract,
+    *,
+    registry: SchemaRegistryClient | None = None,
+    admin: AdminClient | None = None,
+    timeout_s: float = 10.0,
+) -> PreflightReport:
+    """Registry reachable, our exact schema registered, topics present as the contract says."""
+    registered = lookup_contract_schema(registry or registry_client(settings), contract,
+                                        settings.schema_registry_url)
+    admin = admin or AdminClient(settings.kafka_client_config())
+    try:
+        # All topics, not one: asking for a named topic may auto-create it.
+        metadata = admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise BrokerUnavailable(settings.kafka_bootstrap_servers, str(exc.args[0])) from exc
+    topics = metadata.topics
+    for topic in (contract.topic, contract.rejects_topic):
+        if topic not in topics or topics[topic].error is not None:
+            raise TopicMissing(topic, settings.kafka_bootstrap_servers)
+    partitions = len(topics[contract.topic].partitions)
+    if partitions != contract.partitions:
+        raise PartitionMismatch(contract.topic, contract.partitions, partitions)
+    return PreflightReport(contract.subject, registered.schema_id, registered.version,
+                           contract.topic, partitions, contract.rejects_topic)
+
+
+# -- the run ----------------------------------------------------------------------
+
+
+class RecordSink(Protocol):
+    """What the run needs of a producer (:class:`ContractProducer` inside its ``with``)."""
+
+    def produce(self, record: Mapping[str, Any]) -> None: ...
+    def produce_reject(self, reject: Any) -> None: ...
+    def finish(self) -> DeliveryStats: ...
+
+
+def fetch_and_produce(
+    settings: Settings,
+    contract: Contract,
+    *,
+    seed: str,
+    pages: int,
+    batch_size: int,
+    run_id: str,
+    nat: str | Sequence[str] | None = None,
+    first_page: int = 1,
+    limit: int | None = None,
+    source: str | None = None,
+    tuning: ProducerTuning | None = None,
+    reject_policy: RejectPolicy | None = None,
+    client: RandomUserClient | None = None,
+    sink: RecordSink | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> RunSummary:
+    """Fetch pages ``first_page .. first_page+pages-1`` of ``batch_size`` users and produce them.
+
+    ``limit`` caps the users kept in total: the last page is still fetched whole
+    (so page boundaries stay the same for a given batch size) and cut. ``source``
+    (``live``/``local``) pins the API; by default it is chosen from the settings.
+    """
+    if pages < 1 or first_page < 1:
+        raise ValueError(f"pages and first_page must be at least 1, got {pages}, {first_page}")
+    pages_needed(limit or batch_size, batch_size)  # validates batch_size
+    if client is None:
+        with RandomUserClient.from_settings(settings, source) as own_client:
+            return fetch_and_produce(
+                settings, contract, seed=seed, pages=pages, batch_size=batch_size,
+                run_id=run_id, nat=nat, first_page=first_page, limit=limit, tuning=tuning,
+                reject_policy=reject_policy, client=own_client, sink=sink, clock=clock,
+            )
+    if sink is None:
+        with ContractProducer(settings, contract, tuning=tuning) as producer:
+            return _run_pages(contract, client, producer, seed=seed, pages=pages,
+                              batch_size=batch_size, run_id=run_id, nat=nat,
+                              first_page=first_page, limit=limit,
+                              policy=reject_policy or RejectPolicy(), clock=clock)
+    return _run_pages(contract, client, sink, seed=seed, pages=pages, batch_size=batch_size,
+                      run_id=run_id, nat=nat, first_page=first_page, limit=limit,
+                      policy=reject_policy or RejectPolicy(), clock=clock)
+
+
+def _run_pages(
+    contract: Contract,
+    client: RandomUserClient,
+    sink: RecordSink,
+    *,
+    seed: str,
+    pages: int,
+    batch_size: int,
+    run_id: str,
+    nat: str | Sequence[str] | None,
+    first_page: int,
+    limit: int | None,
+    policy: RejectPolicy,
+    clock: Callable[[], datetime],
+) -> RunSummary:
+    started = time.perf_counter()
+    seconds = {"fetch": 0.0, "map": 0.0, "produce": 0.0}
+    fetched = pages_done = 0
+    remaining = limit if limit is not None else pages * batch_size
+    for page in range(first_page, first_page + pages):  # bounded: never `while True`
+        if remaining <= 0:
+            break
+        t0 = time.perf_counter()
+        answer = client.fetch_page(results=batch_size, page=page, seed=seed, nat=nat)
+        users = answer.users[:remaining]
+        t1 = time.perf_counter()
+        mapped = map_users(users, contract)
+        if mapped.rejected:
+            policy.check(page, len(mapped.rejected), len(users), str(mapped.rejected[0][1]))
+        t2 = time.perf_counter()
+        for record in mapped.records:
+            sink.produce(record)
+        now = clock()
+        for user, error in mapped.rejected:
+            sink.produce_reject(make_reject(user, error, subject=contract.subject,
+                                            run_id=run_id, now=now))
+        t3 = time.perf_counter()
+        seconds["fetch"] += t1 - t0
+        seconds["map"] += t2 - t1
+        seconds["produce"] += t3 - t2
+        fetched += len(users)
+        remaining -= len(users)
+        pages_done += 1
+        log.info("page %d: %d fetched, %d rejected", page, len(users), len(mapped.rejected))
+    t_flush = time.perf_counter()
+    stats = sink.finish()
+    seconds["produce"] += time.perf_counter() - t_flush
+    return RunSummary(
+        fetched=fetched, produced=stats.delivered, rejected=stats.rejects_delivered,
+        pages=pages_done, fetch_seconds=seconds["fetch"], map_seconds=seconds["map"],
+        produce_seconds=seconds["produce"], total_seconds=time.perf_counter() - started,
+    )

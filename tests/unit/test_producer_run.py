@@ -1,0 +1,151 @@
+"""The run's orchestration with the local API and an in-memory sink (no Kafka)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from config.settings import Settings, load_settings
+from producers.errors import RandomUserUnavailable, TooManyRejects
+from producers.kafka_producer import DeliveryStats
+from producers.randomuser_client import RandomUserClient, RetryPolicy
+from producers.rejects import RejectRecord
+from producers.run import (
+    RejectPolicy,
+    RunSummary,
+    fetch_and_produce,
+    merge_summaries,
+    pages_needed,
+    seed_for_run,
+)
+from schemas.catalog import load_contract
+from stack.randomuser import FailurePlan, serve_in_thread
+
+CONTRACT = load_contract()
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.records: list[Mapping[str, Any]] = []
+        self.rejects: list[RejectRecord] = []
+        self.finished = 0
+
+    def produce(self, record: Mapping[str, Any]) -> None:
+        self.records.append(record)
+
+    def produce_reject(self, reject: RejectRecord) -> None:
+        self.rejects.append(reject)
+
+    def finish(self) -> DeliveryStats:
+        self.finished += 1
+        n, r = len(self.records), len(self.rejects)
+        return DeliveryStats(n, n, 0, r, r, 0, ())
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[str]:
+    with serve_in_thread() as url:
+        yield url
+
+
+def settings(url: str) -> Settings:
+    return load_settings({"RANDOMUSER_SOURCE": "local", "RANDOMUSER_LOCAL_URL": url})
+
+
+def run(url: str, sink: MemorySink, **kwargs: Any) -> RunSummary:
+    args: dict[str, Any] = {"seed": "run-seed", "pages": 3, "batch_size": 10, "run_id": "r1"}
+    args.update(kwargs)
+    return fetch_and_produce(settings(url), CONTRACT, sink=sink, **args)
+
+
+def test_pages_are_fetched_mapped_and_produced(api: str) -> None:
+    sink = MemorySink()
+    summary = run(api, sink)
+    assert (summary.fetched, summary.produced, summary.rejected, summary.pages) == (30, 30, 0, 3)
+    assert len({r["id"] for r in sink.records}) == 30 and sink.finished == 1
+    assert summary.total_seconds >= summary.fetch_seconds > 0
+
+
+def test_same_seed_same_records(api: str) -> None:
+    first, second = MemorySink(), MemorySink()
+    run(api, first)
+    run(api, second)
+    assert first.records == second.records
+    other = MemorySink()
+    run(api, other, seed="another")
+    assert {r["id"] for r in other.records}.isdisjoint({r["id"] for r in first.records})
+
+
+def test_limit_cuts_the_last_page_and_keeps_page_boundaries(api: str) -> None:
+    cut, whole = MemorySink(), MemorySink()
+    summary = run(api, cut, limit=25)
+    run(api, whole)
+    assert (summary.fetched, summary.pages) == (25, 3)
+    assert cut.records == whole.records[:25]
+
+
+def test_a_single_page_task_equals_the_same_page_of_a_whole_run(api: str) -> None:
+    whole, page2 = MemorySink(), MemorySink()
+    run(api, whole)
+    run(api, page2, pages=1, first_page=2)
+    assert page2.records == whole.records[10:20]
+
+
+def test_bad_records_go_to_rejects_with_the_run_id(api: str) -> None:
+    sink = MemorySink()
+    fixed = datetime(2025, 1, 2, tzinfo=UTC)
+    client = RandomUserClient(api, extra_params={"broken": "3"})  # 3 bad users per page
+    summary = run(api, sink, client=client, clock=lambda: fixed)
+    assert (summary.fetched, summary.produced, summary.rejected) == (30, 21, 9)
+    assert {r.field_path for r in sink.rejects} == {"login.uuid", "dob.date", "name.first"}
+    assert {r.run_id for r in sink.rejects} == {"r1"}
+    assert all(r.rejected_at == fixed for r in sink.rejects)
+    assert json.loads(sink.rejects[0].to_json())["raw"]["login"]["password"] == "***"
+
+
+def test_too_many_rejects_stop_the_run(api: str) -> None:
+    client = RandomUserClient(api, extra_params={"broken": "6"})
+    with pytest.raises(TooManyRejects, match="page 1: 6 of 10"):
+        run(api, MemorySink(), client=client, reject_policy=RejectPolicy(max_ratio=0.5))
+
+
+def test_an_unavailable_api_fails_the_run_with_a_typed_error() -> None:
+    with serve_in_thread(plan=FailurePlan(fail="500")) as url:
+        client = RandomUserClient(url, retry=RetryPolicy(max_attempts=2), sleep=lambda s: None)
+        with pytest.raises(RandomUserUnavailable):
+            run(url, MemorySink(), client=client)
+
+
+@pytest.mark.parametrize("kwargs", [{"pages": 0}, {"first_page": 0}, {"batch_size": 5001}])
+def test_invalid_bounds_are_refused(api: str, kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        run(api, MemorySink(), **kwargs)
+
+
+def test_seed_for_run_is_deterministic() -> None:
+    moment = datetime(2025, 3, 1, tzinfo=UTC)
+    assert seed_for_run("user_automation", moment) == seed_for_run("user_automation", moment)
+    assert seed_for_run("user_automation", moment) == \
+        seed_for_run("user_automation", datetime(2025, 3, 1))  # naive means UTC
+    assert seed_for_run("user_automation", "manual__1") != seed_for_run("other", "manual__1")
+    assert len(seed_for_run("d", "r")) == 16
+
+
+@pytest.mark.parametrize(("count", "batch", "pages"), [(1, 500, 1), (500, 500, 1),
+                                                       (501, 500, 2), (10_000, 5000, 2)])
+def test_pages_needed(count: int, batch: int, pages: int) -> None:
+    assert pages_needed(count, batch) == pages
+
+
+def test_merge_summaries_adds_counts_and_accepts_xcom_dicts() -> None:
+    a = RunSummary(fetched=10, produced=9, rejected=1, pages=1, fetch_seconds=0.5)
+    b = RunSummary(fetched=5, produced=5, rejected=0, pages=1, fetch_seconds=0.25)
+    total = merge_summaries([a, b.to_dict()])
+    assert (total.fetched, total.produced, total.rejected, total.pages) == (15, 14, 1, 2)
+    assert total.fetch_seconds == pytest.approx(0.75)
+    assert merge_summaries([]) == RunSummary()
+    assert all(isinstance(v, int | float) for v in total.to_dict().values())
