@@ -50,8 +50,11 @@ def fetch(ctx: Context) -> None:
         print(f"  java for {service}: {java.major} at {java.home}")
 
 
-def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> None:
-    """Start what is not running, then wait until every service answers a real request."""
+def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Service]:
+    """Start what is not running, then wait until every service answers a real request.
+
+    Returns the services this call started (the others were already running).
+    """
     started = time.monotonic()
     spawned: list[Service] = []
     for service in services:
@@ -78,6 +81,7 @@ def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> None:
         if service in spawned:
             service.after_start(ctx)
     print(f"stack up in {time.monotonic() - started:.0f} s")
+    return spawned
 
 
 def wait_healthy(ctx: Context, service: Service) -> None:

@@ -1,0 +1,34 @@
+"""Helpers shared by the test tiers: waiting on conditions, unique names."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(
+    condition: Callable[[], T | None],
+    *,
+    timeout: float,
+    interval: float = 0.5,
+    message: str = "condition",
+) -> T:
+    """Poll ``condition`` until it returns a truthy value, or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while True:
+        last = condition()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message} (last: {last!r})")
+        time.sleep(interval)
+
+
+def unique_name(prefix: str) -> str:
+    """A name no other test run uses: topics, subjects, keyspaces (CQL-safe)."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
