@@ -17,6 +17,24 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ---------------------------------------------------------------- setup
+# Debian packages the tests use: docker-compose parses docker-compose.yml
+# (no engine needed), maven resolves the stack's jars.
+SYSDEPS := $(VENV)/.sysdeps
+$(SYSDEPS):
+	@mkdir -p $(VENV)
+	@missing=""; command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	 command -v mvn >/dev/null || missing="$$missing maven"; \
+	 if [ -n "$$missing" ]; then \
+	   if [ "$$(id -u)" = 0 ]; then \
+	     echo "installing Debian packages:$$missing"; \
+	     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	   else echo "please install:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; fi; \
+	 fi
+	@touch $@
+
+.PHONY: sysdeps
+sysdeps: $(SYSDEPS) ## Install the Debian packages the project uses (maven, docker-compose), if missing
+
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
@@ -37,11 +55,11 @@ env: $(STAMP) ## Print the settings as shell exports (secrets hidden)
 
 # ---------------------------------------------------------------- native stack
 .PHONY: fetch
-fetch: $(STAMP) ## Download the stack's artifacts (Maven, JDK) into the caches
+fetch: $(STAMP) $(SYSDEPS) ## Download the stack's artifacts (Maven, JDK) into the caches
 	$(PY) -m stack fetch
 
 .PHONY: up
-up: $(STAMP) ## Start Kafka, Schema Registry, Cassandra, Airflow (and the local randomuser API)
+up: $(STAMP) $(SYSDEPS) ## Start Kafka, Schema Registry, Cassandra, Airflow (and the local randomuser API)
 	$(PY) -m stack up
 
 .PHONY: down
@@ -51,6 +69,32 @@ down: $(STAMP) ## Stop every process the stack started
 .PHONY: status
 status: $(STAMP) ## Show each service (address, pid, memory, health) and the pipeline
 	$(PY) -m stack status
+
+# ---------------------------------------------------------------- schemas (the contract)
+.PHONY: schemas-check
+schemas-check: $(STAMP) ## Offline gate: lint, compatibility vs git history, Cassandra safety, cql/ drift (BASE=origin/main on a PR)
+	$(PY) -m schemas check $(if $(BASE),--base $(BASE))
+
+.PHONY: cql
+cql: $(STAMP) ## Regenerate cql/ from schemas/
+	$(PY) -m schemas generate
+
+.PHONY: schemas
+schemas: $(STAMP) ## Register every schema and migrate its Cassandra table (stack up); a no-op when in sync
+	$(PY) -m schemas apply
+
+.PHONY: schemas-diff
+schemas-diff: $(STAMP) ## Drift report between git, the registry and Cassandra
+	$(PY) -m schemas diff
+
+# ---------------------------------------------------------------- pipeline
+.PHONY: preflight
+preflight: $(STAMP) ## Check the registry subject and topics the producer needs
+	$(PY) -m producers preflight
+
+.PHONY: produce
+produce: $(STAMP) ## Fetch N users and produce them to Kafka now, without Airflow (N=100)
+	$(PY) -m producers produce --count $(N)
 
 # ---------------------------------------------------------------- quality
 .PHONY: lint
@@ -63,7 +107,5 @@ test-unit: $(STAMP) ## Unit tests only (no services)
 	$(PY) -m pytest -m "not integration and not e2e"
 
 .PHONY: test
-test: $(STAMP) ## Every test: unit, then integration and e2e on the real stack (started if needed)
-	$(PY) -m pytest -m "not integration and not e2e"
-	$(PY) -m stack up
-	$(PY) -m pytest -m "integration or e2e"
+test: $(STAMP) $(SYSDEPS) ## Every test: unit, then integration and e2e on the real stack (started if needed)
+	$(PY) -m pytest tests/unit tests/integration tests/e2e

@@ -1,0 +1,167 @@
+"""A small client of the running Airflow's REST API (v2): trigger a DAG run, follow it.
+
+Used by ``make demo``, ``make status`` and the end-to-end test, so that a run
+is a real DAG run in the running Airflow, visible in its UI.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from config.settings import Settings
+
+TERMINAL_STATES = ("success", "failed")
+
+
+class AirflowApiError(RuntimeError):
+    """The Airflow API refused or failed a request; the message says which."""
+
+
+@dataclass(frozen=True)
+class DagRun:
+    dag_id: str
+    run_id: str
+    state: str
+    start_date: str | None
+    end_date: str | None
+    conf: dict[str, Any]
+
+
+def _passwords_file(settings: Settings) -> Path:
+    return Path(settings.stack_home) / "airflow" / "simple_auth_manager_passwords.json.generated"
+
+
+class AirflowApi:
+    """Talks to ``settings.airflow_url`` as the local admin user of the native stack."""
+
+    def __init__(self, settings: Settings, *, username: str = "admin", timeout: float = 15.0):
+        self._base = settings.airflow_url.rstrip("/")
+        self._timeout = timeout
+        self._session = requests.Session()
+        self._username = username
+        self._settings = settings
+
+    def __enter__(self) -> AirflowApi:
+        self._login()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._session.close()
+
+    def _login(self) -> None:
+        path = _passwords_file(self._settings)
+        try:
+            password = json.loads(path.read_text())[self._username]
+        except (OSError, ValueError, KeyError) as exc:
+            raise AirflowApiError(
+                f"no password for {self._username!r} in {path}: is Airflow up (make up)?"
+            ) from exc
+        resp = self._session.post(
+            f"{self._base}/auth/token",
+            json={"username": self._username, "password": password},
+            timeout=self._timeout,
+        )
+        if resp.status_code not in (200, 201):
+            raise AirflowApiError(f"login to {self._base} failed: HTTP {resp.status_code}")
+        self._session.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = self._session.request(
+            method, f"{self._base}/api/v2{path}", timeout=self._timeout, **kwargs
+        )
+        if resp.status_code >= 400:
+            raise AirflowApiError(
+                f"{method} {path}: HTTP {resp.status_code}: {resp.text[:500]}"
+            )
+        return resp.json() if resp.content else None
+
+    def wait_for_dag(self, dag_id: str, *, timeout: float = 120.0) -> None:
+        """Wait until the dag processor has parsed ``dag_id`` (after a fresh start)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = self._session.get(f"{self._base}/api/v2/dags/{dag_id}", timeout=self._timeout)
+            if resp.status_code == 200:
+                return
+            if time.monotonic() > deadline:
+                errors = self._call("GET", "/importErrors")
+                raise AirflowApiError(
+                    f"DAG {dag_id} not found after {timeout:.0f} s; import errors: "
+                    f"{errors.get('import_errors') if errors else None}"
+                )
+            time.sleep(2)
+
+    def unpause(self, dag_id: str) -> None:
+        self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict[str, Any], run_id: str | None = None) -> DagRun:
+        body: dict[str, Any] = {"logical_date": None, "conf": conf}
+        if run_id:
+            body["dag_run_id"] = run_id
+        return _dag_run(self._call("POST", f"/dags/{dag_id}/dagRuns", json=body))
+
+    def dag_run(self, dag_id: str, run_id: str) -> DagRun:
+        return _dag_run(self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
+
+    def latest_run(self, dag_id: str) -> DagRun | None:
+        body = self._call(
+            "GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-start_date", "limit": 1}
+        )
+        runs = body.get("dag_runs", []) if body else []
+        return _dag_run(runs[0]) if runs else None
+
+    def wait(self, dag_id: str, run_id: str, *, timeout: float, on_poll: Any = None) -> DagRun:
+        """Poll the run until it ends (success or failed) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.dag_run(dag_id, run_id)
+            if on_poll is not None:
+                on_poll(run)
+            if run.state in TERMINAL_STATES:
+                return run
+            if time.monotonic() > deadline:
+                raise AirflowApiError(
+                    f"run {run_id} of {dag_id} still {run.state} after {timeout:.0f} s"
+                )
+            time.sleep(2)
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, int]:
+        """How many task instances of the run are in each state."""
+        body = self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                          params={"limit": 1000})
+        counts: dict[str, int] = {}
+        for ti in body.get("task_instances", []):
+            state = ti.get("state") or "none"
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    def xcom_result(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        """The return value of ``task_id`` in the run."""
+        body = self._call(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value",
+            params={"deserialize": "true"},
+        )
+        value = body.get("value") if body else None
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+
+def _dag_run(body: dict[str, Any]) -> DagRun:
+    return DagRun(
+        dag_id=body["dag_id"],
+        run_id=body["dag_run_id"],
+        state=body.get("state") or "queued",
+        start_date=body.get("start_date"),
+        end_date=body.get("end_date"),
+        conf=body.get("conf") or {},
+    )

@@ -1,0 +1,209 @@
+"""Reconcile a span of the topic with Cassandra: every record stored or dead-lettered.
+
+A producer run appends to the topic between two sets of end offsets. Reading
+that span back (keys are user ids) tells exactly what was produced; Cassandra
+then says which of those records are stored, field by field, and the
+dead-letter table which were kept with a reason. Used by ``make demo``, the
+end-to-end test and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from config.clients import cassandra_session, schema_registry_client
+from config.settings import Settings
+from schemas.catalog import Contract
+
+Offsets = dict[int, int]  # partition -> offset
+
+
+@dataclass(frozen=True)
+class Message:
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class Reconciliation:
+    produced: int = 0
+    stored: int = 0
+    dead_lettered: int = 0
+    missing: list[str] = field(default_factory=list)  # "partition:offset" neither stored nor kept
+    duplicate_keys: int = 0
+    mismatches: list[str] = field(default_factory=list)  # "id.field: produced != stored"
+    latencies_ms: list[float] = field(default_factory=list)  # Kafka timestamp -> ingested_at
+
+    @property
+    def reconciles(self) -> bool:
+        return (
+            self.produced == self.stored + self.dead_lettered
+            and not self.missing
+            and not self.mismatches
+        )
+
+
+def _consumer(settings: Settings) -> Consumer:
+    return Consumer(
+        {
+            **settings.kafka_client_config(),
+            "group.id": f"userstream-reconcile-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+
+
+def end_offsets(settings: Settings, topic: str, partitions: int) -> Offsets:
+    """The high watermark of every partition of ``topic``."""
+    consumer = _consumer(settings)
+    try:
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)
+        }
+    finally:
+        consumer.close()
+
+
+def read_span(
+    settings: Settings, topic: str, start: Offsets, end: Offsets, *, timeout: float = 120.0
+) -> list[Message]:
+    """Every message with ``start[p] <= offset < end[p]``, in partition order."""
+    wanted = {p: (start.get(p, 0), end[p]) for p in end if end[p] > start.get(p, 0)}
+    if not wanted:
+        return []
+    consumer = _consumer(settings)
+    messages: list[Message] = []
+    remaining = dict(wanted)
+    try:
+        consumer.assign([TopicPartition(topic, p, lo) for p, (lo, _) in wanted.items()])
+        deadline = time.monotonic() + timeout
+        while remaining:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic} {wanted} timed out; still {remaining}")
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            p, off = msg.partition(), msg.offset()
+            if p in remaining and off < wanted[p][1]:
+                messages.append(Message(p, off, msg.timestamp()[1], msg.key(), msg.value()))
+                if off + 1 >= wanted[p][1]:
+                    del remaining[p]
+    finally:
+        consumer.close()
+    return sorted(messages, key=lambda m: (m.partition, m.offset))
+
+
+def decode(settings: Settings, topic: str, messages: Iterable[Message]) -> dict[tuple[int, int], dict]:
+    """Avro values decoded with their writer schema; undecodable ones are left out."""
+    deserializer = AvroDeserializer(schema_registry_client(settings))
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    decoded = {}
+    for m in messages:
+        try:
+            decoded[(m.partition, m.offset)] = deserializer(m.value, ctx)
+        except Exception:  # noqa: BLE001 - poison messages are expected; the stream dead-letters them
+            decoded.setdefault((m.partition, m.offset), None)  # type: ignore[arg-type]
+    return decoded
+
+
+def normalize(value: Any) -> Any:
+    """One comparable form for Avro and Cassandra values (uuid, timestamps at ms)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return int(aware.timestamp() * 1000)
+    return value
+
+
+def compare(record: Mapping[str, Any], row: Mapping[str, Any], fields: Iterable[str]) -> list[str]:
+    """Field-by-field differences between a produced record and its stored row."""
+    diffs = []
+    for name in fields:
+        produced, stored = normalize(record.get(name)), normalize(row.get(name))
+        if produced != stored:
+            diffs.append(f"{record.get('id')}.{name}: produced {produced!r} != stored {stored!r}")
+    return diffs
+
+
+def stored_rows(settings: Settings, contract: Contract, ids: list[str]) -> dict[str, dict]:
+    rows: dict[str, dict] = {}
+    key = contract.partition_key[0]
+    with cassandra_session(settings) as session:
+        session.row_factory = _dict_factory
+        query = session.prepare(
+            f"SELECT * FROM {contract.qualified_table} WHERE {key} IN ?"
+        )
+        for i in range(0, len(ids), 100):
+            chunk = [uuid.UUID(x) for x in ids[i : i + 100]]
+            for row in session.execute(query, [chunk]):
+                rows[str(row[key])] = row
+    return rows
+
+
+def dead_letters(
+    settings: Settings, contract: Contract, start: Offsets, end: Offsets
+) -> dict[tuple[int, int], dict]:
+    kept: dict[tuple[int, int], dict] = {}
+    with cassandra_session(settings) as session:
+        session.row_factory = _dict_factory
+        query = session.prepare(
+            f"SELECT partition, offset, error, stage FROM {contract.keyspace}.dead_letters "
+            "WHERE topic = ? AND partition = ? AND offset >= ? AND offset < ?"
+        )
+        for p, hi in end.items():
+            for row in session.execute(query, [contract.topic, p, start.get(p, 0), hi]):
+                kept[(row["partition"], row["offset"])] = row
+    return kept
+
+
+def _dict_factory(colnames: list[str], rows: list[tuple]) -> list[dict]:
+    return [dict(zip(colnames, row, strict=True)) for row in rows]
+
+
+def reconcile(settings: Settings, contract: Contract, start: Offsets, end: Offsets) -> Reconciliation:
+    """What happened to every message of the span: stored (and equal), kept, or missing."""
+    messages = read_span(settings, contract.topic, start, end)
+    values = decode(settings, contract.topic, messages)
+    kept = dead_letters(settings, contract, start, end)
+    result = Reconciliation(produced=len(messages))
+    key_field = contract.partition_key[0]
+    latest: dict[str, tuple[Message, dict]] = {}  # the last record of each key wins (upserts)
+    for m in messages:
+        record = values.get((m.partition, m.offset))
+        if (m.partition, m.offset) in kept:
+            result.dead_lettered += 1
+        elif record is None:
+            result.missing.append(f"{m.partition}:{m.offset}")
+        else:
+            k = str(record[key_field])
+            if k in latest:
+                result.duplicate_keys += 1
+            latest[k] = (m, record)
+    rows = stored_rows(settings, contract, list(latest))
+    for k, (m, record) in latest.items():
+        row = rows.get(k)
+        if row is None:
+            result.missing.append(f"{m.partition}:{m.offset}")
+            continue
+        result.stored += 1
+        result.mismatches.extend(compare(record, row, contract.field_names))
+        if row.get("ingested_at") is not None:
+            result.latencies_ms.append(normalize(row["ingested_at"]) - m.timestamp_ms)
+    # A key produced twice in the span is one row: both records count as stored.
+    result.stored += result.duplicate_keys
+    return result
