@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import fastavro
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +36,56 @@ def spark() -> Iterator[SparkSession]:
         yield session
     finally:
         session.stop()
+
+
+class FakeSink:
+    """A :class:`streaming.sink.Sink` that keeps what would have been written.
+
+    Rows are collected at write time, as a real sink reads them (the job unpersists its
+    cached DataFrames after the batch).
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.row_columns: list[str] = []
+        self.dead_letters: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+
+    def write_rows(self, rows: DataFrame) -> None:
+        self.row_columns = rows.columns
+        self.rows += [r.asDict() for r in rows.collect()]
+
+    def write_dead_letters(self, dead_letters: DataFrame) -> None:
+        self.dead_letters += [r.asDict() for r in dead_letters.collect()]
+
+    def update_dead_letters(self, updates: DataFrame) -> None:
+        self.updates += [r.asDict() for r in updates.collect()]
+
+
+@pytest.fixture
+def fake_sink() -> FakeSink:
+    return FakeSink()
+
+
+UserValue = Callable[..., bytes]
+
+
+@pytest.fixture
+def user_value() -> UserValue:
+    """``user_value(n, schema_id=1)``: user ``n`` of the users contract, Confluent-framed."""
+    from schemas.catalog import load_contract
+    from streaming.wire import frame
+
+    schema = fastavro.parse_schema(json.loads(load_contract().schema_str))
+
+    def build(n: int, schema_id: int = 1) -> bytes:
+        record = {
+            "id": str(uuid.UUID(int=n)), "first_name": "A", "last_name": "B", "gender": None,
+            "address": None, "post_code": None, "email": None, "username": f"u{n}",
+            "dob": None, "registered_date": None, "phone": None, "picture": None,
+        }
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, schema, record)
+        return frame(schema_id, out.getvalue())
+
+    return build

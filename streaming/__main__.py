@@ -1,0 +1,140 @@
+"""``python -m streaming``: run the streaming job, or replay its dead letters.
+
+    python -m streaming run [--once | --available-now] [--subject SUBJECT]
+    python -m streaming replay-dead-letters [--stage frame|decode|sink] [--since WHEN]
+    python -m streaming check-tables [--subject SUBJECT]
+
+``--since`` takes an ISO 8601 date or time (UTC unless it says otherwise) or an age such
+as ``30m``, ``12h``, ``7d``. Exit status: 0 done, 1 the query failed, 2 refused to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from streaming.dead_letters import Stage
+from streaming.logs import configure_logging, log_event
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+    from schemas.catalog import Contract
+
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+_AGE = re.compile(r"^(\d+)([smhd])$")
+_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``2024-06-01``, ``2024-06-01T12:00:00+02:00`` or an age (``12h``) -> aware UTC time."""
+    age = _AGE.match(text.strip())
+    if age:
+        now = now or datetime.now(UTC)
+        return now - timedelta(**{_AGE_UNITS[age.group(2)]: int(age.group(1))})
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--since {text!r}: expected an ISO 8601 date/time or an age like 30m, 12h, 7d"
+        ) from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m streaming", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the streaming query (Kafka -> Cassandra)")
+    when = run.add_mutually_exclusive_group()
+    when.add_argument(
+        "--once", action="store_true", help="one batch of what is available, then stop"
+    )
+    when.add_argument(
+        "--available-now",
+        action="store_true",
+        help="everything available now, in maxOffsetsPerTrigger batches, then stop",
+    )
+
+    replay = commands.add_parser("replay-dead-letters", help="re-run dead letters through the job")
+    replay.add_argument("--stage", choices=Stage.ALL, help="only dead letters of this stage")
+    replay.add_argument(
+        "--since", type=parse_since, help="only dead letters since (ISO time or age)"
+    )
+
+    commands.add_parser("check-tables", help="compare the Cassandra tables with the contract")
+
+    for sub in (run, replay, commands.choices["check-tables"]):
+        sub.add_argument("--subject", default=None, help="contract subject (default: users)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from config.settings import SettingsError, load_settings
+    from schemas.catalog import DEFAULT_SUBJECT, ContractError, load_contract
+    from streaming.decode import ReservedFieldError
+    from streaming.registry import ReaderSchemaMissing, RegistryUnavailable
+    from streaming.schema_check import TableMismatch
+    from streaming.session import SparkSetupError
+    from streaming.sink import TableBehindReaderSchema
+
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    refusals = (
+        SettingsError, ContractError, TableMismatch, ReaderSchemaMissing,
+        TableBehindReaderSchema, ReservedFieldError, SparkSetupError,
+    )
+    try:
+        settings = load_settings()
+        contract = load_contract(args.subject or DEFAULT_SUBJECT)
+        if args.command == "run":
+            return _run(settings, contract, args)
+        if args.command == "replay-dead-letters":
+            from streaming.replay import run_replay
+
+            run_replay(settings, contract, stage=args.stage, since=args.since)
+            return 0
+        from streaming.schema_check import check_tables
+        from streaming.sink import TableTarget
+
+        check_tables(settings, TableTarget.from_contract(contract))
+        log_event("tables_ok", table=contract.qualified_table)
+        return 0
+    except refusals as exc:
+        log_event("refused", command=args.command, error=str(exc), error_class=type(exc).__name__)
+        return EXIT_REFUSED
+    except RegistryUnavailable as exc:
+        log_event("failed", command=args.command, error=str(exc), error_class=type(exc).__name__)
+        return EXIT_FAILED
+
+
+def _run(settings: Settings, contract: Contract, args: argparse.Namespace) -> int:
+    from pyspark.errors import StreamingQueryException
+
+    from streaming.job import Trigger, run
+
+    trigger = (
+        Trigger.ONCE if args.once
+        else Trigger.AVAILABLE_NOW if args.available_now
+        else Trigger.PROCESSING_TIME
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        run(settings, contract, trigger, stop)
+    except StreamingQueryException as exc:
+        # The failed batch's offsets were not committed: the next start retries it.
+        log_event("query_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+        return EXIT_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The streaming query: Kafka -> frames -> decode -> Cassandra, one micro-batch at a time.
+
+Delivery is at least once: a micro-batch that raises (registry down, Cassandra down) stops
+the query before its offsets are committed, and the next start re-runs it from the
+checkpoint. Every write is an upsert by primary key, so a re-run batch changes nothing
+that the first attempt already wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+
+from config.settings import Settings
+from schemas.catalog import Contract
+from streaming.decode import decode
+from streaming.logs import log_event
+from streaming.registry import SchemaLookup
+from streaming.report import BatchReport, count_by, lag_stats
+from streaming.sink import Sink, TableTarget, check_rows, table_rows
+from streaming.wire import parse_frames
+
+# How stale the reader schema may get: a newly registered version is used within this time.
+READER_SCHEMA_TTL_SECONDS = 30.0
+STOP_POLL_SECONDS = 1  # awaitTermination takes whole seconds
+
+
+class Trigger(Enum):
+    PROCESSING_TIME = "processing-time"  # a micro-batch every STREAM_TRIGGER_SECONDS
+    ONCE = "once"  # one batch with everything available, then stop
+    AVAILABLE_NOW = "available-now"  # everything available, in maxOffsetsPerTrigger batches
+
+
+def query_name(contract: Contract) -> str:
+    return f"{contract.topic}_to_{contract.keyspace}_{contract.table}"
+
+
+def checkpoint_location(settings: Settings, contract: Contract) -> Path:
+    return Path(settings.spark_checkpoint_dir) / query_name(contract)
+
+
+def kafka_source_options(settings: Settings, contract: Contract) -> dict[str, str]:
+    """Spark's Kafka source: the contract's topic, from the earliest offset, headers kept."""
+    return {
+        **settings.spark_kafka_options(),
+        "subscribe": contract.topic,
+        "startingOffsets": "earliest",
+        "maxOffsetsPerTrigger": str(settings.stream_max_offsets_per_trigger),
+        # Offsets that vanished (retention, a recreated topic) stop the query loudly.
+        "failOnDataLoss": "true",
+        "includeHeaders": "true",
+    }
+
+
+def trigger_options(trigger: Trigger, settings: Settings) -> dict[str, Any]:
+    if trigger is Trigger.ONCE:
+        return {"once": True}
+    if trigger is Trigger.AVAILABLE_NOW:
+        return {"availableNow": True}
+    return {"processingTime": f"{settings.stream_trigger_seconds} seconds"}
+
+
+# -- one micro-batch --------------------------------------------------------------------------
+
+
+@dataclass
+class BatchProcessor:
+    """``foreachBatch`` callback: parse -> decode -> check -> write, then one JSON log line."""
+
+    schemas: SchemaLookup
+    target: TableTarget
+    sink: Sink
+    wall_clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    reports: list[BatchReport] = field(default_factory=list)  # the last few, for callers
+    keep_reports: int = 10
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        report = self.process(batch, batch_id)
+        self.reports[:] = [*self.reports, report][-self.keep_reports :]
+        log_event("batch", **report.as_log_fields())
+
+    def process(self, batch: DataFrame, batch_id: int) -> BatchReport:
+        started = self.monotonic()
+        batch.persist()
+        cached: list[DataFrame] = [batch]
+        try:
+            input_rows = batch.count()
+            reader = self.schemas.reader()  # refreshed here when stale, between batches
+            if input_rows == 0:
+                return BatchReport(
+                    batch_id=batch_id, input_rows=0, rows_written=0, dead_lettered=0,
+                    reader_version=reader.version, reader_schema_id=reader.schema_id,
+                    duration_ms=self._elapsed_ms(started),
+                )
+            decoded = decode(parse_frames(batch), self.schemas).persist()
+            cached.append(decoded.outcome)
+            checked = check_rows(decoded.rows, self.target)
+            cached.append(checked.annotated.persist())
+            writable = checked.writable
+            dead = decoded.dead_letters.unionByName(checked.dead_letters).persist()
+            cached.append(dead)
+
+            rows_written = writable.count()
+            by_stage = count_by(dead, "stage")
+            if rows_written:
+                self.sink.write_rows(table_rows(writable, decoded.reader.field_names, self.target))
+            if by_stage:
+                self.sink.write_dead_letters(dead)
+            completed_ms = int(self.wall_clock() * 1000)
+            return BatchReport(
+                batch_id=batch_id,
+                input_rows=input_rows,
+                rows_written=rows_written,
+                dead_lettered=sum(by_stage.values()),
+                dead_lettered_by_stage=by_stage,
+                schema_ids=decoded.schema_ids,
+                reader_version=decoded.reader.version,
+                reader_schema_id=decoded.reader.schema_id,
+                duration_ms=self._elapsed_ms(started),
+                lag=lag_stats(batch, completed_ms),
+            )
+        finally:
+            for df in cached:
+                df.unpersist()
+
+    def _elapsed_ms(self, started: float) -> int:
+        return int((self.monotonic() - started) * 1000)
+
+
+# -- the query ----------------------------------------------------------------------------------
+
+
+class ProgressLogger(StreamingQueryListener):
+    """Spark's own view of each query's progress, as JSON lines next to the batch reports."""
+
+    def onQueryStarted(self, event: Any) -> None:  # noqa: N802 (Spark's names)
+        log_event("query_started", name=event.name, id=str(event.id), run_id=str(event.runId))
+
+    def onQueryProgress(self, event: Any) -> None:  # noqa: N802
+        p = event.progress
+        log_event(
+            "query_progress",
+            name=p.name,
+            batch_id=p.batchId,
+            input_rows=p.numInputRows,
+            input_rows_per_second=p.inputRowsPerSecond,
+            processed_rows_per_second=p.processedRowsPerSecond,
+            duration_ms=dict(p.durationMs),
+            sources=[
+                {
+                    "description": s.description,
+                    "start_offset": _json_or_text(s.startOffset),
+                    "end_offset": _json_or_text(s.endOffset),
+                    "latest_offset": _json_or_text(s.latestOffset),
+                    "input_rows": s.numInputRows,
+                    # The Kafka source reports min/avg/maxOffsetsBehindLatest here.
+                    "metrics": dict(s.metrics),
+                }
+                for s in p.sources
+            ],
+        )
+
+    def onQueryIdle(self, event: Any) -> None:  # noqa: N802
+        """Nothing new in Kafka: not worth a line per trigger."""
+
+    def onQueryTerminated(self, event: Any) -> None:  # noqa: N802
+        log_event(
+            "query_terminated",
+            id=str(event.id),
+            run_id=str(event.runId),
+            exception=event.exception,
+            error_class=event.errorClassOnException,
+        )
+
+
+def _json_or_text(value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def start_query(
+    spark: SparkSession,
+    settings: Settings,
+    contract: Contract,
+    processor: BatchProcessor,
+    trigger: Trigger,
+) -> StreamingQuery:
+    source = spark.readStream.format("kafka").options(**kafka_source_options(settings, contract))
+    return (
+        source.load()
+        .writeStream.queryName(query_name(contract))
+        .option("checkpointLocation", str(checkpoint_location(settings, contract)))
+        .foreachBatch(processor)
+        .trigger(**trigger_options(trigger, settings))
+        .start()
+    )
+
+
+def await_query(query: StreamingQuery, stop: threading.Event) -> None:
+    """Until the query ends by itself (raising if it failed) or ``stop`` is set."""
+    while not query.awaitTermination(STOP_POLL_SECONDS):
+        if stop.is_set():
+            log_event("query_stopping", name=query.name, reason="stop requested")
+            query.stop()
+            query.awaitTermination()
+            return
+
+
+def run(settings: Settings, contract: Contract, trigger: Trigger, stop: threading.Event) -> None:
+    """Preflight checks, then the query until it ends or ``stop`` is set.
+
+    Refuses to start when the tables do not match the contract, when the subject is not
+    registered, or when the registry's latest version has fields the table lacks.
+    """
+    from config.clients import schema_registry_client
+    from streaming.registry import RegistrySchemas
+    from streaming.schema_check import check_tables
+    from streaming.session import build_spark_session
+    from streaming.sink import CassandraSink, columns_to_write
+
+    target = TableTarget.from_contract(contract)
+    check_tables(settings, target)
+    schemas = RegistrySchemas(
+        schema_registry_client(settings), contract.subject, ttl_seconds=READER_SCHEMA_TTL_SECONDS
+    )
+    reader = schemas.reader()
+    columns_to_write(reader.field_names, target)
+
+    spark = build_spark_session(settings, f"userstream-{query_name(contract)}")
+    spark.streams.addListener(ProgressLogger())
+    processor = BatchProcessor(schemas=schemas, target=target, sink=CassandraSink(target))
+    query = start_query(spark, settings, contract, processor, trigger)
+    log_event(
+        "job_started",
+        query=query_name(contract),
+        topic=contract.topic,
+        table=target.qualified_table,
+        trigger=trigger.value,
+        checkpoint=str(checkpoint_location(settings, contract)),
+        reader_version=reader.version,
+        reader_schema_id=reader.schema_id,
+    )
+    await_query(query, stop)

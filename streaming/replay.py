@@ -1,0 +1,127 @@
+"""Re-run dead letters through parse -> decode -> sink, e.g. after a schema was registered.
+
+A dead letter that now goes through is written to the table and marked ``replayed_at``;
+one that still fails stays, with the new error, class and stage (its raw bytes and its
+first ``dead_lettered_at`` are kept). Replaying twice is harmless: writes are upserts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from config.settings import Settings
+from schemas.catalog import Contract
+from streaming.dead_letters import KAFKA_COLUMN, Stage, as_kafka_records
+from streaming.decode import decode
+from streaming.logs import log_event
+from streaming.registry import SchemaLookup
+from streaming.report import count_by
+from streaming.sink import Sink, TableTarget, check_rows, table_rows
+from streaming.wire import parse_frames
+
+# What a failed replay updates in its dead letter: everything but the bytes and first time.
+FAILURE_UPDATE_COLUMNS = (
+    "topic", "partition", "offset", "schema_id", "error", "error_class", "stage"
+)
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    selected: int
+    replayed: int
+    still_failing: int
+    still_failing_by_stage: dict[str, int] = field(default_factory=dict)
+    reader_version: int | None = None
+
+
+def select_dead_letters(
+    letters: DataFrame,
+    *,
+    topic: str,
+    stage: str | None = None,
+    since: datetime | None = None,
+) -> DataFrame:
+    """The not-yet-replayed dead letters of ``topic``, optionally of one stage / since a time."""
+    if stage is not None and stage not in Stage.ALL:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(Stage.ALL)}")
+    selected = letters.where((F.col("topic") == topic) & F.col("replayed_at").isNull())
+    if stage is not None:
+        selected = selected.where(F.col("stage") == stage)
+    if since is not None:
+        selected = selected.where(F.col("dead_lettered_at") >= F.lit(since))
+    return selected
+
+
+def replay(
+    letters: DataFrame, schemas: SchemaLookup, target: TableTarget, sink: Sink
+) -> ReplayReport:
+    """Run ``letters`` (rows of the dead-letter table) through the job again."""
+    letters.persist()
+    cached: list[DataFrame] = [letters]
+    try:
+        selected = letters.count()
+        if selected == 0:
+            return ReplayReport(0, 0, 0)
+        decoded = decode(parse_frames(as_kafka_records(letters)), schemas).persist()
+        cached.append(decoded.outcome)
+        checked = check_rows(decoded.rows, target)
+        cached.append(checked.annotated.persist())
+        failures = decoded.dead_letters.unionByName(checked.dead_letters)
+        failures = failures.select(*FAILURE_UPDATE_COLUMNS).persist()
+        cached.append(failures)
+
+        replayed = checked.writable.count()
+        by_stage = count_by(failures, "stage")
+        if replayed:
+            sink.write_rows(table_rows(checked.writable, decoded.reader.field_names, target))
+            kafka = F.col(KAFKA_COLUMN)
+            sink.update_dead_letters(
+                checked.writable.select(
+                    kafka["topic"].alias("topic"),
+                    kafka["partition"].alias("partition"),
+                    kafka["offset"].alias("offset"),
+                    F.current_timestamp().alias("replayed_at"),
+                )
+            )
+        if by_stage:
+            sink.update_dead_letters(failures)
+        report = ReplayReport(
+            selected=selected,
+            replayed=replayed,
+            still_failing=sum(by_stage.values()),
+            still_failing_by_stage=by_stage,
+            reader_version=decoded.reader.version,
+        )
+        log_event("replay", **report.__dict__)
+        return report
+    finally:
+        for df in cached:
+            df.unpersist()
+
+
+def run_replay(
+    settings: Settings, contract: Contract, *, stage: str | None, since: datetime | None
+) -> ReplayReport:
+    """Read the dead letters from Cassandra, replay them, write the outcome back."""
+    from config.clients import schema_registry_client
+    from schemas.cql import DEAD_LETTER_TABLE
+    from streaming.registry import RegistrySchemas
+    from streaming.schema_check import check_tables
+    from streaming.session import build_spark_session
+    from streaming.sink import CassandraSink, read_table
+
+    target = TableTarget.from_contract(contract)
+    check_tables(settings, target)
+    schemas = RegistrySchemas(schema_registry_client(settings), contract.subject)
+    spark = build_spark_session(settings, f"userstream-replay-{contract.table}")
+    letters = select_dead_letters(
+        read_table(spark, target.keyspace, DEAD_LETTER_TABLE),
+        topic=contract.topic,
+        stage=stage,
+        since=since,
+    )
+    return replay(letters, schemas, target, CassandraSink(target))

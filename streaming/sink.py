@@ -1,0 +1,249 @@
+"""Decoded rows -> the contract's Cassandra table; dead letters -> ``<keyspace>.dead_letters``.
+
+Writes go through spark-cassandra-connector in append mode, which in Cassandra is an
+upsert by primary key: a retried batch writes the same rows again, harmlessly.
+
+Failure policy. The connector fails a whole write when one row cannot be written, and a
+retried batch would fail the same way forever (a poison pill). So every row-level defect
+Cassandra would refuse is found *before* writing and the row is dead-lettered (stage
+``sink``): a null primary-key column, an empty partition key, a string that is not a
+uuid for a uuid column, a null inside a collection. Whatever still fails after that is
+the cluster itself (down, timeouts, auth): the exception propagates, the micro-batch fails
+and Spark retries it from the checkpoint. No row is lost and none is dead-lettered
+because Cassandra was unavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from schemas.catalog import Contract
+from schemas.cql import DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE, LINEAGE_COLUMNS, table_spec
+from schemas.migration import normalize_cql_type
+from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows
+from streaming.sql import first_match
+
+CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_SHOWN_VALUE_CHARS = 64
+
+
+class SinkErrorClass:
+    NULL_PRIMARY_KEY = "null_primary_key"
+    EMPTY_PARTITION_KEY = "empty_partition_key"
+    INVALID_UUID = "invalid_uuid"
+    NULL_IN_COLLECTION = "null_in_collection"
+
+
+class TableBehindReaderSchema(RuntimeError):
+    """The reader schema has fields the table lacks: writing would silently drop them."""
+
+
+@dataclass(frozen=True)
+class TableTarget:
+    """Where a contract's rows go, and the columns (name -> CQL type) that table has."""
+
+    keyspace: str
+    table: str
+    columns: Mapping[str, str]  # Avro fields then lineage columns, unquoted names
+    partition_key: tuple[str, ...]
+    clustering_key: tuple[str, ...]
+    source: str  # the contract file, for messages
+
+    @classmethod
+    def from_contract(cls, contract: Contract) -> TableTarget:
+        spec = table_spec(contract)
+        return cls(
+            keyspace=contract.keyspace,
+            table=contract.table,
+            columns={unquote(name): cql for name, cql in spec.columns},
+            partition_key=tuple(contract.partition_key),
+            clustering_key=tuple(contract.clustering_key),
+            source=f"schemas/{contract.avsc_path.name}",
+        )
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.keyspace}.{self.table}"
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return self.partition_key + self.clustering_key
+
+    @property
+    def data_columns(self) -> list[str]:
+        return [c for c in self.columns if c not in LINEAGE_COLUMNS]
+
+
+def unquote(name: str) -> str:
+    """``"Name"`` -> ``Name``: a CQL identifier as Cassandra stores it."""
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        return name[1:-1].replace('""', '"')
+    return name
+
+
+# -- row checks: what Cassandra would refuse, found before writing --------------------------
+
+
+def row_problems(df: DataFrame, target: TableTarget) -> list[tuple[Column, Column, str]]:
+    """``(condition, reason, error_class)`` for each row-level defect, in priority order."""
+    spark_types = dict(df.dtypes)
+    problems: list[tuple[Column, Column, str]] = []
+    for name in target.primary_key:
+        problems.append(
+            (
+                F.col(name).isNull(),
+                F.lit(f"primary key column {name} is null"),
+                SinkErrorClass.NULL_PRIMARY_KEY,
+            )
+        )
+    for name in target.partition_key:
+        if spark_types.get(name) in ("string", "binary"):
+            problems.append(
+                (
+                    F.length(F.col(name)) == 0,
+                    F.lit(f"partition key column {name} is empty"),
+                    SinkErrorClass.EMPTY_PARTITION_KEY,
+                )
+            )
+    for name, cql in target.columns.items():
+        if name not in spark_types:
+            continue
+        cql = normalize_cql_type(cql)
+        if cql == "uuid" and spark_types[name] == "string":
+            shown = F.substring(F.col(name), 1, _SHOWN_VALUE_CHARS)
+            problems.append(
+                (
+                    F.col(name).isNotNull() & ~F.col(name).rlike(UUID_PATTERN),
+                    F.format_string(f"column {name} is not a uuid: '%s'", shown),
+                    SinkErrorClass.INVALID_UUID,
+                )
+            )
+        elif cql.startswith(("list<", "set<")):
+            problems.append(_null_element(name, F.col(name)))
+        elif cql.startswith("map<"):
+            problems.append(_null_element(name, F.map_values(F.col(name))))
+    return problems
+
+
+def _null_element(name: str, values: Column) -> tuple[Column, Column, str]:
+    return (
+        F.coalesce(F.exists(values, lambda v: v.isNull()), F.lit(False)),
+        F.lit(f"column {name} holds a null element (a Cassandra collection cannot)"),
+        SinkErrorClass.NULL_IN_COLLECTION,
+    )
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Rows split by :func:`check_rows`; ``annotated`` is worth persisting if both are used."""
+
+    annotated: DataFrame
+
+    @property
+    def writable(self) -> DataFrame:
+        return self.annotated.where(F.col("_sink_error").isNull()).drop(
+            "_sink_error", "_sink_error_class"
+        )
+
+    @property
+    def dead_letters(self) -> DataFrame:
+        return dead_letter_rows(
+            self.annotated.where(F.col("_sink_error").isNotNull()),
+            stage=Stage.SINK,
+            error=F.col("_sink_error"),
+            error_class=F.col("_sink_error_class"),
+            schema_id=F.col("writer_schema_id"),
+            kafka=F.col(KAFKA_COLUMN),
+        )
+
+
+def check_rows(rows: DataFrame, target: TableTarget) -> Checked:
+    """Mark each decoded row with the first defect Cassandra would refuse it for."""
+    problems = row_problems(rows, target)
+    return Checked(
+        rows.withColumn("_sink_error", first_match([(c, why) for c, why, _ in problems]))
+        .withColumn(
+            "_sink_error_class", first_match([(c, F.lit(name)) for c, _, name in problems])
+        )
+    )
+
+
+# -- shaping and writing ----------------------------------------------------------------------
+
+
+def columns_to_write(reader_fields: Sequence[str], target: TableTarget) -> list[str]:
+    """The table's data columns the reader schema provides, in table order.
+
+    A table column the reader lacks is left out (untouched by the upsert). A reader field
+    the table lacks raises: the registry is ahead of the table, and writing would drop
+    that field's data without a trace.
+    """
+    missing = [f for f in reader_fields if f not in target.columns]
+    if missing:
+        raise TableBehindReaderSchema(
+            f"table {target.qualified_table} has no column for reader field(s) {missing}; "
+            f"update {target.source} and run `make schemas` before producing with that schema"
+        )
+    return [c for c in target.data_columns if c in reader_fields]
+
+
+def table_rows(writable: DataFrame, reader_fields: Sequence[str], target: TableTarget) -> DataFrame:
+    """Decoded rows in the table's shape: data columns + lineage (``ingested_at`` = now)."""
+    return writable.select(
+        *columns_to_write(reader_fields, target),
+        F.col("writer_schema_id").cast("int"),
+        F.col("writer_schema_version").cast("int"),
+        F.current_timestamp().alias("ingested_at"),
+    )
+
+
+def write_table(df: DataFrame, keyspace: str, table: str) -> None:
+    """Upsert ``df``'s rows (append mode is an upsert by primary key in Cassandra)."""
+    df.write.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).mode("append").save()
+
+
+def write_dead_letters(dead_letters: DataFrame, keyspace: str) -> None:
+    missing = [c for c in DEAD_LETTER_COLUMNS if c not in dead_letters.columns]
+    if missing:
+        raise ValueError(f"not dead-letter rows: missing columns {missing}")
+    write_table(dead_letters.select(*DEAD_LETTER_COLUMNS), keyspace, DEAD_LETTER_TABLE)
+
+
+def read_table(spark: SparkSession, keyspace: str, table: str) -> DataFrame:
+    """A Cassandra table as a DataFrame (replay reads the dead letters this way)."""
+    return spark.read.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).load()
+
+
+class Sink(Protocol):
+    """Where the job's output goes; :class:`CassandraSink` in production, a fake in tests."""
+
+    def write_rows(self, rows: DataFrame) -> None: ...
+
+    def write_dead_letters(self, dead_letters: DataFrame) -> None: ...
+
+    def update_dead_letters(self, updates: DataFrame) -> None:
+        """Upsert some columns of existing dead letters, keyed by (topic, partition, offset)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CassandraSink:
+    target: TableTarget
+
+    def write_rows(self, rows: DataFrame) -> None:
+        write_table(rows, self.target.keyspace, self.target.table)
+
+    def write_dead_letters(self, dead_letters: DataFrame) -> None:
+        write_dead_letters(dead_letters, self.target.keyspace)
+
+    def update_dead_letters(self, updates: DataFrame) -> None:
+        unknown = [c for c in updates.columns if c not in DEAD_LETTER_COLUMNS]
+        if unknown:
+            raise ValueError(f"not dead-letter columns: {unknown}")
+        write_table(updates, self.target.keyspace, DEAD_LETTER_TABLE)

@@ -1,0 +1,140 @@
+"""One micro-batch end to end on local Spark, with a fake sink in place of Cassandra."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from config.settings import load_settings
+from schemas.catalog import load_contract
+from streaming.__main__ import build_parser, parse_since
+from streaming.job import (
+    BatchProcessor,
+    Trigger,
+    checkpoint_location,
+    kafka_source_options,
+    query_name,
+    trigger_options,
+)
+from streaming.registry import StaticSchemas
+from streaming.report import BatchReport, LagStats
+from streaming.sink import TableTarget
+
+if TYPE_CHECKING:
+    from conftest import FakeSink, UserValue
+
+CONTRACT = load_contract()
+SCHEMA: dict[str, Any] = json.loads(CONTRACT.schema_str)
+TARGET = TableTarget.from_contract(CONTRACT)
+TS = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+KAFKA_SCHEMA = (
+    "key binary, value binary, headers array<struct<key:string,value:binary>>, "
+    "topic string, partition int, offset long, timestamp timestamp"
+)
+
+
+def batch(spark: SparkSession, values: list[bytes], lags_ms: list[int]) -> DataFrame:
+    now = TS + timedelta(seconds=10)
+    rows = [
+        (None, v, None, CONTRACT.topic, 0, i, now - timedelta(milliseconds=lag))
+        for i, (v, lag) in enumerate(zip(values, lags_ms, strict=True))
+    ]
+    return spark.createDataFrame(rows, KAFKA_SCHEMA)
+
+
+def processor(sink: FakeSink) -> BatchProcessor:
+    ticks = iter([100.0, 100.25])
+    return BatchProcessor(
+        schemas=StaticSchemas({1: SCHEMA}, SCHEMA, reader_id=1, reader_version=3),
+        target=TARGET,
+        sink=sink,
+        wall_clock=lambda: (TS + timedelta(seconds=10)).timestamp(),
+        monotonic=lambda: next(ticks),
+    )
+
+
+def test_a_batch_writes_good_rows_dead_letters_the_rest_and_reports(
+    spark: SparkSession, fake_sink: FakeSink, user_value: UserValue
+) -> None:
+    sink = fake_sink
+    values = [user_value(1), user_value(2), b"\x7fjunk", user_value(3, schema_id=99999)]
+    report = processor(sink).process(batch(spark, values, [100, 200, 300, 1000]), batch_id=4)
+
+    assert sorted(r["username"] for r in sink.rows) == ["u1", "u2"]
+    assert sink.row_columns == list(TARGET.columns)
+    assert {r["writer_schema_id"] for r in sink.rows} == {1}
+    assert sorted((r["offset"], r["stage"], r["error"]) for r in sink.dead_letters) == [
+        (2, "frame", "unknown magic byte 0x7f"),
+        (3, "decode", "unknown schema id 99999"),
+    ]
+    assert report.batch_id == 4
+    assert (report.input_rows, report.rows_written, report.dead_lettered) == (4, 2, 2)
+    assert report.dead_lettered_by_stage == {"frame": 1, "decode": 1}
+    assert report.schema_ids == [1, 99999]
+    assert (report.reader_version, report.reader_schema_id) == (3, 1)
+    assert report.duration_ms == 250
+    assert report.lag.max_ms == 1000
+    assert report.lag.p50_ms in (200, 300)
+    assert report.lag.p95_ms == 1000
+
+
+def test_an_empty_batch_writes_nothing(spark: SparkSession, fake_sink: FakeSink) -> None:
+    sink = fake_sink
+    report = processor(sink).process(batch(spark, [], []), batch_id=0)
+    assert (report.input_rows, report.rows_written, report.dead_lettered) == (0, 0, 0)
+    assert sink.rows == [] and sink.dead_letters == []
+
+
+def test_the_batch_report_is_one_flat_json_object() -> None:
+    report = BatchReport(1, 10, 9, 1, {"decode": 1}, [5], 2, 5, 1234, LagStats(900, 300, 800))
+    fields = report.as_log_fields()
+    assert fields["lag_max_ms"] == 900 and fields["lag_p95_ms"] == 800
+    assert json.loads(json.dumps(fields))["dead_lettered_by_stage"] == {"decode": 1}
+
+
+def test_kafka_source_options() -> None:
+    settings = load_settings({"STREAM_MAX_OFFSETS_PER_TRIGGER": "500"})
+    options = kafka_source_options(settings, CONTRACT)
+    assert options["subscribe"] == "users_created"
+    assert options["startingOffsets"] == "earliest"
+    assert options["maxOffsetsPerTrigger"] == "500"
+    assert options["failOnDataLoss"] == "true"
+    assert options["includeHeaders"] == "true"
+    assert options["kafka.bootstrap.servers"] == settings.kafka_bootstrap_servers
+
+
+def test_checkpoint_and_triggers() -> None:
+    settings = load_settings({"SPARK_CHECKPOINT_DIR": "/tmp/ckpt", "STREAM_TRIGGER_SECONDS": "7"})
+    assert query_name(CONTRACT) == "users_created_to_spark_streams_created_users"
+    assert str(checkpoint_location(settings, CONTRACT)) == f"/tmp/ckpt/{query_name(CONTRACT)}"
+    assert trigger_options(Trigger.PROCESSING_TIME, settings) == {"processingTime": "7 seconds"}
+    assert trigger_options(Trigger.ONCE, settings) == {"once": True}
+    assert trigger_options(Trigger.AVAILABLE_NOW, settings) == {"availableNow": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-06-01", datetime(2024, 6, 1, tzinfo=UTC)),
+        ("2024-06-01T14:00:00+02:00", datetime(2024, 6, 1, 12, tzinfo=UTC)),
+        ("90m", TS - timedelta(minutes=90)),
+        ("2d", TS - timedelta(days=2)),
+    ],
+)
+def test_parse_since(text: str, expected: datetime) -> None:
+    assert parse_since(text, now=TS) == expected
+
+
+def test_cli() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["run", "--available-now"]).available_now
+    args = parser.parse_args(["replay-dead-letters", "--stage", "decode", "--since", "1h"])
+    assert args.stage == "decode" and args.since.tzinfo is not None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "--once", "--available-now"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["replay-dead-letters", "--since", "yesterday"])

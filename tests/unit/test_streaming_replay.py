@@ -1,0 +1,92 @@
+"""Replaying dead letters once the cause is gone (here: the schema id got registered)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from schemas.catalog import load_contract
+from streaming.decode import decode
+from streaming.registry import StaticSchemas
+from streaming.replay import replay, select_dead_letters
+from streaming.sink import TableTarget
+from streaming.wire import parse_frames
+
+if TYPE_CHECKING:
+    from conftest import FakeSink, UserValue
+
+CONTRACT = load_contract()
+SCHEMA: dict[str, Any] = json.loads(CONTRACT.schema_str)
+KAFKA_SCHEMA = (
+    "key binary, value binary, headers array<struct<key:string,value:binary>>, "
+    "topic string, partition int, offset long, timestamp timestamp"
+)
+TARGET = TableTarget.from_contract(CONTRACT)
+LATE_ID = 42
+TS = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def dead_letters(spark: SparkSession, user_value: UserValue) -> DataFrame:
+    """What the stream dead-lettered while schema id 42 was unknown, plus one random value."""
+    values = [user_value(1, LATE_ID), user_value(2, LATE_ID), b"\x7f-not-a-frame"]
+    rows = [
+        (b"k", v, [{"key": "h", "value": b"v"}], CONTRACT.topic, 1, 10 + i, TS)
+        for i, v in enumerate(values)
+    ]
+    kafka = spark.createDataFrame(rows, KAFKA_SCHEMA)
+    letters = decode(parse_frames(kafka), StaticSchemas({}, SCHEMA)).dead_letters
+    return letters.localCheckpoint()  # fix dead_lettered_at, as a table read would
+
+
+def test_replay_writes_what_now_decodes_and_keeps_the_rest(
+    spark: SparkSession, fake_sink: FakeSink, user_value: UserValue
+) -> None:
+    letters = dead_letters(spark, user_value)
+    assert sorted(r["error"] for r in letters.collect()) == [
+        "unknown magic byte 0x7f",
+        f"unknown schema id {LATE_ID}",
+        f"unknown schema id {LATE_ID}",
+    ]
+    sink = fake_sink
+    report = replay(letters, StaticSchemas({LATE_ID: SCHEMA}, SCHEMA), TARGET, sink)
+
+    assert (report.selected, report.replayed, report.still_failing) == (3, 2, 1)
+    assert sorted(r["username"] for r in sink.rows) == ["u1", "u2"]
+    assert {r["writer_schema_id"] for r in sink.rows} == {LATE_ID}
+    marked = [u for u in sink.updates if "replayed_at" in u]
+    assert sorted((u["offset"], u["replayed_at"] is not None) for u in marked) == [
+        (10, True),
+        (11, True),
+    ]
+    failed = [u for u in sink.updates if "error" in u]
+    assert [(u["offset"], u["stage"], u["error"]) for u in failed] == [
+        (12, "frame", "unknown magic byte 0x7f")
+    ]
+    assert "value" not in failed[0] and "dead_lettered_at" not in failed[0]  # kept as they were
+
+
+def test_select_dead_letters(spark: SparkSession, user_value: UserValue) -> None:
+    letters = dead_letters(spark, user_value).withColumn(
+        "replayed_at", F.when(F.col("offset") == 11, F.current_timestamp())
+    )
+    assert select_dead_letters(letters, topic=CONTRACT.topic).count() == 2
+    assert select_dead_letters(letters, topic="other").count() == 0
+    assert select_dead_letters(letters, topic=CONTRACT.topic, stage="frame").count() == 1
+    future = datetime.now(UTC) + timedelta(hours=1)
+    assert select_dead_letters(letters, topic=CONTRACT.topic, since=future).count() == 0
+    with pytest.raises(ValueError, match="unknown stage"):
+        select_dead_letters(letters, topic=CONTRACT.topic, stage="sinks")
+
+
+def test_replaying_nothing(
+    spark: SparkSession, fake_sink: FakeSink, user_value: UserValue
+) -> None:
+    empty = dead_letters(spark, user_value).limit(0)
+    sink = fake_sink
+    assert replay(empty, StaticSchemas({}, SCHEMA), TARGET, sink).selected == 0
+    assert sink.rows == [] and sink.updates == []
