@@ -192,17 +192,22 @@ def _json_or_text(value: str | None) -> Any:
         return value
 
 
+def kafka_stream(spark: SparkSession, settings: Settings, contract: Contract) -> DataFrame:
+    """The contract's topic as a streaming DataFrame (Spark's Kafka source columns)."""
+    options = kafka_source_options(settings, contract)
+    return spark.readStream.format("kafka").options(**options).load()
+
+
 def start_query(
-    spark: SparkSession,
+    records: DataFrame,
     settings: Settings,
     contract: Contract,
     processor: BatchProcessor,
     trigger: Trigger,
 ) -> StreamingQuery:
-    source = spark.readStream.format("kafka").options(**kafka_source_options(settings, contract))
+    """``foreachBatch(processor)`` over ``records`` (normally :func:`kafka_stream`)."""
     return (
-        source.load()
-        .writeStream.queryName(query_name(contract))
+        records.writeStream.queryName(query_name(contract))
         .option("checkpointLocation", str(checkpoint_location(settings, contract)))
         .foreachBatch(processor)
         .trigger(**trigger_options(trigger, settings))
@@ -243,7 +248,8 @@ def run(settings: Settings, contract: Contract, trigger: Trigger, stop: threadin
     spark = build_spark_session(settings, f"userstream-{query_name(contract)}")
     spark.streams.addListener(ProgressLogger())
     processor = BatchProcessor(schemas=schemas, target=target, sink=CassandraSink(target))
-    query = start_query(spark, settings, contract, processor, trigger)
+    records = kafka_stream(spark, settings, contract)
+    query = start_query(records, settings, contract, processor, trigger)
     log_event(
         "job_started",
         query=query_name(contract),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,15 +16,19 @@ from schemas.catalog import load_contract
 from streaming.__main__ import build_parser, parse_since
 from streaming.job import (
     BatchProcessor,
+    ProgressLogger,
     Trigger,
     checkpoint_location,
     kafka_source_options,
     query_name,
+    start_query,
     trigger_options,
 )
+from streaming.logs import LOGGER_NAME
 from streaming.registry import StaticSchemas
 from streaming.report import BatchReport, LagStats
 from streaming.sink import TableTarget
+from tests.support import wait_until
 
 if TYPE_CHECKING:
     from conftest import FakeSink, UserValue
@@ -138,3 +144,47 @@ def test_cli() -> None:
         parser.parse_args(["run", "--once", "--available-now"])
     with pytest.raises(SystemExit):
         parser.parse_args(["replay-dead-letters", "--since", "yesterday"])
+
+
+def test_the_processor_runs_as_a_streaming_query(
+    spark: SparkSession,
+    tmp_path: Path,
+    fake_sink: FakeSink,
+    user_value: UserValue,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """foreachBatch + availableNow + the progress listener, on a file source instead of Kafka."""
+    source = tmp_path / "records"
+    batch(spark, [user_value(1), user_value(2), b"", user_value(3)], [0, 0, 0, 0]).write.parquet(
+        str(source)
+    )
+    records = spark.readStream.schema(KAFKA_SCHEMA).parquet(str(source))
+    settings = load_settings({"SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoints")})
+    processor = BatchProcessor(
+        schemas=StaticSchemas({1: SCHEMA}, SCHEMA), target=TARGET, sink=fake_sink
+    )
+    listener = ProgressLogger()
+    spark.streams.addListener(listener)
+    caplog.set_level(logging.INFO, logger=LOGGER_NAME)
+    try:
+        query = start_query(records, settings, CONTRACT, processor, Trigger.AVAILABLE_NOW)
+        assert query.awaitTermination(120)
+        # Listener events arrive asynchronously, on Spark's listener bus.
+        wait_until(lambda: "query_terminated" in _events(caplog), timeout=30, message="events")
+    finally:
+        spark.streams.removeListener(listener)
+    events = _events(caplog)
+    assert {"query_started", "batch", "query_progress", "query_terminated"} <= set(events)
+    progress = events["query_progress"]
+    assert progress["name"] == query_name(CONTRACT) and progress["input_rows"] == 4
+    assert query.exception() is None
+    assert sorted(r["username"] for r in fake_sink.rows) == ["u1", "u2", "u3"]
+    assert [r["error"] for r in fake_sink.dead_letters] == ["empty value"]
+    assert sum(r.input_rows for r in processor.reports) == 4
+    assert (tmp_path / "checkpoints" / query_name(CONTRACT) / "commits").is_dir()
+
+
+def _events(caplog: pytest.LogCaptureFixture) -> dict[str, dict[str, Any]]:
+    """The job's JSON log lines by event name (the last of each)."""
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == LOGGER_NAME]
+    return {line["event"]: line for line in lines}
