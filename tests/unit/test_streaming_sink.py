@@ -6,13 +6,15 @@ import io
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastavro
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from schemas.catalog import load_contract
+from schemas.spark import dead_letter_struct, spark_struct, table_struct
 from streaming.decode import decode
 from streaming.registry import StaticSchemas
 from streaming.sink import (
@@ -24,6 +26,9 @@ from streaming.sink import (
     unquote,
 )
 from streaming.wire import frame, parse_frames
+
+if TYPE_CHECKING:
+    from conftest import UserValue
 
 SCHEMA: dict[str, Any] = {
     "type": "record",
@@ -136,3 +141,25 @@ def test_target_from_the_users_contract() -> None:
 )
 def test_unquote(name: str, expected: str) -> None:
     assert unquote(name) == expected
+
+
+def _types(struct: StructType) -> list[tuple[str, str]]:
+    """Names and types, not nullability: PERMISSIVE from_avro makes every field nullable."""
+    return [(f.name, f.dataType.simpleString()) for f in struct.fields]
+
+
+def test_the_job_produces_the_shapes_schemas_spark_predicts(
+    spark: SparkSession, user_value: UserValue
+) -> None:
+    contract = load_contract()
+    kafka = spark.createDataFrame(
+        [(None, user_value(1), None, "t", 0, 0, TS), (None, b"", None, "t", 0, 1, TS)],
+        KAFKA_SCHEMA,
+    )
+    decoded = decode(parse_frames(kafka), StaticSchemas({1: contract.schema}, contract.schema))
+    data = decoded.rows.select(*contract.field_names)
+    assert _types(data.schema) == _types(spark_struct(contract.schema))
+    target = TableTarget.from_contract(contract)
+    written = table_rows(decoded.rows, contract.field_names, target)
+    assert _types(written.schema) == _types(table_struct(contract))
+    assert _types(decoded.dead_letters.schema) == _types(dead_letter_struct())
