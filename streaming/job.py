@@ -184,7 +184,8 @@ class ProgressLogger(StreamingQueryListener):
 
 
 def _json_or_text(value: str | None) -> Any:
-    if value is None:
+    """Offsets arrive as JSON text ("None" before the first batch)."""
+    if value is None or value == "None":
         return None
     try:
         return json.loads(value)

@@ -25,7 +25,7 @@ from streaming.job import (
     trigger_options,
 )
 from streaming.logs import LOGGER_NAME
-from streaming.registry import StaticSchemas
+from streaming.registry import ReaderSchema, RegistryUnavailable, StaticSchemas, WriterSchema
 from streaming.report import BatchReport, LagStats
 from streaming.sink import TableTarget
 from tests.support import wait_until
@@ -188,3 +188,25 @@ def _events(caplog: pytest.LogCaptureFixture) -> dict[str, dict[str, Any]]:
     """The job's JSON log lines by event name (the last of each)."""
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == LOGGER_NAME]
     return {line["event"]: line for line in lines}
+
+
+class RegistryDown:
+    """A SchemaLookup whose registry is unreachable (after the reader was cached)."""
+
+    def __init__(self) -> None:
+        self._reader = StaticSchemas({1: SCHEMA}, SCHEMA).reader()
+
+    def reader(self) -> ReaderSchema:
+        return self._reader
+
+    def writer(self, schema_id: int) -> WriterSchema | None:
+        raise RegistryUnavailable(f"schema registry: cannot fetch schema id {schema_id}: down")
+
+
+def test_a_registry_outage_fails_the_batch_and_dead_letters_nothing(
+    spark: SparkSession, fake_sink: FakeSink, user_value: UserValue
+) -> None:
+    processor = BatchProcessor(schemas=RegistryDown(), target=TARGET, sink=fake_sink)
+    with pytest.raises(RegistryUnavailable, match="schema id 1"):
+        processor.process(batch(spark, [user_value(1), b"\x7f"], [0, 0]), batch_id=9)
+    assert fake_sink.rows == [] and fake_sink.dead_letters == []
