@@ -16,7 +16,8 @@ Tasks:
 3. **summary**: adds up the pages' counts and timings; this is the run's result.
 
 Params: `count` (users), `batch_size` (users per page, at most 5000), `nat`
-(nationalities, e.g. `US,GB`), `seed` (to replay a given set of users).
+(nationalities, e.g. `US,GB`), `seed` (to replay a given set of users), `source`
+(`live`, `local` or `auto`; default: `RANDOMUSER_SOURCE`).
 Connection settings come from the environment (`config.settings`), read when a
 task runs, never when the file is parsed. XCom carries only page numbers and counts.
 """
@@ -64,12 +65,17 @@ SOURCE_XCOM_KEY = "randomuser_source"  # "live" or "local": a label, not a URL
                      description="Nationalities, comma-separated (e.g. US,GB,FR); all if empty."),
         "seed": Param(None, type=["null", "string"],
                       description="API seed; empty: derived from the run id."),
+        "source": Param(None, type=["null", "string"], enum=[None, "auto", "live", "local"],
+                        description="randomuser.me (live), the bundled server (local), or "
+                                    "auto; empty: RANDOMUSER_SOURCE of the environment."),
     },
 )
 def user_automation() -> None:
     @task
     def preflight() -> list[int]:
         """Check the environment; pin the API source of the run; return the page numbers."""
+        from dataclasses import replace
+
         from config.settings import load_settings
         from producers.randomuser_client import choose_source
         from producers.run import pages_needed
@@ -85,7 +91,11 @@ def user_automation() -> None:
         report = check_environment(settings, load_contract())
         log.info("preflight ok: schema id %s, %s partitions", report.schema_id, report.partitions)
         # Pinned once per run: a retried page must not switch to another source's users.
-        context["ti"].xcom_push(key=SOURCE_XCOM_KEY, value=choose_source(settings))
+        if params.get("source"):
+            settings = replace(settings, randomuser_source=params["source"]).validate()
+        source = choose_source(settings)
+        log.info("randomuser source for this run: %s", source)
+        context["ti"].xcom_push(key=SOURCE_XCOM_KEY, value=source)
         return list(range(1, pages + 1))
 
     @task(max_active_tis_per_dagrun=4)
