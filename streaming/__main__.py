@@ -48,7 +48,10 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m streaming", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m streaming",
+        description="Run the streaming job (Kafka -> Cassandra), or replay its dead letters.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the streaming query (Kafka -> Cassandra)")

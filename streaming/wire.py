@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from streaming.sql import first_match
+
 MAGIC_BYTE = 0
 SCHEMA_ID_SIZE = 4
 HEADER_SIZE = 1 + SCHEMA_ID_SIZE
@@ -155,20 +157,13 @@ def parse_frames(df: DataFrame, value: str = "value", headers: str = "headers") 
             FrameErrorClass.NEGATIVE_SCHEMA_ID,
         ),
     ]
-    reason: Column | None = None
-    error_class: Column | None = None
-    for condition, why, name in rules:
-        reason = F.when(condition, why) if reason is None else reason.when(condition, why)
-        error_class = (
-            F.when(condition, F.lit(name))
-            if error_class is None
-            else error_class.when(condition, F.lit(name))
-        )
-    assert reason is not None and error_class is not None
+    # The first matching rule wins, in the same order as parse_frame's checks.
     return (
         df.withColumn("magic", magic)
-        .withColumn("frame_error", reason)
-        .withColumn("frame_error_class", error_class)
+        .withColumn("frame_error", first_match([(cond, why) for cond, why, _ in rules]))
+        .withColumn(
+            "frame_error_class", first_match([(cond, F.lit(name)) for cond, _, name in rules])
+        )
         .withColumn("schema_id", F.when(F.col("frame_error").isNull(), signed_id))
         .withColumn(
             "payload",

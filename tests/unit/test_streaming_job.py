@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from streaming.job import (
     BatchProcessor,
     ProgressLogger,
     Trigger,
+    await_query,
     checkpoint_location,
     kafka_source_options,
     query_name,
@@ -210,3 +212,20 @@ def test_a_registry_outage_fails_the_batch_and_dead_letters_nothing(
     with pytest.raises(RegistryUnavailable, match="schema id 1"):
         processor.process(batch(spark, [user_value(1), b"\x7f"], [0, 0]), batch_id=9)
     assert fake_sink.rows == [] and fake_sink.dead_letters == []
+
+
+def test_a_stop_request_stops_a_running_query(
+    spark: SparkSession, tmp_path: Path, fake_sink: FakeSink
+) -> None:
+    source = tmp_path / "records"
+    source.mkdir()
+    records = spark.readStream.schema(KAFKA_SCHEMA).parquet(str(source))
+    settings = load_settings({"SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoints")})
+    processor = BatchProcessor(
+        schemas=StaticSchemas({1: SCHEMA}, SCHEMA), target=TARGET, sink=fake_sink
+    )
+    query = start_query(records, settings, CONTRACT, processor, Trigger.PROCESSING_TIME)
+    stop = threading.Event()
+    stop.set()  # as the SIGTERM handler of `python -m streaming run` does
+    await_query(query, stop)
+    assert not query.isActive

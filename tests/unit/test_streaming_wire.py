@@ -8,6 +8,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from streaming.wire import (
+    FRAME_COLUMNS,
     GUID_REASON,
     HEADER_SIZE,
     MAGIC_BYTE,
@@ -133,5 +134,7 @@ def test_spark_expressions_agree_with_parse_frame(spark: SparkSession) -> None:
 
 def test_spark_without_headers_column(spark: SparkSession) -> None:
     df = spark.createDataFrame([(frame(5, PAYLOAD),)], "value binary")
-    row = parse_frames(df).collect()[0]
+    framed = parse_frames(df)
+    assert set(framed.columns) - {"value"} == set(FRAME_COLUMNS)
+    row = framed.collect()[0]
     assert (row["schema_id"], bytes(row["payload"]), row["frame_error"]) == (5, PAYLOAD, None)
