@@ -54,10 +54,11 @@ def cassandra_session(
         cluster.shutdown()
 
 
-def schema_registry_client(settings: Settings) -> SchemaRegistryClient:
+def schema_registry_client(settings: Settings, *, timeout: float = 10.0) -> SchemaRegistryClient:
+    """A registry client whose every request gives up after ``timeout`` seconds (httpx)."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient(settings.schema_registry_config())
+    return SchemaRegistryClient({**settings.schema_registry_config(), "timeout": timeout})
 
 
 def kafka_admin(settings: Settings) -> AdminClient:

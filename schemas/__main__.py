@@ -1,8 +1,8 @@
-"""Command line: ``python -m schemas check|generate``.
+"""Command line: ``python -m schemas check|generate|apply|diff``.
 
-Exit status: 0 all good; 1 a rule is broken or cql/ drifted; 2 the check could not run
-(malformed file in ``generate``, unknown git ref, shallow clone). Errors are one line, never a
-traceback.
+Exit status: 0 all good; 1 a rule is broken, cql/ drifted, ``apply`` refused a change, or
+``diff`` found drift; 2 the command could not run (malformed file, unknown git ref, shallow
+clone, a service unreachable or failing). Errors are one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,15 +10,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from config.settings import SettingsError, load_settings
+from schemas.apply import ApplyError, run_apply
 from schemas.avro_types import SchemaError
-from schemas.catalog import SCHEMAS_DIR, ContractError
+from schemas.catalog import SCHEMAS_DIR, Contract, ContractError, load_contract, load_contracts
 from schemas.check import run_check
+from schemas.drift import run_diff
 from schemas.findings import format_github, format_text
 from schemas.generate import expected_files, find_drift, write_files
 from schemas.history import HistoryError
+from schemas.observe import ServiceRefused, ServiceUnavailable
 
 DEFAULT_REPO = SCHEMAS_DIR.parent
 
@@ -40,8 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 when a committed file differs"
     )
-    for sub in (check, generate):
+    apply = commands.add_parser(
+        "apply", help="create topics, migrate Cassandra, register the schemas (plan first)"
+    )
+    apply.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    diff = commands.add_parser("diff", help="drift between git, the registry, Kafka, Cassandra")
+    for sub in (apply, diff):
+        sub.add_argument("--subject", help="only this subject (default: every contract)")
+    for sub in (check, generate, apply, diff):
         sub.add_argument("--repo", type=Path, default=DEFAULT_REPO, help="repository root")
+    for sub in (check, generate, apply):
         sub.add_argument(
             "--replication-factor", type=int, default=1, help="of CREATE KEYSPACE (default 1)"
         )
@@ -83,12 +96,54 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _contracts(args: argparse.Namespace) -> list[Contract]:
+    schemas_dir = Path(args.repo) / "schemas"
+    if args.subject:
+        return [load_contract(args.subject, schemas_dir)]
+    contracts = load_contracts(schemas_dir)
+    if not contracts:
+        raise ContractError(f"{schemas_dir}: no *.avsc contract")
+    return contracts
+
+
+def _apply(args: argparse.Namespace) -> int:
+    contracts = _contracts(args)
+    return run_apply(
+        contracts, load_settings(), dry_run=args.dry_run,
+        replication_factor=args.replication_factor,
+    )
+
+
+def _diff(args: argparse.Namespace) -> int:
+    return run_diff(_contracts(args), load_settings())
+
+
+def _quiet_authlib() -> None:
+    """authlib, imported by the registry client, warns on import about its own httpx module
+    (and forces its warnings to "always" when imported): noise in a one-line-per-subject
+    report. Import it first, then filter that one message."""
+    try:
+        import authlib.deprecate  # noqa: F401
+    except ImportError:
+        return
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+
+
+COMMANDS = {"check": _check, "generate": _generate, "apply": _apply, "diff": _diff}
+FAILURES = (
+    ContractError, SchemaError, HistoryError, SettingsError,
+    ServiceUnavailable, ServiceRefused, ApplyError,
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.repo = Path(args.repo).resolve()
+    if args.command in ("apply", "diff"):
+        _quiet_authlib()
     try:
-        return _check(args) if args.command == "check" else _generate(args)
-    except (ContractError, SchemaError, HistoryError) as exc:
+        return COMMANDS[args.command](args)
+    except FAILURES as exc:
         message = str(exc).replace(f"{args.repo}/", "")
         print(f"error: {message}", file=sys.stderr)
         if getattr(args, "format", "text") == "github":

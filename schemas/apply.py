@@ -1,0 +1,239 @@
+"""``make schemas``: plan every contract against the live services, then apply, in stream order.
+
+Plan first, for every contract: read the registry, the topics and the Cassandra schema
+(:mod:`schemas.observe`) and decide (:mod:`schemas.plan`). If any step of any contract is
+refused, or a service is unreachable, nothing is applied anywhere. Otherwise, per contract:
+topics, then CQL (new nullable columns are harmless to the running writer), then the
+subject's compatibility level, then the schema is registered, so that no record written
+with the new schema can reach a table that lacks its column. A second run finds nothing to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from config.settings import Settings
+from schemas.catalog import Contract
+from schemas.observe import (
+    ServiceRefused,
+    Services,
+    ServiceUnavailable,
+    connect,
+    live_state,
+    registry_errors,
+)
+from schemas.plan import (
+    Action,
+    CreateTopic,
+    RegisterSchema,
+    RunCql,
+    SetCompatibility,
+    StepPlan,
+    SubjectPlan,
+    plan_subject,
+    validate_contracts,
+)
+
+TOPIC_TIMEOUT_S = 30.0
+
+
+class PlanRefused(RuntimeError):
+    """At least one contract cannot be applied; nothing was changed."""
+
+    def __init__(self, plans: Sequence[SubjectPlan]) -> None:
+        self.plans = tuple(plans)
+        refused = [p.subject for p in plans if p.refusals]
+        super().__init__(f"refused, nothing applied: {', '.join(refused)}")
+
+
+class ApplyError(RuntimeError):
+    """A step failed while applying; the message says what was already done."""
+
+
+@dataclass
+class SubjectResult:
+    subject: str
+    done: dict[str, list[str]] = field(default_factory=dict)  # service -> outcomes
+
+
+# -- planning --------------------------------------------------------------------------
+
+
+def plan_contracts(
+    services: Services, contracts: Sequence[Contract], replication_factor: int = 1
+) -> list[SubjectPlan]:
+    return [
+        plan_subject(contract, live_state(services, contract), replication_factor)
+        for contract in contracts
+    ]
+
+
+# -- applying --------------------------------------------------------------------------
+
+
+class _Executor:
+    """Runs actions; a statement or topic two contracts share (a keyspace) runs once."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._seen: set[Action] = set()
+
+    def run(self, action: Action) -> str | None:
+        if action in self._seen:
+            return None
+        self._seen.add(action)
+        if isinstance(action, CreateTopic):
+            return self._create_topic(action)
+        if isinstance(action, RunCql):
+            return self._run_cql(action)
+        if isinstance(action, SetCompatibility):
+            return self._set_compatibility(action)
+        return self._register(action)
+
+    def _create_topic(self, action: CreateTopic) -> str:
+        from confluent_kafka.admin import NewTopic
+
+        topic = NewTopic(action.name, action.partitions, action.replication_factor)
+        future = self.services.admin.create_topics([topic])[action.name]
+        future.result(timeout=TOPIC_TIMEOUT_S)
+        return f"{action.name} created ({action.partitions} partitions)"
+
+    def _run_cql(self, action: RunCql) -> str:
+        self.services.session.execute(action.statement)
+        return action.describe()
+
+    def _set_compatibility(self, action: SetCompatibility) -> str:
+        with registry_errors(self.services, action.subject):
+            self.services.registry.set_compatibility(action.subject, action.level)
+        return f"compatibility {action.level} set"
+
+    def _register(self, action: RegisterSchema) -> str:
+        from confluent_kafka.schema_registry import Schema
+
+        schema = Schema(action.schema_str, "AVRO")
+        with registry_errors(self.services, action.subject):
+            self.services.registry.register_schema(action.subject, schema)
+            # The Confluent API answers a registration with the id only; ask for the version.
+            found = self.services.registry.lookup_schema(action.subject, schema)
+        return f"v{found.version} (id {found.schema_id}) registered"
+
+
+def apply_plans(services: Services, plans: Sequence[SubjectPlan]) -> list[SubjectResult]:
+    """Apply every plan, or none: :class:`PlanRefused` when any has a refusal."""
+    if any(p.refusals for p in plans):
+        raise PlanRefused(plans)
+    executor = _Executor(services)
+    results = []
+    for plan in plans:
+        result = SubjectResult(plan.subject)
+        results.append(result)
+        for step in plan.steps:
+            outcomes = result.done.setdefault(step.service, [])
+            for action in step.actions:
+                try:
+                    outcome = executor.run(action)
+                except _service_errors() as exc:
+                    raise ApplyError(_failure(plan.subject, step, action, exc, results)) from exc
+                if outcome is not None:
+                    outcomes.append(outcome)
+    return results
+
+
+def _service_errors() -> tuple[type[Exception], ...]:
+    """What a service may raise while applying (the registry's are already ServiceRefused)."""
+    from cassandra import DriverException
+    from cassandra.cluster import NoHostAvailable
+    from confluent_kafka import KafkaException
+
+    return (
+        DriverException,
+        NoHostAvailable,
+        KafkaException,
+        TimeoutError,
+        ServiceRefused,
+        ServiceUnavailable,
+    )
+
+
+def _failure(
+    subject: str, step: StepPlan, action: Action, exc: Exception, results: list[SubjectResult]
+) -> str:
+    applied = [
+        f"{r.subject} {service}: {outcome}"
+        for r in results
+        for service, outcomes in r.done.items()
+        for outcome in outcomes
+    ]
+    already = "; ".join(applied) if applied else "nothing"
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return (
+        f"{subject}: {step.service}: {action.describe()} failed: {reason} "
+        f"(already applied: {already})"
+    )
+
+
+# -- output ----------------------------------------------------------------------------
+
+
+def _step_text(step: StepPlan, outcomes: list[str] | None) -> str:
+    """``registry: v2 (id 7) registered`` / ``topics: up to date`` / the planned actions."""
+    if outcomes is None:  # dry run: what would happen
+        if not step.actions:
+            return _up_to_date(step)
+        return f"{step.service}: would " + ", ".join(a.describe() for a in step.actions)
+    if not outcomes:
+        return _up_to_date(step)
+    return f"{step.service}: " + ", ".join(outcomes)
+
+
+def _up_to_date(step: StepPlan) -> str:
+    current = f" {step.current}" if step.current else ""
+    return f"{step.service}{current}: up to date"
+
+
+def format_plan(plan: SubjectPlan, result: SubjectResult | None = None) -> list[str]:
+    """One line per subject, then indented notes and refusals."""
+    if plan.refusals:
+        lines = [f"{plan.subject}: REFUSED, nothing applied"]
+        lines.extend(f"  {r}" for r in plan.refusals)
+    else:
+        steps = [
+            _step_text(s, None if result is None else result.done.get(s.service, []))
+            for s in plan.steps
+        ]
+        suffix = " (dry run)" if result is None else ""
+        lines = [f"{plan.subject}{suffix}: " + "; ".join(steps)]
+    lines.extend(f"  note: {n}" for s in plan.steps for n in s.notes)
+    return lines
+
+
+# -- the command -----------------------------------------------------------------------
+
+
+def run_apply(
+    contracts: Sequence[Contract],
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    replication_factor: int = 1,
+    out: Callable[[str], None] = print,
+) -> int:
+    """``python -m schemas apply``: 0 applied or up to date (or a clean dry run), 1 refused.
+
+    Raises :class:`~schemas.observe.ServiceUnavailable`, :class:`ApplyError`,
+    :class:`~schemas.avro_types.SchemaError` for the command line to report.
+    """
+    validate_contracts(contracts)
+    with connect(settings) as services:
+        plans = plan_contracts(services, contracts, replication_factor)
+        if dry_run or any(p.refusals for p in plans):
+            for plan in plans:
+                for line in format_plan(plan):
+                    out(line)
+            return 1 if any(p.refusals for p in plans) else 0
+        results = apply_plans(services, plans)
+    for plan, result in zip(plans, results, strict=True):
+        for line in format_plan(plan, result):
+            out(line)
+    return 0

@@ -1,0 +1,305 @@
+"""Reading what the registry, Kafka and Cassandra hold for a contract (I/O only, no decisions).
+
+:func:`connect` opens one client per service and proves each answers before anything is
+planned, so a service that is down stops ``make schemas`` before it changes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from config.clients import cassandra_session, kafka_admin, schema_registry_client
+from config.settings import Settings
+from schemas.catalog import Contract
+from schemas.cql import DEAD_LETTER_TABLE
+from schemas.live import (
+    KeyspaceState,
+    LiveState,
+    RegisteredVersion,
+    RegistryState,
+    RegistryVerdict,
+    TableState,
+    TopicState,
+)
+
+if TYPE_CHECKING:
+    from cassandra.cluster import Session
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+REQUEST_TIMEOUT_S = 10.0
+# Confluent API error codes that mean "not there" rather than "went wrong".
+_ABSENT = frozenset({40401, 40402, 40403, 40408})
+
+
+class ServiceUnavailable(RuntimeError):
+    """A service does not answer; nothing was changed anywhere."""
+
+    def __init__(self, service: str, address: str, reason: str) -> None:
+        self.service = service
+        super().__init__(f"{service} at {address} is unreachable: {reason}")
+
+
+class ServiceRefused(RuntimeError):
+    """A service answered with an error; the message names the service and the subject."""
+
+
+def public_url(url: str) -> str:
+    """The URL without user:password, fit for messages."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
+
+
+@dataclass
+class Services:
+    settings: Settings
+    registry: SchemaRegistryClient
+    admin: AdminClient
+    session: Session
+
+    @property
+    def registry_address(self) -> str:
+        return public_url(self.settings.schema_registry_url)
+
+
+@contextmanager
+def connect(settings: Settings, timeout: float = REQUEST_TIMEOUT_S) -> Iterator[Services]:
+    """Clients for the three services, each proven reachable (registry, Cassandra, Kafka)."""
+    import httpx
+    from cassandra.cluster import NoHostAvailable
+    from confluent_kafka import KafkaException
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    address = public_url(settings.schema_registry_url)
+    with ExitStack() as stack:
+        registry = stack.enter_context(schema_registry_client(settings, timeout=timeout))
+        try:
+            registry.get_compatibility()
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable("registry", address, _one_line(exc)) from exc
+        except SchemaRegistryError as exc:
+            raise ServiceUnavailable("registry", address, _registry_reason(exc)) from exc
+        cassandra = f"{settings.cassandra_hosts}:{settings.cassandra_port}"
+        try:
+            session = stack.enter_context(cassandra_session(settings, timeout=timeout))
+        except NoHostAvailable as exc:
+            reasons = "; ".join(_one_line(e) for e in exc.errors.values()) or str(exc)
+            raise ServiceUnavailable("cassandra", cassandra, reasons) from exc
+        admin = kafka_admin(settings)
+        try:
+            admin.list_topics(timeout=timeout)
+        except KafkaException as exc:
+            raise ServiceUnavailable(
+                "kafka", settings.kafka_bootstrap_servers, _one_line(exc)
+            ) from exc
+        yield Services(settings, registry, admin, session)
+
+
+def _one_line(exc: BaseException) -> str:
+    from confluent_kafka import KafkaError
+
+    if exc.args and isinstance(exc.args[0], KafkaError):  # its text, not its repr
+        return str(exc.args[0].str())
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _registry_reason(exc: Any) -> str:
+    return f"HTTP {exc.http_status_code} (error {exc.error_code}): {exc.error_message}"
+
+
+# -- the registry ----------------------------------------------------------------------
+
+
+@contextmanager
+def registry_errors(services: Services, subject: str) -> Iterator[None]:
+    """Turn the client's exceptions into this module's typed errors."""
+    import httpx
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise ServiceUnavailable("registry", services.registry_address, _one_line(exc)) from exc
+    except SchemaRegistryError as exc:
+        raise ServiceRefused(
+            f"registry at {services.registry_address}, subject {subject}: {_registry_reason(exc)}"
+        ) from exc
+
+
+def _absent(exc: Any) -> bool:
+    return exc.http_status_code == 404 and exc.error_code in _ABSENT
+
+
+def _rest(client: SchemaRegistryClient) -> Any:
+    # The public methods drop what is needed here (the verbose reasons of a compatibility
+    # test; the level a subject inherits), so those two calls use the client's REST layer,
+    # which keeps its authentication, TLS and timeout.
+    return client._rest_client
+
+
+def registry_state(
+    services: Services, subject: str, schema_str: str, *, judge: bool = True
+) -> RegistryState:
+    """The subject's versions, which one is ``schema_str``, its levels and (``judge``) the
+    registry's verdict on ``schema_str`` against the latest version."""
+    from confluent_kafka.schema_registry import Schema
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    client = services.registry
+    path = quote(subject, safe="")
+    with registry_errors(services, subject):
+        try:
+            numbers = client.get_versions(subject)
+        except SchemaRegistryError as exc:
+            if not _absent(exc):
+                raise
+            numbers = []
+        versions = []
+        for number in sorted(numbers):
+            registered = client.get_version(subject, number)
+            versions.append(
+                RegisteredVersion(number, registered.schema_id, registered.schema.schema_str)
+            )
+        match = None
+        if versions:
+            try:
+                found = client.lookup_schema(subject, Schema(schema_str, "AVRO"))
+                match = next(v for v in versions if v.version == found.version)
+            except SchemaRegistryError as exc:
+                if not _absent(exc):
+                    raise
+        try:
+            subject_level: str | None = _rest(client).get(f"config/{path}")["compatibilityLevel"]
+        except SchemaRegistryError as exc:
+            if not _absent(exc):
+                raise
+            subject_level = None
+        if subject_level is None:
+            effective_level = client.get_compatibility().upper()  # the global level
+        else:
+            effective = _rest(client).get(f"config/{path}", {"defaultToGlobal": "true"})
+            effective_level = str(effective["compatibilityLevel"]).upper()
+        verdict = None
+        if judge and versions and match is None:
+            answer = _rest(client).post(
+                f"compatibility/subjects/{path}/versions/latest?verbose=true",
+                body=Schema(schema_str, "AVRO").to_dict(),
+            )
+            verdict = RegistryVerdict(
+                bool(answer["is_compatible"]),
+                effective_level,
+                tuple(str(m) for m in answer.get("messages") or ()),
+            )
+    return RegistryState(
+        subject=subject,
+        versions=tuple(versions),
+        match=match,
+        subject_level=subject_level.upper() if subject_level else None,
+        effective_level=effective_level,
+        verdict=verdict,
+    )
+
+
+# -- Kafka -----------------------------------------------------------------------------
+
+
+def topic_states(services: Services, names: Iterable[str]) -> dict[str, TopicState]:
+    from confluent_kafka import KafkaException
+
+    try:
+        metadata = services.admin.list_topics(timeout=REQUEST_TIMEOUT_S)
+    except KafkaException as exc:
+        raise ServiceUnavailable(
+            "kafka", services.settings.kafka_bootstrap_servers, _one_line(exc)
+        ) from exc
+    states = {}
+    for name in names:
+        topic = metadata.topics.get(name)
+        if topic is None or topic.error is not None or not topic.partitions:
+            states[name] = TopicState(name)
+            continue
+        first = topic.partitions[min(topic.partitions)]
+        states[name] = TopicState(name, len(topic.partitions), len(first.replicas))
+    return states
+
+
+# -- Cassandra -------------------------------------------------------------------------
+
+_KEYSPACE = "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = %s"
+_TYPES = (
+    "SELECT type_name, field_names, field_types FROM system_schema.types "
+    "WHERE keyspace_name = %s"
+)
+_COLUMNS = (
+    "SELECT column_name, type, kind, position FROM system_schema.columns "
+    "WHERE keyspace_name = %s AND table_name = %s"
+)
+_TTL = (
+    "SELECT default_time_to_live FROM system_schema.tables "
+    "WHERE keyspace_name = %s AND table_name = %s"
+)
+
+
+@contextmanager
+def cassandra_errors(services: Services) -> Iterator[None]:
+    from cassandra import DriverException
+    from cassandra.cluster import NoHostAvailable
+
+    settings = services.settings
+    try:
+        yield
+    except (DriverException, NoHostAvailable) as exc:
+        address = f"{settings.cassandra_hosts}:{settings.cassandra_port}"
+        raise ServiceUnavailable("cassandra", address, _one_line(exc)) from exc
+
+
+def keyspace_state(services: Services, keyspace: str) -> KeyspaceState:
+    session = services.session
+    if session.execute(_KEYSPACE, (keyspace,)).one() is None:
+        return KeyspaceState(keyspace)
+    types = {
+        row.type_name: MappingProxyType(dict(zip(row.field_names, row.field_types, strict=True)))
+        for row in session.execute(_TYPES, (keyspace,))
+    }
+    return KeyspaceState(keyspace, True, MappingProxyType(types))
+
+
+def table_state(services: Services, keyspace: str, table: str) -> TableState:
+    session = services.session
+    rows = list(session.execute(_COLUMNS, (keyspace, table)))
+    if not rows:
+        return TableState(keyspace, table)
+
+    def key(kind: str) -> tuple[str, ...]:
+        part = sorted((r.position, r.column_name) for r in rows if r.kind == kind)
+        return tuple(name for _, name in part)
+
+    ttl_row = session.execute(_TTL, (keyspace, table)).one()
+    return TableState(
+        keyspace=keyspace,
+        table=table,
+        columns=MappingProxyType({r.column_name: r.type for r in rows}),
+        partition_key=key("partition_key"),
+        clustering_key=key("clustering"),
+        ttl_seconds=int(ttl_row.default_time_to_live or 0) if ttl_row else 0,
+    )
+
+
+def live_state(services: Services, contract: Contract, *, judge: bool = True) -> LiveState:
+    """Everything the plan and the drift report need about ``contract``."""
+    registry = registry_state(services, contract.subject, contract.schema_str, judge=judge)
+    topics = topic_states(services, (contract.topic, contract.rejects_topic))
+    with cassandra_errors(services):
+        return LiveState(
+            registry=registry,
+            topics=topics,
+            keyspace=keyspace_state(services, contract.keyspace),
+            table=table_state(services, contract.keyspace, contract.table),
+            dead_letters=table_state(services, contract.keyspace, DEAD_LETTER_TABLE),
+        )
