@@ -63,7 +63,7 @@ up: $(STAMP) $(SYSDEPS) ## Start Kafka, Schema Registry, Cassandra, Airflow (and
 	$(PY) -m stack up
 
 .PHONY: down
-down: $(STAMP) ## Stop every process the stack started
+down: $(STAMP) ## Stop every process the stack started (the streaming job too)
 	$(PY) -m stack down
 
 .PHONY: status
@@ -95,6 +95,22 @@ preflight: $(STAMP) ## Check the registry subject and topics the producer needs
 .PHONY: produce
 produce: $(STAMP) ## Fetch N users and produce them to Kafka now, without Airflow (N=100)
 	$(PY) -m producers produce --count $(N)
+
+.PHONY: stream
+stream: $(STAMP) ## Run the streaming job in the foreground (ARGS=--available-now to drain and stop)
+	$(PY) -m streaming run $(ARGS)
+
+.PHONY: stream-up
+stream-up: $(STAMP) ## Start the streaming job in the background, supervised (part of the stack)
+	$(PY) -m stack up stream
+
+.PHONY: stream-down
+stream-down: $(STAMP) ## Stop the background streaming job
+	$(PY) -m stack down stream
+
+.PHONY: replay-dead-letters
+replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=decode SINCE=12h)
+	$(PY) -m streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE))
 
 # ---------------------------------------------------------------- quality
 .PHONY: lint

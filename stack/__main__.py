@@ -10,28 +10,34 @@ from stack import launcher
 from stack.java import JavaNotFound
 from stack.maven import ArtifactError
 from stack.paths import StackPaths
-from stack.services import ALL_SERVICES, Context, by_name
+from stack.services import ALL_SERVICES, OPTIONAL_SERVICES, Context, by_name
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     parser.add_argument("action", choices=("fetch", "up", "down", "status", "logs"))
     parser.add_argument(
-        "services", nargs="*", help=f"subset of: {', '.join(s.name for s in ALL_SERVICES)}"
+        "services",
+        nargs="*",
+        help="subset of: "
+        + ", ".join(s.name for s in (*ALL_SERVICES, *OPTIONAL_SERVICES))
+        + " (stream is started only when named; down and status include it)",
     )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
         ctx = Context(settings, StackPaths.from_settings(settings))
-        services = [by_name(n) for n in args.services] or list(ALL_SERVICES)
+        named = [by_name(n) for n in args.services]
+        services = named or list(ALL_SERVICES)
+        everything = named or [*ALL_SERVICES, *OPTIONAL_SERVICES]
         if args.action == "fetch":
             launcher.fetch(ctx)
         elif args.action == "up":
             launcher.up(ctx, services)
         elif args.action == "down":
-            launcher.down(ctx, services)
+            launcher.down(ctx, everything)
         elif args.action == "status":
-            return 0 if launcher.print_status(ctx, services) else 1
+            return 0 if launcher.print_status(ctx, everything) else 1
         elif args.action == "logs":
             for service in services:
                 print(f"== {service.name} ({ctx.paths.log(service.name)})")

@@ -397,12 +397,61 @@ class RandomUserLocal(Service):
         return None if resp.status_code == 200 else f"answered {resp.status_code}"
 
 
+# --------------------------------------------------------------------- the streaming job
+
+
+class Stream(Service):
+    """The Spark streaming job (``python -m streaming run``), kept alive by stack.supervise.
+
+    Not part of a bare ``make up``: it needs the tables and the subject that
+    ``make schemas`` creates. ``make stream-up`` (and ``make demo``) start it.
+    """
+
+    name = "stream"
+    start_timeout = 180.0
+    STARTED = '"event": "query_started"'
+    ENDED = ('"event": "query_failed"', '"event": "refused"', '"event": "failed"')
+
+    def port(self, ctx: Context) -> int:
+        return 4040  # Spark UI of the driver
+
+    def address(self, ctx: Context) -> str:
+        return f"spark {ctx.settings.spark_master}, UI http://localhost:4040"
+
+    def command(self, ctx: Context) -> Command:
+        return Command(
+            [sys.executable, "-m", "stack.supervise", "--",
+             sys.executable, "-m", "streaming", "run"],
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"},
+            cwd=PROJECT_ROOT,
+        )
+
+    def probe(self, ctx: Context) -> str | None:
+        """Healthy once the query has started, and not failed since."""
+        log = ctx.paths.log(self.name)
+        try:
+            lines = log.read_text(errors="replace").splitlines()
+        except OSError:
+            return "no log yet"
+        for line in reversed(lines):
+            if self.STARTED in line:
+                return None
+            if any(marker in line for marker in self.ENDED):
+                return f"the query stopped: {line[:300]}"
+            if line.startswith("==== ") and "starting" in line:
+                return "starting"
+        return "starting"
+
+
 # Start order: Kafka and Cassandra first (the slowest), the registry, then Airflow.
 ALL_SERVICES: tuple[Service, ...] = (Kafka(), Cassandra(), Registry(), RandomUserLocal(), Airflow())
+# Services that `make up` does not start unless named.
+OPTIONAL_SERVICES: tuple[Service, ...] = (Stream(),)
 
 
 def by_name(name: str) -> Service:
-    for service in ALL_SERVICES:
+    for service in (*ALL_SERVICES, *OPTIONAL_SERVICES):
         if service.name == name:
             return service
-    raise KeyError(f"unknown service {name!r}; known: {', '.join(s.name for s in ALL_SERVICES)}")
+    known = ", ".join(s.name for s in (*ALL_SERVICES, *OPTIONAL_SERVICES))
+    raise KeyError(f"unknown service {name!r}; known: {known}")
