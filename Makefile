@@ -88,6 +88,10 @@ schemas-diff: $(STAMP) ## Drift report between git, the registry and Cassandra
 	$(PY) -m schemas diff
 
 # ---------------------------------------------------------------- pipeline
+.PHONY: demo
+demo: $(STAMP) $(SYSDEPS) ## THE MAIN COMMAND: stack up, schemas, stream, a real DAG run, a reconciled summary (N=100 SOURCE=auto|live|local)
+	$(PY) -m ops demo --count $(N) --source $(SOURCE)
+
 .PHONY: preflight
 preflight: $(STAMP) ## Check the registry subject and topics the producer needs
 	$(PY) -m producers preflight

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 DAG_ID = "user_automation"
 # Read at parse time on purpose (a schedule cannot be a run param); no service is touched.
-SCHEDULE = os.environ.get("USER_AUTOMATION_SCHEDULE", "@daily")
+# Manual by default (make demo, the UI, the API trigger runs); set e.g. "@daily" to schedule.
+SCHEDULE = os.environ.get("USER_AUTOMATION_SCHEDULE", "").strip() or None
 MAX_PAGES = 1000  # under Airflow's default max_map_length (1024)
 SOURCE_XCOM_KEY = "randomuser_source"  # "live" or "local": a label, not a URL
 

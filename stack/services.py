@@ -413,10 +413,10 @@ class Stream(Service):
     ENDED = ('"event": "query_failed"', '"event": "refused"', '"event": "failed"')
 
     def port(self, ctx: Context) -> int:
-        return 4040  # Spark UI of the driver
+        return 0  # serves nothing: it reads Kafka and writes Cassandra
 
     def address(self, ctx: Context) -> str:
-        return f"spark {ctx.settings.spark_master}, UI http://localhost:4040"
+        return f"spark {ctx.settings.spark_master} -> cassandra"
 
     def command(self, ctx: Context) -> Command:
         return Command(

@@ -136,6 +136,7 @@ def spark_conf(
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",  # progress bars would garble the JSON log
         **cassandra_spark_conf(settings),
     }
     conf.update(extra or {})

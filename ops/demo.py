@@ -1,0 +1,199 @@
+"""`make demo`: the whole pipeline from a fresh clone, with a summary that reconciles.
+
+Starts the stack, registers the schemas and migrates the table (`make schemas`),
+starts the streaming job, triggers a real DAG run in the running Airflow,
+waits until every produced record is in Cassandra or in the dead letters, and
+prints what happened. The end-to-end test drives the same functions.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from config.clients import schema_registry_client
+from config.settings import PROJECT_ROOT, Settings
+from ops.airflow_api import AirflowApi, DagRun
+from ops.reconcile import Offsets, Reconciliation, end_offsets, reconcile
+from schemas.catalog import Contract
+from stack import launcher
+from stack.services import Context, by_name
+
+DAG_ID = "user_automation"
+Progress = Callable[[str], None]
+
+
+class DemoError(RuntimeError):
+    """A step of the demo failed; the message names the step and what to look at."""
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    source: str
+    dag_run: DagRun
+    summary: dict[str, Any]  # the DAG's `summary` task: fetched, produced, rejected, timings
+    start: Offsets
+    end: Offsets
+    reconciliation: Reconciliation
+    schema_versions: list[int]
+    compatibility: str
+    seconds: float
+
+    @property
+    def latency_ms(self) -> dict[str, float]:
+        values = sorted(self.reconciliation.latencies_ms)
+        if not values:
+            return {}
+        q = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
+        return {"p50": q[49], "p95": q[94], "max": values[-1]}
+
+    @property
+    def counts_reconcile(self) -> bool:
+        s, r = self.summary, self.reconciliation
+        return (
+            s["fetched"] == s["produced"] + s["rejected"]
+            and s["produced"] == r.produced
+            and r.reconciles
+        )
+
+
+def resolve_source(settings: Settings, source: str) -> tuple[str, str]:
+    """(``live`` or ``local``, a sentence saying why)."""
+    from producers.randomuser_client import choose_source
+
+    chosen = choose_source(replace(settings, randomuser_source=source).validate())
+    if source == "auto" and chosen == "local":
+        why = (f"{settings.randomuser_url} did not answer: using the bundled "
+               f"randomuser-compatible server at {settings.randomuser_local_url}")
+    elif chosen == "local":
+        why = f"the bundled randomuser-compatible server at {settings.randomuser_local_url}"
+    else:
+        why = f"the live API at {settings.randomuser_url}"
+    return chosen, why
+
+
+def prepare(ctx: Context, progress: Progress) -> None:
+    """Stack up, schemas registered and tables migrated, streaming job running."""
+    progress("starting the stack (make up)")
+    launcher.up(ctx)
+    progress("registering schemas and migrating tables (make schemas)")
+    result = subprocess.run([sys.executable, "-m", "schemas", "apply"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, check=False)
+    for line in (result.stdout + result.stderr).strip().splitlines():
+        progress(f"  {line}")
+    if result.returncode != 0:
+        raise DemoError("make schemas failed (see above)")
+    progress("starting the streaming job (make stream-up)")
+    launcher.up(ctx, [by_name("stream")])
+
+
+def run_pipeline(
+    ctx: Context,
+    contract: Contract,
+    *,
+    count: int,
+    batch_size: int,
+    source: str,
+    progress: Progress,
+    dag_timeout: float = 1800.0,
+    stream_timeout: float = 600.0,
+) -> PipelineResult:
+    """Trigger one DAG run and follow its records into Cassandra."""
+    settings = ctx.settings
+    started = time.monotonic()
+    start = end_offsets(settings, contract.topic, contract.partitions)
+    with AirflowApi(settings) as api:
+        api.wait_for_dag(DAG_ID)
+        api.unpause(DAG_ID)
+        run = api.trigger(DAG_ID, {"count": count, "batch_size": batch_size, "source": source})
+        progress(f"DAG run {run.run_id} triggered: {settings.airflow_url}/dags/{DAG_ID}")
+        last: list[str] = []
+
+        def on_poll(current: DagRun) -> None:
+            states = api.task_states(DAG_ID, current.run_id)
+            line = f"  DAG {current.state}: " + ", ".join(
+                f"{n} {s}" for s, n in sorted(states.items())
+            )
+            if line != (last[0] if last else None):
+                last[:] = [line]
+                progress(line)
+
+        run = api.wait(DAG_ID, run.run_id, timeout=dag_timeout, on_poll=on_poll)
+        if run.state != "success":
+            raise DemoError(
+                f"DAG run {run.run_id} ended {run.state}: see its task logs in the UI "
+                f"({settings.airflow_url}) or {ctx.paths.logs_dir / 'airflow'}"
+            )
+        summary = api.xcom_result(DAG_ID, run.run_id, "summary")
+    end = end_offsets(settings, contract.topic, contract.partitions)
+    produced = sum(end[p] - start.get(p, 0) for p in end)
+    progress(f"DAG done: {summary['fetched']} fetched, {summary['produced']} produced, "
+             f"{summary['rejected']} rejected; following {produced} records into Cassandra")
+
+    deadline = time.monotonic() + stream_timeout
+    while True:
+        rec = reconcile(settings, contract, start, end)
+        accounted = rec.stored + rec.dead_lettered
+        progress(f"  stream: {rec.stored} stored, {rec.dead_lettered} dead-lettered "
+                 f"of {rec.produced}")
+        if accounted >= rec.produced:
+            break
+        if time.monotonic() > deadline:
+            raise DemoError(
+                f"after {stream_timeout:.0f} s only {accounted} of {rec.produced} records are "
+                f"in Cassandra; see {ctx.paths.log('stream')}"
+            )
+        time.sleep(3)
+    registry = schema_registry_client(settings)
+    return PipelineResult(
+        source=source,
+        dag_run=run,
+        summary=summary,
+        start=start,
+        end=end,
+        reconciliation=rec,
+        schema_versions=registry.get_versions(contract.subject),
+        compatibility=registry.get_compatibility(contract.subject),
+        seconds=time.monotonic() - started,
+    )
+
+
+def format_summary(result: PipelineResult, contract: Contract) -> str:
+    s, r = result.summary, result.reconciliation
+    latency = result.latency_ms
+    lines = [
+        "",
+        "=" * 72,
+        f" userstream demo: {contract.topic} -> {contract.qualified_table}",
+        "=" * 72,
+        f" source             {result.source}",
+        f" DAG run            {result.dag_run.run_id} ({result.dag_run.state})",
+        f" users fetched      {s['fetched']}",
+        f" produced           {s['produced']}   (to Kafka, acknowledged)",
+        f" rejected           {s['rejected']}   (to {contract.rejects_topic}, with reasons)",
+        f" stored             {r.stored}   (rows in Cassandra, equal field by field: "
+        f"{'yes' if not r.mismatches else 'NO'})",
+        f" dead-lettered      {r.dead_lettered}   ({contract.keyspace}.dead_letters)",
+        f" schema versions    {contract.subject}: {result.schema_versions} "
+        f"({result.compatibility})",
+    ]
+    if latency:
+        lines.append(
+            f" end-to-end latency p50 {latency['p50'] / 1000:.1f} s, p95 "
+            f"{latency['p95'] / 1000:.1f} s, max {latency['max'] / 1000:.1f} s "
+            "(Kafka timestamp -> row written)"
+        )
+    lines += [
+        f" took               {result.seconds:.0f} s",
+        f" counts reconcile   {'yes' if result.counts_reconcile else 'NO'}: fetched = produced"
+        " + rejected; produced = stored + dead-lettered",
+        "=" * 72,
+    ]
+    for problem in (r.mismatches + [f"missing {m}" for m in r.missing])[:10]:
+        lines.append(f" ! {problem}")
+    return "\n".join(lines)
