@@ -37,7 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "down":
             launcher.down(ctx, everything)
         elif args.action == "status":
-            return 0 if launcher.print_status(ctx, everything) else 1
+            healthy = launcher.print_status(ctx, everything)
+            if not named:
+                from ops.status import pipeline_status  # the pipeline view needs the services
+
+                print("\n".join(pipeline_status(settings)))
+            return 0 if healthy else 1
         elif args.action == "logs":
             for service in services:
                 print(f"== {service.name} ({ctx.paths.log(service.name)})")

@@ -1,0 +1,118 @@
+"""The pipeline half of `make status`: subjects, topics and lag, rows, dead letters, last run.
+
+Each section asks one service; a service that is down shows as such in its
+own section and the others still print, since a status view is most useful
+exactly when something is broken.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from config.clients import cassandra_session, schema_registry_client
+from config.settings import Settings
+from ops.airflow_api import AirflowApi
+from ops.demo import DAG_ID
+from ops.reconcile import Offsets, end_offsets
+from schemas.catalog import Contract, load_contracts
+from streaming.job import checkpoint_location
+
+
+def committed_offsets(checkpoint: Path, topic: str) -> Offsets | None:
+    """The source offsets of the last committed micro-batch in a Spark checkpoint.
+
+    ``offsets/<n>`` holds a version line, batch metadata, then one JSON line per
+    source; ``commits/<n>`` exists once batch ``n`` is done. The offsets of a
+    committed batch are where the next one starts, i.e. what has been processed.
+    """
+    commits = [int(p.name) for p in (checkpoint / "commits").glob("[0-9]*")]
+    if not commits:
+        return None
+    lines = (checkpoint / "offsets" / str(max(commits))).read_text().splitlines()
+    for line in lines[2:]:
+        source = json.loads(line)
+        if topic in source:
+            return {int(p): int(o) for p, o in source[topic].items()}
+    return None
+
+
+def lag(end: Offsets, committed: Offsets | None) -> int | None:
+    if committed is None:
+        return None
+    return sum(max(0, hi - committed.get(p, 0)) for p, hi in end.items())
+
+
+def _section(title: str, body: Callable[[], list[str]]) -> list[str]:
+    try:
+        lines = body()
+    except Exception as exc:  # noqa: BLE001 - a status view reports the failure and goes on
+        lines = [f"unavailable: {exc.__class__.__name__}: {str(exc).splitlines()[0][:160]}"]
+    return [title, *(f"  {line}" for line in lines)]
+
+
+def _registry(settings: Settings, contracts: list[Contract]) -> list[str]:
+    client = schema_registry_client(settings)
+    out = []
+    for c in contracts:
+        versions = client.get_versions(c.subject) if c.subject in client.get_subjects() else []
+        level = client.get_compatibility(c.subject) if versions else "-"
+        latest = client.get_latest_version(c.subject) if versions else None
+        out.append(
+            f"{c.subject}: versions {versions or 'none (run make schemas)'}, "
+            f"compatibility {level}" + (f", latest id {latest.schema_id}" if latest else "")
+        )
+    return out
+
+
+def _topics(settings: Settings, contracts: list[Contract]) -> list[str]:
+    out = []
+    for c in contracts:
+        end = end_offsets(settings, c.topic, c.partitions)
+        committed = committed_offsets(checkpoint_location(settings, c), c.topic)
+        behind = lag(end, committed)
+        rejects = sum(end_offsets(settings, c.rejects_topic, c.partitions).values())
+        out.append(
+            f"{c.topic}: {sum(end.values())} records {dict(sorted(end.items()))}; stream lag "
+            + (f"{behind} records" if behind is not None else "unknown (no committed batch)")
+        )
+        out.append(f"{c.rejects_topic}: {rejects} rejected API records")
+    return out
+
+
+def _cassandra(settings: Settings, contracts: list[Contract]) -> list[str]:
+    out = []
+    with cassandra_session(settings, timeout=10) as session:
+        for c in contracts:
+            rows = session.execute(f"SELECT count(*) FROM {c.qualified_table}").one()[0]
+            dead = session.execute(
+                f"SELECT count(*) FROM {c.keyspace}.dead_letters"
+            ).one()[0]
+            out.append(f"{c.qualified_table}: {rows} rows; {c.keyspace}.dead_letters: {dead}")
+    return out
+
+
+def _last_run(settings: Settings) -> list[str]:
+    with AirflowApi(settings) as api:
+        run = api.latest_run(DAG_ID)
+        if run is None:
+            return [f"{DAG_ID}: no run yet (make demo, or trigger it in the UI)"]
+        line = f"{DAG_ID}: {run.run_id} {run.state} (started {run.start_date})"
+        if run.state == "success":
+            summary = api.xcom_result(DAG_ID, run.run_id, "summary") or {}
+            line += (f": fetched {summary.get('fetched')}, produced {summary.get('produced')}, "
+                     f"rejected {summary.get('rejected')}")
+        return [line]
+
+
+def pipeline_status(settings: Settings) -> list[str]:
+    contracts = load_contracts()
+    return [
+        "",
+        "pipeline",
+        *_section(" schema registry", lambda: _registry(settings, contracts)),
+        *_section(" kafka", lambda: _topics(settings, contracts)),
+        *_section(" cassandra", lambda: _cassandra(settings, contracts)),
+        *_section(" airflow (last DAG run)", lambda: _last_run(settings)),
+    ]
