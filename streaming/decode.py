@@ -271,8 +271,23 @@ def decode_frames(
     return Decoded(outcome=outcome, reader=reader, writers=dict(writers))
 
 
+def current_reader(schema_ids: Iterable[int], lookup: SchemaLookup) -> ReaderSchema:
+    """The reader for a batch: refreshed at once when a writer is newer than it.
+
+    The reader is otherwise re-read every few seconds; without this, rows written
+    with a version registered a moment ago would be decoded into the older reader
+    and lose the new field.
+    """
+    reader = lookup.reader()
+    versions = [w.version for i in schema_ids if (w := lookup.writer(i)) and w.version]
+    if versions and max(versions) > reader.version:
+        reader = lookup.refresh_reader()
+    return reader
+
+
 def decode(framed: DataFrame, lookup: SchemaLookup) -> Decoded:
     """Resolve the batch's writer schemas through ``lookup``, then :func:`decode_frames`."""
-    reader = lookup.reader()
-    writers = resolve_writers(batch_schema_ids(framed), lookup, reader)
+    schema_ids = batch_schema_ids(framed)
+    reader = current_reader(schema_ids, lookup)
+    writers = resolve_writers(schema_ids, lookup, reader)
     return decode_frames(framed, reader, writers)

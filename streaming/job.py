@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -82,6 +82,16 @@ class BatchProcessor:
     wall_clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     reports: list[BatchReport] = field(default_factory=list)  # the last few, for callers
+    # Reads the table's live columns; called when the reader version changes, so a
+    # column added by `make schemas` is written without restarting the job.
+    live_columns: Callable[[], Mapping[str, str]] | None = None
+    _target_version: int | None = None
+
+    def _follow_reader(self, reader_version: int) -> None:
+        if self.live_columns is None or reader_version == self._target_version:
+            return
+        self.target = self.target.with_columns(self.live_columns())
+        self._target_version = reader_version
     keep_reports: int = 10
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
@@ -104,6 +114,7 @@ class BatchProcessor:
                 )
             decoded = decode(parse_frames(batch), self.schemas).persist()
             cached.append(decoded.outcome)
+            self._follow_reader(decoded.reader.version)
             checked = check_rows(decoded.rows, self.target)
             cached.append(checked.annotated.persist())
             writable = checked.writable
@@ -248,7 +259,15 @@ def run(settings: Settings, contract: Contract, trigger: Trigger, stop: threadin
 
     spark = build_spark_session(settings, f"userstream-{query_name(contract)}")
     spark.streams.addListener(ProgressLogger())
-    processor = BatchProcessor(schemas=schemas, target=target, sink=CassandraSink(target))
+    def table_columns() -> dict[str, str]:
+        from config.clients import cassandra_session
+        from streaming.schema_check import live_columns
+
+        with cassandra_session(settings) as session:
+            return live_columns(session, target.keyspace, target.table)
+
+    processor = BatchProcessor(schemas=schemas, target=target, sink=CassandraSink(target),
+                               live_columns=table_columns)
     records = kafka_stream(spark, settings, contract)
     query = start_query(records, settings, contract, processor, trigger)
     log_event(

@@ -72,6 +72,10 @@ class SchemaLookup(Protocol):
         """The writer schema with this id, or None when the registry does not know it."""
         ...
 
+    def refresh_reader(self) -> ReaderSchema:
+        """Re-read the reader schema now (a batch holds a writer newer than it)."""
+        ...
+
 
 class StaticSchemas:
     """A fixed set of schemas (unit tests, tools): no registry involved."""
@@ -91,6 +95,9 @@ class StaticSchemas:
         self._reader = ReaderSchema(subject, reader_id, reader_version, _as_text(reader))
 
     def reader(self) -> ReaderSchema:
+        return self._reader
+
+    def refresh_reader(self) -> ReaderSchema:
         return self._reader
 
     def writer(self, schema_id: int) -> WriterSchema | None:
@@ -126,6 +133,12 @@ class RegistrySchemas:
             if self._reader is None or now - self._reader_read_at >= self._ttl:
                 self._reader = self._fetch_latest()
                 self._reader_read_at = now
+            return self._reader
+
+    def refresh_reader(self) -> ReaderSchema:
+        with self._lock:
+            self._reader = self._fetch_latest()
+            self._reader_read_at = self._clock()
             return self._reader
 
     def writer(self, schema_id: int) -> WriterSchema | None:

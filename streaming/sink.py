@@ -16,7 +16,7 @@ because Cassandra was unavailable.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -66,6 +66,10 @@ class TableTarget:
             clustering_key=tuple(contract.clustering_key),
             source=f"schemas/{contract.avsc_path.name}",
         )
+
+    def with_columns(self, columns: Mapping[str, str]) -> TableTarget:
+        """The same table, with the columns it has now (after ``make schemas`` added some)."""
+        return replace(self, columns=dict(columns))
 
     @property
     def qualified_table(self) -> str:
