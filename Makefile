@@ -88,6 +88,10 @@ schemas-diff: $(STAMP) ## Drift report between git, the registry and Cassandra
 	$(PY) -m schemas diff
 
 # ---------------------------------------------------------------- pipeline
+.PHONY: demo-evolve
+demo-evolve: $(STAMP) $(SYSDEPS) ## Evolve the schema to v2 (an optional field) while the stream runs; v1 and v2 rows side by side
+	$(PY) -m ops evolve --count 20 --source $(SOURCE)
+
 .PHONY: demo
 demo: $(STAMP) $(SYSDEPS) ## THE MAIN COMMAND: stack up, schemas, stream, a real DAG run, a reconciled summary (N=100 SOURCE=auto|live|local)
 	$(PY) -m ops demo --count $(N) --source $(SOURCE)

@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--count", type=int, default=100)
     demo.add_argument("--batch-size", type=int, default=0, help="users per page (default: auto)")
     demo.add_argument("--source", choices=("auto", "live", "local"), default="auto")
+    evolve = commands.add_parser("evolve", help="evolve the schema to v2 while the pipeline runs")
+    evolve.add_argument("--count", type=int, default=20)
+    evolve.add_argument("--source", choices=("auto", "live", "local"), default="auto")
     args = parser.parse_args(argv)
+    if args.command == "evolve":
+        return run_evolve(args.count, args.source)
     try:
         settings = load_settings()
         ctx = Context(settings, StackPaths.from_settings(settings))
@@ -46,6 +51,28 @@ def main(argv: list[str] | None = None) -> int:
     print(format_summary(result, contract))
     print(f"\nAirflow UI: {settings.airflow_url} ({by_login(ctx)}); "
           "`make status` shows the pipeline; `make down` stops everything.")
+    return 0 if result.counts_reconcile else 1
+
+
+def run_evolve(count: int, source_choice: str) -> int:
+    from ops.evolve import evolve, side_by_side
+
+    try:
+        settings = load_settings()
+        ctx = Context(settings, StackPaths.from_settings(settings))
+        source, why = resolve_source(settings, source_choice)
+        progress(f"SOURCE: {source.upper()} - {why}")
+        result = evolve(ctx, count=count, source=source, progress=progress)
+        contract = load_contract()
+    except (SettingsError, StackError, DemoError, AirflowApiError) as exc:
+        print(f"demo-evolve failed: {exc}", file=sys.stderr)
+        return 1
+    print(format_summary(result, contract))
+    print("\nv1 and v2 rows side by side (same table, same streaming job):")
+    print("\n".join(side_by_side(ctx, contract)))
+    print("\nschemas/ and cql/ changed in your working tree, as a pull request would: "
+          "commit them, or `git checkout schemas cql` (the registry keeps v2; v1 producers "
+          "still work under BACKWARD).")
     return 0 if result.counts_reconcile else 1
 
 

@@ -1,0 +1,103 @@
+"""`make demo-evolve`: a schema evolution while the pipeline runs, as a pull request would do it.
+
+1. the prepared v2 (``docs/examples/users_created-value.v2.avsc``: one optional
+   field added) replaces the contract in the working tree, and ``cql/`` is
+   regenerated from it (the diff a pull request would carry);
+2. ``make schemas-check`` passes it (compatible with every earlier version in git);
+3. ``make schemas`` adds the column, then registers v2, while the stream runs;
+4. a real DAG run produces users with v2;
+5. v1 and v2 rows are shown side by side, from the same table, written by the
+   same (never restarted) streaming job.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+
+from config.clients import cassandra_session
+from config.settings import PROJECT_ROOT
+from ops.demo import DemoError, PipelineResult, prepare, run_pipeline
+from schemas.catalog import Contract, load_contract
+from stack import process
+from stack.services import Context
+
+V2_PROPOSAL = PROJECT_ROOT / "docs" / "examples" / "users_created-value.v2.avsc"
+NEW_FIELD = "nationality"
+Progress = Callable[[str], None]
+
+
+def _run(progress: Progress, *args: str) -> None:
+    result = subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, check=False)
+    for line in (result.stdout + result.stderr).strip().splitlines():
+        progress(f"  {line}")
+    if result.returncode != 0:
+        raise DemoError(f"`python {' '.join(args)}` failed (exit {result.returncode})")
+
+
+def apply_proposal(progress: Progress) -> Contract:
+    """Steps 1 and 2: the working tree now holds v2 and its generated CQL, checked."""
+    contract = load_contract()
+    if NEW_FIELD in contract.field_names:
+        progress(f"{contract.avsc_path.name} already has {NEW_FIELD!r}: already evolved")
+    else:
+        progress(f"1. pull request: {V2_PROPOSAL.relative_to(PROJECT_ROOT)} -> "
+                 f"schemas/{contract.avsc_path.name} (adds optional field {NEW_FIELD!r})")
+        shutil.copyfile(V2_PROPOSAL, contract.avsc_path)
+        _run(progress, "-m", "schemas", "generate")
+        diff = subprocess.run(["git", "diff", "--stat", "--", "schemas", "cql"],
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
+        for line in diff.stdout.strip().splitlines():
+            progress(f"  {line}")
+    progress("2. make schemas-check (lint, compatibility with git history, Cassandra safety)")
+    _run(progress, "-m", "schemas", "check")
+    return load_contract()
+
+
+def side_by_side(ctx: Context, contract: Contract, per_version: int = 3) -> list[str]:
+    """A few rows of each writer schema version, with the new field."""
+    columns = ["id", "first_name", "last_name", NEW_FIELD, "writer_schema_version"]
+    found: dict[int, list[tuple]] = {}
+    with cassandra_session(ctx.settings) as session:
+        rows = session.execute(
+            f"SELECT {', '.join(columns)} FROM {contract.qualified_table} LIMIT 5000"
+        )
+        for row in rows:
+            bucket = found.setdefault(row.writer_schema_version or 0, [])
+            if len(bucket) < per_version:
+                bucket.append(tuple(row))
+    widths = [36, 14, 14, 11, 7]
+    header = "  ".join(f"{c[:w]:<{w}}" for c, w in zip(columns, widths, strict=True))
+    lines = [header, "-" * len(header)]
+    for version in sorted(found):
+        for row in found[version]:
+            lines.append("  ".join(f"{str(v)[:w]:<{w}}" for v, w in zip(row, widths, strict=True)))
+    return lines
+
+
+def job_starts(ctx: Context) -> int:
+    """How many times the supervisor has started the streaming job (its log says)."""
+    log = ctx.paths.log("stream")
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return text.count("==== supervise: starting")
+
+
+def evolve(ctx: Context, *, count: int, source: str, progress: Progress) -> PipelineResult:
+    prepare(ctx, progress)  # the stack and the stream, running on v1 if this is a first run
+    stream_pid = process.running(ctx.paths.pidfile("stream"))
+    starts = job_starts(ctx)
+    contract = apply_proposal(progress)
+    progress("3. make schemas: add the column first, then register v2 (the stream keeps running)")
+    _run(progress, "-m", "schemas", "apply")
+    progress(f"4. a DAG run producing {count} users with v2")
+    result = run_pipeline(ctx, contract, count=count, batch_size=max(count // 2, 1),
+                          source=source, progress=progress)
+    after = process.running(ctx.paths.pidfile("stream"))
+    same = (stream_pid is not None and after is not None and after.pid == stream_pid.pid
+            and job_starts(ctx) == starts)
+    progress(f"5. the streaming job was {'never restarted' if same else 'RESTARTED'} "
+             f"(see {ctx.paths.log('stream')})")
+    return result
