@@ -33,7 +33,7 @@ from streaming.sink import TableTarget
 from tests.support import wait_until
 
 if TYPE_CHECKING:
-    from conftest import FakeSink, UserValue
+    from tests.unit.conftest import FakeSink, UserValue
 
 CONTRACT = load_contract()
 SCHEMA: dict[str, Any] = json.loads(CONTRACT.schema_str)

@@ -18,7 +18,7 @@ from streaming.sink import TableTarget
 from streaming.wire import parse_frames
 
 if TYPE_CHECKING:
-    from conftest import FakeSink, UserValue
+    from tests.unit.conftest import FakeSink, UserValue
 
 CONTRACT = load_contract()
 SCHEMA: dict[str, Any] = json.loads(CONTRACT.schema_str)

@@ -28,7 +28,7 @@ from streaming.sink import (
 from streaming.wire import frame, parse_frames
 
 if TYPE_CHECKING:
-    from conftest import UserValue
+    from tests.unit.conftest import UserValue
 
 SCHEMA: dict[str, Any] = {
     "type": "record",
