@@ -124,7 +124,7 @@ replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=deco
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy config schemas producers streaming stack dags
+	$(VENV)/bin/mypy config schemas producers streaming stack dags ops
 
 .PHONY: test-unit
 test-unit: $(STAMP) ## Unit tests only (no services)

@@ -107,16 +107,18 @@ def read_span(
     return sorted(messages, key=lambda m: (m.partition, m.offset))
 
 
-def decode(settings: Settings, topic: str, messages: Iterable[Message]) -> dict[tuple[int, int], dict]:
-    """Avro values decoded with their writer schema; undecodable ones are left out."""
+def decode(
+    settings: Settings, topic: str, messages: Iterable[Message]
+) -> dict[tuple[int, int], dict | None]:
+    """Avro values decoded with their writer schema; None for those that do not decode."""
     deserializer = AvroDeserializer(schema_registry_client(settings))
     ctx = SerializationContext(topic, MessageField.VALUE)
-    decoded = {}
+    decoded: dict[tuple[int, int], dict | None] = {}
     for m in messages:
         try:
             decoded[(m.partition, m.offset)] = deserializer(m.value, ctx)
-        except Exception:  # noqa: BLE001 - poison messages are expected; the stream dead-letters them
-            decoded.setdefault((m.partition, m.offset), None)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - poison is expected here: the stream dead-letters it
+            decoded[(m.partition, m.offset)] = None
     return decoded
 
 
@@ -175,7 +177,9 @@ def _dict_factory(colnames: list[str], rows: list[tuple]) -> list[dict]:
     return [dict(zip(colnames, row, strict=True)) for row in rows]
 
 
-def reconcile(settings: Settings, contract: Contract, start: Offsets, end: Offsets) -> Reconciliation:
+def reconcile(
+    settings: Settings, contract: Contract, start: Offsets, end: Offsets
+) -> Reconciliation:
     """What happened to every message of the span: stored (and equal), kept, or missing."""
     messages = read_span(settings, contract.topic, start, end)
     values = decode(settings, contract.topic, messages)

@@ -95,9 +95,9 @@ def candidates() -> list[Path]:
     seen: set[Path] = set()
     unique = []
     for home in homes:
-        key = home.resolve()
-        if key not in seen:
-            seen.add(key)
+        resolved = home.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
             unique.append(home)
     return unique
 

@@ -98,7 +98,11 @@ def registry_distribution(paths: StackPaths) -> Path:
         return target
     download = paths.dist_dir / "download"
     _run_maven(
-        ["dependency:copy-dependencies", f"-DoutputDirectory={download}", "-Dmdep.useRepositoryLayout=false"],
+        [
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={download}",
+            "-Dmdep.useRepositoryLayout=false",
+        ],
         pom,
         paths.logs_dir / "maven-registry.log",
     )

@@ -384,7 +384,8 @@ class RandomUserLocal(Service):
     def command(self, ctx: Context) -> Command:
         host = urlparse(ctx.settings.randomuser_local_url).hostname or "127.0.0.1"
         return Command(
-            [sys.executable, "-m", "stack.randomuser", "--host", host, "--port", str(self.port(ctx))],
+            [sys.executable, "-m", "stack.randomuser",
+             "--host", host, "--port", str(self.port(ctx))],
             env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
         )
 

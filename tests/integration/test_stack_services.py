@@ -178,7 +178,8 @@ def test_airflow_is_healthy_and_runs_a_trivial_dag(stack: Settings, tmp_path: Pa
         import pendulum
         from airflow.sdk import dag, task
 
-        @dag(dag_id="trivial", schedule=None, start_date=pendulum.datetime(2025, 1, 1), catchup=False)
+        @dag(dag_id="trivial", schedule=None, start_date=pendulum.datetime(2025, 1, 1),
+             catchup=False)
         def trivial():
             @task
             def one():

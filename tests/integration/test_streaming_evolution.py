@@ -95,7 +95,10 @@ def _rows(settings: Settings, contract: Contract) -> dict[str, Any]:
         return {str(r.id): r for r in session.execute(f"SELECT * FROM {contract.qualified_table}")}
 
 
-def _start(settings: Settings, contract: Contract, checkpoints: Path) -> tuple[threading.Thread, threading.Event, list[BaseException]]:
+Running = tuple[threading.Thread, threading.Event, list[BaseException]]
+
+
+def _start(settings: Settings, contract: Contract, checkpoints: Path) -> Running:
     stop, errors = threading.Event(), []
 
     def target() -> None:
