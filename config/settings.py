@@ -76,6 +76,7 @@ class Settings:
     spark_checkpoint_dir: str = str(PROJECT_ROOT / ".stack" / "checkpoints")
     stream_trigger_seconds: int = 5
     stream_max_offsets_per_trigger: int = 100_000
+    stream_batch_timeout_seconds: int = 300  # a batch taking longer is stuck: restart the job
     # Airflow (only used by tools that talk to the running Airflow)
     airflow_url: str = "http://localhost:8080"
     # Where the native stack keeps its data, logs and pids
@@ -174,7 +175,8 @@ class Settings:
             raise SettingsError("CASSANDRA_HOSTS is empty")
         if bool(self.cassandra_username) != bool(self.cassandra_password):
             raise SettingsError("CASSANDRA_USERNAME and CASSANDRA_PASSWORD go together")
-        for name in ("cassandra_port", "stream_trigger_seconds", "stream_max_offsets_per_trigger"):
+        for name in ("cassandra_port", "stream_trigger_seconds", "stream_max_offsets_per_trigger",
+                     "stream_batch_timeout_seconds"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be positive")
         for name in ("kafka_ssl_ca_location", "schema_registry_ssl_ca_location",

@@ -9,6 +9,7 @@ that the first attempt already wrote.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +33,9 @@ from streaming.wire import parse_frames
 # How stale the reader schema may get: a newly registered version is used within this time.
 READER_SCHEMA_TTL_SECONDS = 30.0
 STOP_POLL_SECONDS = 1  # awaitTermination takes whole seconds
+
+
+EXIT_STUCK = 3  # a batch outlived its timeout; restart from the checkpoint
 
 
 class Trigger(Enum):
@@ -82,22 +86,41 @@ class BatchProcessor:
     wall_clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     reports: list[BatchReport] = field(default_factory=list)  # the last few, for callers
+    keep_reports: int = 10
     # Reads the table's live columns; called when the reader version changes, so a
     # column added by `make schemas` is written without restarting the job.
     live_columns: Callable[[], Mapping[str, str]] | None = None
+    # A batch running longer than this is stuck (seen: the Cassandra driver waiting
+    # forever on a node that restarted). The process then exits, and its supervisor
+    # restarts it from the checkpoint; upserts make the replayed batch harmless.
+    batch_timeout_seconds: float | None = None
+    on_stuck: Callable[[int], None] = field(default=lambda code: os._exit(code))
     _target_version: int | None = None
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        watchdog = None
+        if self.batch_timeout_seconds:
+            watchdog = threading.Timer(self.batch_timeout_seconds, self._stuck, (batch_id,))
+            watchdog.daemon = True
+            watchdog.start()
+        try:
+            report = self.process(batch, batch_id)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        self.reports[:] = [*self.reports, report][-self.keep_reports :]
+        log_event("batch", **report.as_log_fields())
+
+    def _stuck(self, batch_id: int) -> None:
+        log_event("batch_stuck", batch_id=batch_id, timeout_s=self.batch_timeout_seconds,
+                  action="exiting so that the supervisor restarts from the checkpoint")
+        self.on_stuck(EXIT_STUCK)
 
     def _follow_reader(self, reader_version: int) -> None:
         if self.live_columns is None or reader_version == self._target_version:
             return
         self.target = self.target.with_columns(self.live_columns())
         self._target_version = reader_version
-    keep_reports: int = 10
-
-    def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        report = self.process(batch, batch_id)
-        self.reports[:] = [*self.reports, report][-self.keep_reports :]
-        log_event("batch", **report.as_log_fields())
 
     def process(self, batch: DataFrame, batch_id: int) -> BatchReport:
         started = self.monotonic()
@@ -267,7 +290,8 @@ def run(settings: Settings, contract: Contract, trigger: Trigger, stop: threadin
             return live_columns(session, target.keyspace, target.table)
 
     processor = BatchProcessor(schemas=schemas, target=target, sink=CassandraSink(target),
-                               live_columns=table_columns)
+                               live_columns=table_columns,
+                               batch_timeout_seconds=settings.stream_batch_timeout_seconds)
     records = kafka_stream(spark, settings, contract)
     query = start_query(records, settings, contract, processor, trigger)
     log_event(

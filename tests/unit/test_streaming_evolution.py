@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from streaming.decode import current_reader
 from streaming.registry import ReaderSchema, WriterSchema
 from streaming.sink import TableTarget, columns_to_write
@@ -57,3 +59,27 @@ def test_a_target_with_live_columns_writes_the_new_field() -> None:
     reader_fields = ["id", "nationality"]
     live = target.with_columns({"id": "text", "nationality": "text", "writer_schema_id": "int"})
     assert "nationality" in columns_to_write(reader_fields, live)
+
+
+def test_a_stuck_batch_exits_so_the_supervisor_restarts_the_job() -> None:
+    import threading
+
+    from streaming.job import EXIT_STUCK, BatchProcessor
+
+    exited: list[int] = []
+    done = threading.Event()
+
+    class Hanging(BatchProcessor):
+        def process(self, batch, batch_id):  # type: ignore[no-untyped-def]
+            done.wait(5)  # stands for a driver call that never returns
+            raise RuntimeError("released")
+
+    def on_stuck(code: int) -> None:
+        exited.append(code)
+        done.set()
+
+    processor = Hanging(schemas=None, target=None, sink=None,  # type: ignore[arg-type]
+                        batch_timeout_seconds=0.2, on_stuck=on_stuck)
+    with pytest.raises(RuntimeError, match="released"):
+        processor(None, 7)  # type: ignore[arg-type]
+    assert exited == [EXIT_STUCK]
