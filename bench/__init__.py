@@ -1,0 +1,1 @@
+"""Performance benchmarks of the pipeline: each stage beside its limit (make bench)."""

@@ -1,0 +1,96 @@
+"""``python -m bench``: the performance benchmarks (issue "Performance").
+
+    python -m bench produce   [--records N]      # make bench-produce
+    python -m bench stream    [--records N]      # make bench-stream
+    python -m bench cassandra [--seconds S]      # the Cassandra write limit
+    python -m bench e2e       [--seconds S] [--rate R]
+    python -m bench all                          # make bench: every stage, then the report
+    python -m bench report                       # re-render docs/performance.md from results
+
+Needs the stack up (``make up``). Each stage works in a sandbox topic, subject and keyspace
+of its own and removes them. ``BENCH_E2E_SECONDS`` (default 300) and ``BENCH_E2E_RATE``
+(records/s offered, default 0 = unpaced) set the end-to-end load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+
+
+def _env_float(name: str) -> float | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"error: {name}={value!r} is not a number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench",
+                                     description="Benchmarks of the pipeline, beside their limits.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("produce", "fetch, map, serialize, produce vs ProducerPerformance"),
+                       ("stream", "Spark read, decode, sink vs ConsumerPerformance and a UDF")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--records", type=int, help="records to measure with")
+    cassandra = commands.add_parser("cassandra", help="independent Cassandra write load (latte)")
+    cassandra.add_argument("--seconds", type=float, help="load duration (default 30)")
+    e2e = commands.add_parser("e2e", help="sustained load through the whole pipeline")
+    e2e.add_argument("--seconds", type=float, default=_env_float("BENCH_E2E_SECONDS"),
+                     help="load duration (BENCH_E2E_SECONDS, default 300)")
+    e2e.add_argument("--rate", type=float, default=_env_float("BENCH_E2E_RATE"),
+                     help="records/s offered (BENCH_E2E_RATE, default 0 = unpaced)")
+    commands.add_parser("all", help="every stage, then docs/performance.md and its plots")
+    commands.add_parser("report", help="render docs/performance.md from the saved results")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bench").setLevel(logging.INFO)
+    with warnings.catch_warnings(record=True):  # authlib's import-time deprecation warning
+        import confluent_kafka.schema_registry  # noqa: F401
+
+    from bench import runner
+    from config.settings import load_settings
+
+    settings = load_settings()
+    if args.command in runner.STAGES:
+        options = runner.StageOptions(records=getattr(args, "records", None),
+                                      seconds=getattr(args, "seconds", None),
+                                      rate=getattr(args, "rate", None))
+        result = runner.run_stage(settings, args.command, options)
+        for figure in result.figures:
+            print(f"{figure.label:<75} {figure.value:>12,.0f} {figure.unit}")
+        return 0
+    machine_file = runner.results_dir(settings) / "machine.json"
+    if args.command == "all":
+        from bench.machine import describe
+
+        started = time.monotonic()
+        machine = describe(settings)
+        machine_file.parent.mkdir(parents=True, exist_ok=True)
+        machine_file.write_text(json.dumps(machine, indent=1))
+        failed = runner.run_all(settings, runner.STAGES, [])
+        total: float | None = time.monotonic() - started
+    else:
+        machine = json.loads(machine_file.read_text()) if machine_file.exists() else {}
+        failed, total = [], None
+    doc = runner.write_report(settings, runner.load_results(settings), machine, total)
+    print(f"wrote {doc}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

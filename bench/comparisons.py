@@ -1,0 +1,59 @@
+"""The goals of issue "Performance": which figure is held against which limit. Pure.
+
+Each comparison names its figure and its limit by key (``stage.name``), so it can be
+built from whatever stages have run; a missing figure leaves the row out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bench.results import Comparison, Figure, Goal, StageResult, find
+
+# The pipeline's stages as measured alone: the end-to-end run is held against the slowest.
+PIPELINE_STAGES = ("produce.fetch", "produce.map_serialize", "produce.contract_producer",
+                   "stream.sink")
+LATENCY_SLACK_MS = 2000.0
+
+
+def slowest_stage(results: Mapping[str, StageResult]) -> Figure | None:
+    figures = [f for f in (find(results, key) for key in PIPELINE_STAGES) if f is not None]
+    if not figures:
+        return None
+    slowest = min(figures, key=lambda f: f.value)
+    return Figure("derived.slowest_stage", f"slowest stage alone: {slowest.label}",
+                  slowest.value, slowest.unit, slowest.key)
+
+
+def latency_budget(results: Mapping[str, StageResult]) -> Figure | None:
+    trigger = find(results, "e2e.trigger")
+    if trigger is None:
+        return None
+    return Figure("derived.latency_budget", "trigger interval + 2 s",
+                  trigger.value + LATENCY_SLACK_MS, "ms", "")
+
+
+def comparisons(results: Mapping[str, StageResult]) -> list[Comparison]:
+    """Every goal whose figure was measured, with its limit (None when not measured)."""
+    def pair(key: str, limit: Figure | None, goal: Goal | None) -> Comparison | None:
+        figure = find(results, key)
+        return None if figure is None else Comparison(figure, limit, goal)
+
+    rows = [
+        pair("produce.contract_producer", find(results, "produce.producer_performance"),
+             Goal(">=", 0.5, text="≥ 0.5× Kafka's ProducerPerformance")),
+        pair("stream.read", find(results, "stream.consumer_performance"), None),
+        pair("stream.decode", find(results, "stream.read"),
+             Goal(">=", 1 / 1.2, text="decoding ≤ 20% over the plain read (ratio ≥ 0.83)")),
+        pair("stream.decode", find(results, "stream.udf"),
+             Goal(">=", 5.0, text="≥ 5× a Python UDF (fastavro)")),
+        pair("stream.sink", find(results, "cassandra.limit"),
+             Goal(">=", 0.6, text="≥ 0.6× an independent write load")),
+        pair("e2e.throughput", slowest_stage(results),
+             Goal(">=", 0.5, text="≥ 0.5× the slowest stage alone")),
+        pair("e2e.latency_p95", latency_budget(results),
+             Goal("<=", 1.0, text="p95 ≤ trigger interval + 2 s")),
+        pair("e2e.lost_or_duplicated", None,
+             Goal("<=", 0.0, on="value", text="zero lost, zero duplicated")),
+    ]
+    return [row for row in rows if row is not None]

@@ -1,0 +1,336 @@
+"""bench-e2e: a sustained load through the whole pipeline, then a full reconciliation.
+
+For ``seconds`` (``BENCH_E2E_SECONDS``, default 300) the producer code runs in a loop
+(``fetch_and_produce``: the local randomuser server -> mapping -> ``ContractProducer``),
+optionally paced to ``rate`` records/s (``BENCH_E2E_RATE``; 0 = as fast as it goes), into
+a sandbox topic that a streaming job of our own (``bench.job``, processing-time trigger)
+writes to the sandbox table. When the load stops, the job is given time to catch up,
+then stopped, and every produced record is reconciled with Cassandra
+(:func:`ops.reconcile.reconcile`, span by span): stored and equal, dead-lettered, or
+missing; keys produced twice are counted over the whole span.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.monitor import Monitor, service_groups
+from bench.results import Figure, StageResult
+from bench.sandbox import Sandbox
+from bench.stats import Distribution, rate
+from config.settings import PROJECT_ROOT, Settings
+from schemas.catalog import Contract
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 5000
+PAGES_PER_RUN = 1  # pages per fetch_and_produce call: one page is one DAG task's worth
+JOB_START_TIMEOUT_S = 240.0
+RECONCILE_CHUNK = 60_000  # messages per reconciled span: bounded memory
+
+
+@dataclass(frozen=True)
+class E2EConfig:
+    seconds: float = 300.0
+    rate: float = 0.0  # records/s offered; 0 = unpaced
+    drain_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """One micro-batch of the job, from its JSON log line."""
+
+    at: float  # epoch seconds the line was logged (the batch had completed)
+    input_rows: int
+    rows_written: int
+    dead_lettered: int
+    duration_ms: int
+    lag_p50_ms: int | None
+    lag_p95_ms: int | None
+    lag_max_ms: int | None
+
+
+def parse_job_log(lines: list[str]) -> list[BatchEvent]:
+    """The ``batch`` events of the job's log (other lines, JSON or not, are skipped)."""
+    events = []
+    for line in lines:
+        if '"event": "batch"' not in line:
+            continue
+        try:
+            record = json.loads(line[line.index("{"):])
+        except ValueError:
+            continue
+        if record.get("event") != "batch":
+            continue
+        events.append(BatchEvent(
+            at=datetime.fromisoformat(record["ts"]).timestamp(),
+            input_rows=int(record["input_rows"]),
+            rows_written=int(record["rows_written"]),
+            dead_lettered=int(record["dead_lettered"]),
+            duration_ms=int(record["duration_ms"]),
+            lag_p50_ms=record.get("lag_p50_ms"),
+            lag_p95_ms=record.get("lag_p95_ms"),
+            lag_max_ms=record.get("lag_max_ms"),
+        ))
+    return events
+
+
+def sub_spans(start: dict[int, int], end: dict[int, int],
+              chunk: int) -> Iterator[tuple[dict[int, int], dict[int, int]]]:
+    """``[start, end)`` cut into spans of at most ``chunk`` offsets per partition."""
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1, got {chunk}")
+    for p in sorted(end):
+        lo = start.get(p, 0)
+        while lo < end[p]:
+            hi = min(lo + chunk, end[p])
+            yield {p: lo}, {p: hi}
+            lo = hi
+
+
+def paced_sleep(produced: int, target_rate: float, elapsed: float) -> float:
+    """Seconds to wait so that ``produced`` records took ``produced / target_rate`` s."""
+    if target_rate <= 0:
+        return 0.0
+    return max(0.0, produced / target_rate - elapsed)
+
+
+# -- the job process ------------------------------------------------------------------------
+
+
+@dataclass
+class JobProcess:
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    read_lines: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return self.log_path.read_text(errors="replace").splitlines()
+
+    def wait_started(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            if '"event": "job_started"' in text:
+                return
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"the benchmark's streaming job exited "
+                                   f"{self.popen.returncode}; see {self.log_path}")
+            time.sleep(1)
+        raise RuntimeError(f"the streaming job did not start in {timeout:.0f} s; "
+                           f"see {self.log_path}")
+
+    def stop(self, grace_s: float = 60.0) -> None:
+        """SIGTERM our job's own process group (it leads it), SIGKILL if it lingers."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=30)
+
+
+def start_job(settings: Settings, box: Sandbox, work_dir: Path) -> JobProcess:
+    log_path = work_dir / "e2e-job.log"
+    checkpoint = work_dir / f"checkpoint-{box.contract.topic}"
+    with log_path.open("wb") as out:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "bench.job", "--contract-dir", str(box.directory),
+             "--subject", box.contract.subject, "--checkpoint", str(checkpoint)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"},
+            cwd=PROJECT_ROOT, start_new_session=True,
+        )
+    return JobProcess(popen, log_path)
+
+
+# -- the load -------------------------------------------------------------------------------
+
+
+def produce_for(settings: Settings, contract: Contract, config: E2EConfig,
+                run_tag: str) -> tuple[int, float, list[float]]:
+    """Run ``fetch_and_produce`` page pairs until ``config.seconds``; (produced, seconds, ends)."""
+    from producers.randomuser_client import RandomUserClient, base_url_for
+    from producers.run import fetch_and_produce
+
+    produced = 0
+    ends: list[float] = []
+    started = time.monotonic()
+    page = 1
+    with RandomUserClient(base_url_for(settings, "local")) as client:
+        while time.monotonic() - started < config.seconds:
+            summary = fetch_and_produce(
+                settings, contract, seed=run_tag, pages=PAGES_PER_RUN, batch_size=PAGE_SIZE,
+                run_id=f"{run_tag}-{page}", first_page=page, source="local", client=client,
+            )
+            produced += summary.produced
+            page += PAGES_PER_RUN
+            ends.append(time.monotonic() - started)
+            pause = paced_sleep(produced, config.rate, time.monotonic() - started)
+            if pause:
+                time.sleep(min(pause, max(0.0, config.seconds - (time.monotonic() - started))))
+    return produced, time.monotonic() - started, ends
+
+
+def wait_drained(job: JobProcess, produced: int, timeout: float) -> list[BatchEvent]:
+    """Until the job's batches have taken in ``produced`` rows (or the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = parse_job_log(job.lines())
+        taken = sum(e.input_rows for e in events)
+        if taken >= produced:
+            return events
+        if job.popen.poll() is not None:
+            raise RuntimeError(f"the streaming job exited {job.popen.returncode} with "
+                               f"{taken} of {produced} rows taken; see {job.log_path}")
+        if time.monotonic() > deadline:
+            log.warning("the job took %d of %d rows within %.0f s", taken, produced, timeout)
+            return events
+        time.sleep(1)
+
+
+# -- reconciliation -------------------------------------------------------------------------
+
+
+@dataclass
+class Totals:
+    produced: int = 0
+    stored: int = 0
+    dead_lettered: int = 0
+    missing: int = 0
+    mismatches: int = 0
+    duplicate_keys: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+
+
+def reconcile_all(settings: Settings, contract: Contract, start: dict[int, int],
+                  end: dict[int, int]) -> Totals:
+    """:func:`ops.reconcile.reconcile` span by span, and keys counted over the whole span."""
+    from ops.reconcile import read_span, reconcile
+
+    totals = Totals()
+    keys: set[bytes] = set()
+    for lo, hi in sub_spans(start, end, RECONCILE_CHUNK):
+        rec = reconcile(settings, contract, lo, hi)
+        totals.produced += rec.produced
+        totals.stored += rec.stored
+        totals.dead_lettered += rec.dead_lettered
+        totals.missing += len(rec.missing)
+        totals.mismatches += len(rec.mismatches)
+        totals.latencies_ms.extend(rec.latencies_ms)
+        totals.examples.extend((rec.mismatches + [f"missing {m}" for m in rec.missing])[:3])
+        for message in read_span(settings, contract.topic, lo, hi):
+            if message.key is None:
+                continue
+            if message.key in keys:
+                totals.duplicate_keys += 1
+            keys.add(message.key)
+    return totals
+
+
+# -- the stage ------------------------------------------------------------------------------
+
+
+def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
+        result: StageResult) -> StageResult:
+    from ops.reconcile import end_offsets
+    from stack.paths import StackPaths
+
+    contract = box.contract
+    work_dir.mkdir(parents=True, exist_ok=True)
+    job = start_job(settings, box, work_dir)
+    try:
+        job.wait_started(JOB_START_TIMEOUT_S)
+        start = end_offsets(settings, contract.topic, contract.partitions)
+        groups = {**service_groups(StackPaths.from_settings(settings)), "stream job": job.popen.pid}
+
+        def produced_so_far() -> int:
+            now = end_offsets(settings, contract.topic, contract.partitions)
+            return sum(now[p] - start.get(p, 0) for p in now)
+
+        load_started = time.time()
+        with Monitor(groups, produced_so_far) as monitor:
+            produced, load_s, _ = produce_for(settings, contract, config,
+                                              f"bench-e2e-{contract.topic}")
+            log.info("load done: %d records in %.0f s; waiting for the job", produced, load_s)
+            events = wait_drained(job, produced, config.drain_timeout_s)
+        end = end_offsets(settings, contract.topic, contract.partitions)
+    finally:
+        job.stop()
+    in_topic = sum(end[p] - start.get(p, 0) for p in end)
+    reconcile_started = time.monotonic()
+    totals = reconcile_all(settings, contract, start, end)
+    result.notes.append(f"reconciling {in_topic:,} records took "
+                        f"{time.monotonic() - reconcile_started:.0f} s")
+    record_figures(result, config, settings, produced, in_topic, load_s, load_started,
+                   events, totals)
+    record_series(result, monitor, events, load_started)
+    return result
+
+
+def record_figures(result: StageResult, config: E2EConfig, settings: Settings, produced: int,
+                   in_topic: int, load_s: float, load_started: float,
+                   events: list[BatchEvent], totals: Totals) -> None:
+    with_rows = [e for e in events if e.rows_written or e.dead_lettered]
+    last = with_rows[-1].at if with_rows else load_started + load_s
+    span_s = max(last - load_started, load_s)
+    offered = f"paced to {config.rate:,.0f} records/s" if config.rate else "unpaced"
+    result.add(Figure("e2e.throughput", "end to end: stored rows / (first produce -> last write)",
+                      rate(totals.stored + totals.dead_lettered, span_s), "records/s",
+                      f"{totals.stored:,} stored in {span_s:.0f} s (load {load_s:.0f} s, "
+                      f"{offered})"))
+    result.add(Figure("e2e.produce_rate", "producer loop during the load (fetch_and_produce)",
+                      rate(produced, load_s), "records/s", f"{produced:,} records"))
+    if totals.latencies_ms:
+        d = Distribution.of(totals.latencies_ms)
+        detail = f"{d.count:,} rows, Kafka timestamp -> ingested_at"
+        for name, value in (("p50", d.p50), ("p95", d.p95), ("p99", d.p99), ("max", d.max)):
+            result.add(Figure(f"e2e.latency_{name}", f"end-to-end latency {name}", value, "ms",
+                              detail))
+    result.add(Figure("e2e.trigger", "processing-time trigger interval",
+                      settings.stream_trigger_seconds * 1000.0, "ms", "STREAM_TRIGGER_SECONDS"))
+    lost = totals.missing + max(0, in_topic - totals.produced)
+    result.add(Figure("e2e.lost_or_duplicated", "records lost (neither stored nor dead-lettered)"
+                      " + keys produced twice", lost + totals.duplicate_keys, "records",
+                      f"produced {in_topic:,} = stored {totals.stored:,} + dead-lettered "
+                      f"{totals.dead_lettered:,}; missing {totals.missing}, duplicate keys "
+                      f"{totals.duplicate_keys}, field mismatches {totals.mismatches}"))
+    result.notes.extend(f"reconcile: {e}" for e in totals.examples[:5])
+    if produced != in_topic:
+        result.notes.append(f"the producer reported {produced:,} acknowledged records, the "
+                            f"topic holds {in_topic:,} new ones")
+
+
+def record_series(result: StageResult, monitor: Monitor, events: list[BatchEvent],
+                  load_started: float) -> None:
+    s = monitor.samples
+    result.series["sample_t"] = [round(t, 2) for t in s.t]
+    result.series["produced"] = [float(v) for v in s.produced]
+    for name, values in s.memory.items():
+        result.series[f"pss_mib:{name}"] = [round(v / 2**20, 1) for v in values]
+        if values:
+            result.add(Figure(f"e2e.memory.{name.replace(' ', '_')}", f"memory (PSS) of {name}",
+                              max(values) / 2**20, "MiB",
+                              f"peak; mean {sum(values) / len(values) / 2**20:,.0f} MiB"))
+    # The monitor started just before the load: its clock and load_started agree to ~ms.
+    result.series["batch_t"] = [round(e.at - load_started, 2) for e in events]
+    result.series["batch_rows"] = [float(e.rows_written + e.dead_lettered) for e in events]
+    result.series["batch_lag_p50_ms"] = [_num(e.lag_p50_ms) for e in events]
+    result.series["batch_lag_p95_ms"] = [_num(e.lag_p95_ms) for e in events]
+    result.series["batch_lag_max_ms"] = [_num(e.lag_max_ms) for e in events]
+
+
+def _num(value: Any) -> float:
+    return float("nan") if value is None else float(value)

@@ -1,0 +1,43 @@
+"""The end-to-end benchmark's own streaming job: ``streaming.job.run`` on a sandbox contract.
+
+    python -m bench.job --contract-dir DIR --subject SUBJECT --checkpoint DIR
+
+Runs until SIGTERM/SIGINT with the processing-time trigger (``STREAM_TRIGGER_SECONDS``),
+logging the job's JSON lines on stderr. A process of its own, so that its memory (Python
+driver + Spark JVM, one process group) is measured apart from everything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.job")
+    parser.add_argument("--contract-dir", type=Path, required=True)
+    parser.add_argument("--subject", required=True)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    from config.settings import load_settings
+    from schemas.catalog import load_contract
+    from streaming.job import Trigger, run
+    from streaming.logs import configure_logging
+
+    configure_logging()
+    settings = replace(load_settings(), spark_checkpoint_dir=str(args.checkpoint))
+    contract = load_contract(args.subject, args.contract_dir)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run(settings, contract, Trigger.PROCESSING_TIME, stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

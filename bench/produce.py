@@ -1,0 +1,243 @@
+"""bench-produce: fetch, mapping, serialization and producing, beside Kafka's ProducerPerformance.
+
+One sandbox topic (the contract's partition count). The same users are fetched once from
+the local randomuser-compatible server in pages of 5000, then each step is timed on its
+own: mapping (API JSON -> contract record), Avro serialization, producing through
+:class:`ContractProducer` (which serializes too: that is what a run pays), and sending
+pre-serialized bytes through a bare librdkafka producer with the same settings (the
+client's own cost). ``ProducerPerformance`` sends records of our average serialized size
+with ``acks=all``, idempotence and the same linger, batch size and compression.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bench import kafka_tools
+from bench.results import Figure, StageResult
+from bench.stats import best, rate
+from config.settings import Settings
+from producers.kafka_producer import ContractProducer, ProducerTuning
+from schemas.catalog import Contract
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 5000
+SEED = "bench-produce"
+
+
+@dataclass(frozen=True)
+class ProduceConfig:
+    records: int = 50_000
+    tool_records: int = 200_000  # the JVM tool needs more to get past its warm-up
+    repeats: int = 2
+    tunings: Sequence[ProducerTuning] = (
+        ProducerTuning(),
+        ProducerTuning(linger_ms=5),
+        ProducerTuning(linger_ms=50, batch_size=1024 * 1024),
+        ProducerTuning(batch_size=64 * 1024),
+        ProducerTuning(compression="zstd"),
+        ProducerTuning(compression="none"),
+    )
+
+
+def tuning_label(tuning: ProducerTuning) -> str:
+    return f"linger.ms={tuning.linger_ms} batch.size={tuning.batch_size // 1024}KiB " \
+           f"compression={tuning.compression}"
+
+
+def tool_props(tuning: ProducerTuning) -> dict[str, Any]:
+    """Java producer settings matching ``tuning`` (the durability ones are fixed)."""
+    return {
+        "acks": "all",
+        "enable.idempotence": "true",
+        "compression.type": tuning.compression,
+        "linger.ms": tuning.linger_ms,
+        "batch.size": tuning.batch_size,
+    }
+
+
+def timed(action: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = action()
+    return value, time.perf_counter() - started
+
+
+# -- the steps --------------------------------------------------------------------------------
+
+
+def fetch_users(settings: Settings, records: int) -> tuple[list[dict[str, Any]], float]:
+    """``records`` users from the local server in pages of 5000; seconds spent fetching."""
+    from producers.randomuser_client import RandomUserClient, base_url_for
+
+    users: list[dict[str, Any]] = []
+    seconds = 0.0
+    with RandomUserClient(base_url_for(settings, "local")) as client:
+        page = 1
+        while len(users) < records:
+            size = min(PAGE_SIZE, records - len(users))
+            answer, took = timed(lambda s=size, p=page: client.fetch_page(  # type: ignore[misc]
+                results=s, page=p, seed=SEED))
+            users.extend(answer.users)
+            seconds += took
+            page += 1
+    return users, seconds
+
+
+def serialize_all(settings: Settings, contract: Contract,
+                  records: Sequence[dict[str, Any]]) -> tuple[list[bytes], float]:
+    """The Confluent-framed Avro values, as ContractProducer makes them; seconds spent."""
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from producers.registry import registry_client
+
+    serializer = AvroSerializer(registry_client(settings), contract.schema_str,
+                                conf={"auto.register.schemas": False,
+                                      "use.latest.version": False})
+    ctx = SerializationContext(contract.topic, MessageField.VALUE)
+    serializer(records[0], ctx)  # the registry look-up, outside the timing
+    values, seconds = timed(lambda: [serializer(r, ctx) for r in records])
+    return values, seconds
+
+
+def produce_records(settings: Settings, contract: Contract, records: Sequence[dict[str, Any]],
+                    tuning: ProducerTuning) -> float:
+    """Records/s through ContractProducer (serialize + send + flush, acks=all)."""
+    with ContractProducer(settings, contract, tuning=tuning,
+                          client_id="userstream-bench") as producer:
+        started = time.perf_counter()
+        for record in records:
+            producer.produce(record)
+        stats = producer.finish()
+        seconds = time.perf_counter() - started
+    if stats.delivered != len(records):
+        raise RuntimeError(f"only {stats.delivered} of {len(records)} records delivered")
+    return rate(len(records), seconds)
+
+
+def send_bytes(settings: Settings, topic: str, values: Sequence[bytes],
+               keys: Sequence[bytes], tuning: ProducerTuning) -> float:
+    """Records/s of pre-serialized values through librdkafka with the same settings."""
+    from confluent_kafka import Producer
+
+    producer = Producer({**settings.kafka_client_config(), "client.id": "userstream-bench-raw",
+                         **tuning.librdkafka_config()})
+    failed: list[str] = []
+
+    def on_delivery(err: Any, _msg: Any) -> None:
+        if err is not None:
+            failed.append(str(err))
+
+    started = time.perf_counter()
+    for key, value in zip(keys, values, strict=True):
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    remaining = producer.flush(120)
+    seconds = time.perf_counter() - started
+    if remaining or failed:
+        raise RuntimeError(f"raw send: {remaining} undelivered, {len(failed)} failed: {failed[:3]}")
+    return rate(len(values), seconds)
+
+
+def run_producer(settings: Settings, contract: Contract, records: int,
+                 tuning: ProducerTuning) -> dict[str, float]:
+    """The real orchestration (``fetch_and_produce``): records/s overall and per step."""
+    from producers.run import fetch_and_produce, pages_needed
+
+    summary = fetch_and_produce(
+        settings, contract, seed=SEED + "-run", pages=pages_needed(records, PAGE_SIZE),
+        batch_size=PAGE_SIZE, run_id="bench-produce", limit=records, source="local",
+        tuning=tuning,
+    )
+    return {"total": rate(summary.produced, summary.total_seconds),
+            "fetch_s": summary.fetch_seconds, "map_s": summary.map_seconds,
+            "produce_s": summary.produce_seconds}
+
+
+# -- the stage --------------------------------------------------------------------------------
+
+
+def run(settings: Settings, contract: Contract, config: ProduceConfig,
+        result: StageResult) -> StageResult:
+    from producers.mapping import map_users
+
+    n = config.records
+    users, fetch_s = fetch_users(settings, n)
+    result.add(Figure("produce.fetch", "fetch from the local randomuser server (pages of 5000)",
+                      rate(n, fetch_s), "records/s", f"{n:,} users in {fetch_s:.2f} s"))
+    mapped, map_s = timed(lambda: map_users(users, contract))
+    records = list(mapped.records)
+    if mapped.rejected:
+        result.notes.append(f"{len(mapped.rejected)} of {n} users rejected by the mapping")
+    result.add(Figure("produce.map", "mapping API JSON -> contract record (validated)",
+                      rate(len(records), map_s), "records/s", f"{len(records):,} in {map_s:.2f} s"))
+    values, ser_s = serialize_all(settings, contract, records)
+    result.add(Figure("produce.serialize", "Avro serialization (AvroSerializer, framed)",
+                      rate(len(values), ser_s), "records/s", f"{len(values):,} in {ser_s:.2f} s"))
+    result.add(Figure("produce.map_serialize", "mapping + serialization",
+                      rate(len(values), map_s + ser_s), "records/s",
+                      f"{len(values):,} in {map_s + ser_s:.2f} s"))
+    size = round(sum(len(v) for v in values) / len(values))
+    result.add(Figure("produce.record_size", "average serialized record (Kafka value)",
+                      size, "bytes", "5-byte Confluent header + Avro body"))
+    keys = [str(r["id"]).encode() for r in records]
+
+    default = config.tunings[0]
+    ours: list[float] = []
+    tool: list[kafka_tools.ProducerPerf] = []
+    for attempt in range(config.repeats):  # interleaved, so drift hits both alike
+        ours.append(produce_records(settings, contract, records, default))
+        tool.append(kafka_tools.producer_performance(
+            settings, contract.topic, records=config.tool_records, record_size=size,
+            producer_props=tool_props(default)))
+        log.info("attempt %d: ContractProducer %.0f/s, ProducerPerformance %.0f/s",
+                 attempt + 1, ours[-1], tool[-1].records_per_s)
+    result.add(Figure("produce.contract_producer",
+                      "ContractProducer: serialize + produce, acks=all, idempotent",
+                      best(ours), "records/s",
+                      f"{len(records):,} records, {tuning_label(default)}, best of "
+                      f"{len(ours)}: " + ", ".join(f"{r:,.0f}" for r in ours)))
+    best_tool = max(tool, key=lambda t: t.records_per_s)
+    result.add(Figure("produce.producer_performance",
+                      f"Kafka ProducerPerformance ({size} B records, same settings)",
+                      best_tool.records_per_s, "records/s",
+                      f"{config.tool_records:,} records, best of {len(tool)}: "
+                      + ", ".join(f"{t.records_per_s:,.0f}" for t in tool)
+                      + f"; its p99 latency {best_tool.p99_ms} ms"))
+
+    for tuning in config.tunings:
+        raw = send_bytes(settings, contract.topic, values, keys, tuning)
+        full = produce_records(settings, contract, records, tuning)
+        result.tunings.append({"tuning": tuning_label(tuning), "send_only": round(raw),
+                               "contract_producer": round(full)})
+        log.info("tuning %s: send-only %.0f/s, ContractProducer %.0f/s",
+                 tuning_label(tuning), raw, full)
+    raw_default = result.tunings[0]["send_only"]
+    result.add(Figure("produce.send_only", "librdkafka send of pre-serialized values",
+                      raw_default, "records/s", tuning_label(default)))
+
+    overall = run_producer(settings, contract, n, default)
+    result.add(Figure("produce.fetch_and_produce",
+                      "producer run (fetch_and_produce: fetch -> map -> produce, sequential)",
+                      overall["total"], "records/s",
+                      f"{n:,} users; fetch {overall['fetch_s']:.1f} s, map "
+                      f"{overall['map_s']:.1f} s, produce {overall['produce_s']:.1f} s"))
+    return result
+
+
+def best_tuning(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The tuning row with the highest ContractProducer rate."""
+    return max(rows, key=lambda r: r["contract_producer"])
+
+
+def with_tuning(tuning: ProducerTuning, **changes: Any) -> ProducerTuning:
+    return replace(tuning, **changes)

@@ -1,0 +1,327 @@
+"""bench-stream: Spark reading the topic, decoding it, writing Cassandra; beside their limits.
+
+A sandbox topic is filled with real contract records (users from the local server, mapped
+and serialized as the producer does, each with its own id). Then, on one SparkSession,
+each variant reads the whole topic as a bounded batch (the same Kafka source the
+streaming job uses, ``endingOffsets=latest``) into a sink:
+
+* ``read``: the Kafka rows into Spark's ``noop`` sink (the plain read);
+* ``decode``: frame parsing + our per-id ``from_avro`` decode, into ``noop``;
+* ``udf``: frame parsing + a Python UDF decoding with fastavro, into ``noop``;
+* ``sink``: the job's own :class:`BatchProcessor` on the batch (parse, decode, row checks,
+  the connector's write, dead letters, lag statistics): what one micro-batch costs;
+* ``write``: decoded rows written by the connector alone.
+
+Kafka's ``ConsumerPerformance`` on the same topic is the raw read limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bench import kafka_tools
+from bench.results import Figure, StageResult
+from bench.stats import best, rate
+from config.settings import Settings
+from schemas.catalog import Contract
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from streaming.registry import ReaderSchema, WriterSchema
+
+log = logging.getLogger(__name__)
+SEED = "bench-stream"
+POOL_SIZE = 5000
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    records: int = 200_000
+    repeats: int = 3  # read and decode: cheap, so the best of a few
+    sink_repeats: int = 1
+    udf_records: int = 0  # 0: all; the UDF is slow, a prefix gives the same rate
+
+
+# -- filling the topic ------------------------------------------------------------------------
+
+
+def unique_records(pool: list[dict[str, Any]], count: int, namespace: str) -> Iterator[dict]:
+    """``count`` records cycling through ``pool``, each with its own (deterministic) id."""
+    base = uuid.uuid5(uuid.NAMESPACE_URL, namespace)
+    for i in range(count):
+        record = dict(pool[i % len(pool)])
+        record["id"] = str(uuid.uuid5(base, str(i)))
+        yield record
+
+
+def fill_topic(settings: Settings, contract: Contract, count: int) -> float:
+    """Produce ``count`` distinct contract records (Confluent-framed Avro); seconds taken."""
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from producers.kafka_producer import ProducerTuning
+    from producers.mapping import map_users
+    from producers.randomuser_client import RandomUserClient, base_url_for
+    from producers.registry import registry_client
+
+    started = time.perf_counter()
+    with RandomUserClient(base_url_for(settings, "local")) as client:
+        users = client.fetch_page(results=POOL_SIZE, page=1, seed=SEED).users
+    pool = list(map_users(users, contract).records)
+    serializer = AvroSerializer(registry_client(settings), contract.schema_str,
+                                conf={"auto.register.schemas": False,
+                                      "use.latest.version": False})
+    ctx = SerializationContext(contract.topic, MessageField.VALUE)
+    producer = Producer({**settings.kafka_client_config(),
+                         **ProducerTuning().librdkafka_config()})
+    for record in unique_records(pool, count, contract.topic):
+        value = serializer(record, ctx)
+        while True:
+            try:
+                producer.produce(contract.topic, key=record["id"].encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(120):
+        raise RuntimeError(f"filling {contract.topic}: not every record was acknowledged")
+    return time.perf_counter() - started
+
+
+# -- the Spark variants ---------------------------------------------------------------------
+
+
+def batch_read(spark: SparkSession, settings: Settings, contract: Contract) -> DataFrame:
+    """The whole topic as a bounded DataFrame: the streaming job's source, read once."""
+    return (
+        spark.read.format("kafka")
+        .options(**settings.spark_kafka_options())
+        .option("subscribe", contract.topic)
+        .option("startingOffsets", "earliest")
+        .option("endingOffsets", "latest")
+        .option("includeHeaders", "true")
+        .load()
+    )
+
+
+# Connector write settings tried (the job uses the connector's defaults, the first row).
+CONNECTOR_TUNINGS: tuple[dict[str, str], ...] = (
+    {},
+    {"spark.cassandra.output.concurrent.writes": "16"},
+    {"spark.cassandra.output.concurrent.writes": "32"},
+    {"spark.cassandra.output.concurrent.writes": "64"},
+    {"spark.cassandra.output.concurrent.writes": "32",
+     "spark.cassandra.output.batch.grouping.key": "none"},
+)
+
+
+def describe_settings(settings: dict[str, str]) -> str:
+    if not settings:
+        return "defaults (concurrent.writes=5, batch.grouping.key=partition)"
+    return ", ".join(f"{k.removeprefix('spark.cassandra.output.')}={v}"
+                     for k, v in settings.items())
+
+
+@contextmanager
+def connector_settings(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
+    """Session settings the connector reads at each write; restored afterwards."""
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key in settings:
+            spark.conf.unset(key)
+
+
+def bare_from_avro(df: DataFrame, writer: WriterSchema) -> DataFrame:
+    """``from_avro`` of the bytes after the 5-byte header, nothing else: its cost alone."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.avro.functions import from_avro
+
+    payload = F.expr("substr(value, 6)")
+    return df.select(from_avro(payload, writer.schema_str).alias("d")).select("d.*")
+
+
+def to_noop(df: DataFrame) -> None:
+    """Run the plan to the end, keeping nothing (Spark's ``noop`` sink)."""
+    df.write.format("noop").mode("overwrite").save()
+
+
+def decoded_rows(df: DataFrame, reader: ReaderSchema,
+                 writers: dict[int, WriterSchema]) -> DataFrame:
+    """Our decode (frames -> per-id ``from_avro``), writers resolved beforehand."""
+    from streaming.decode import decode_frames
+    from streaming.wire import parse_frames
+
+    return decode_frames(parse_frames(df), reader, dict(writers)).rows
+
+
+def fastavro_udf_rows(df: DataFrame, reader: ReaderSchema,
+                      writers: dict[int, WriterSchema]) -> DataFrame:
+    """The alternative: a row-at-a-time Python UDF decoding each payload with fastavro."""
+    import io
+    import json
+
+    import fastavro
+    from pyspark.sql import functions as F
+
+    from schemas.spark import spark_struct
+    from streaming.wire import parse_frames
+
+    struct = spark_struct(reader.schema_str)
+    reader_schema = fastavro.parse_schema(json.loads(reader.schema_str))
+    parsed = {sid: fastavro.parse_schema(json.loads(w.schema_str)) for sid, w in writers.items()}
+    names = reader.field_names
+
+    def decode_one(schema_id: int | None, payload: bytes | None) -> tuple | None:
+        if schema_id is None or payload is None or schema_id not in parsed:
+            return None
+        try:
+            record: Any = fastavro.schemaless_reader(io.BytesIO(payload), parsed[schema_id],
+                                                     reader_schema)
+        except (EOFError, ValueError, TypeError, IndexError):  # undecodable: a null row
+            return None
+        # fastavro turns uuid strings into UUID objects; Spark wants the string.
+        return tuple(str(v) if isinstance(v, uuid.UUID) else v
+                     for v in (record.get(n) for n in names))
+
+    udf = F.udf(decode_one, struct)
+    framed = parse_frames(df)
+    return framed.select(udf("schema_id", "payload").alias("d")).select("d.*")
+
+
+@contextmanager
+def spark_session(settings: Settings) -> Iterator[SparkSession]:
+    from streaming.session import build_spark_session
+
+    # Python workers (the UDF variant) must run this interpreter: it has fastavro.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = build_spark_session(settings, "userstream-bench-stream")
+    spark.sparkContext.setLogLevel("ERROR")  # per-task Kafka consumer warnings drown the log
+    try:
+        yield spark
+    finally:
+        spark.stop()
+
+
+def timed_runs(action: Callable[[], Any], repeats: int) -> list[float]:
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def rates_detail(count: int, seconds: list[float]) -> str:
+    runs = ", ".join(f"{count / s:,.0f}" for s in seconds)
+    return f"{count:,} rows, best of {len(seconds)}: {runs}" if len(seconds) > 1 \
+        else f"{count:,} rows in {seconds[0]:.1f} s"
+
+
+# -- the stage --------------------------------------------------------------------------------
+
+
+def run(settings: Settings, contract: Contract, config: StreamConfig,
+        result: StageResult) -> StageResult:
+    from config.clients import schema_registry_client
+    from streaming.dead_letters import KAFKA_COLUMN
+    from streaming.job import BatchProcessor
+    from streaming.registry import RegistrySchemas
+    from streaming.sink import CassandraSink, TableTarget, table_rows, write_table
+    from streaming.wire import parse_frames
+
+    n = config.records
+    fill_s = fill_topic(settings, contract, n)
+    result.notes.append(f"topic filled with {n:,} distinct records in {fill_s:.1f} s")
+
+    perf = kafka_tools.consumer_performance(settings, contract.topic, messages=n)
+    result.add(Figure("stream.consumer_performance", "Kafka ConsumerPerformance (raw read)",
+                      perf.records_per_s, "records/s",
+                      f"{perf.messages:,} messages, {perf.mb:.0f} MB in "
+                      f"{perf.fetch_seconds:.2f} s"))
+
+    schemas = RegistrySchemas(schema_registry_client(settings), contract.subject)
+    reader = schemas.reader()
+    writers = {reader.schema_id: schemas.writer(reader.schema_id)}
+    if writers[reader.schema_id] is None:
+        raise RuntimeError(f"schema id {reader.schema_id} of {contract.subject} not found")
+    target = TableTarget.from_contract(contract)
+
+    with spark_session(settings) as spark:
+        source = batch_read(spark, settings, contract)
+        to_noop(source)  # warm-up: JIT, Kafka consumer pool, metadata
+
+        def measure(key: str, label: str, action: Callable[[], Any], repeats: int,
+                    count: int = n) -> Figure:
+            seconds = timed_runs(action, repeats)
+            figure = result.add(Figure(key, label, best([rate(count, s) for s in seconds]),
+                                       "rows/s", rates_detail(count, seconds)))
+            log.info("%s: %.0f rows/s", key, figure.value)
+            return figure
+
+        good = {k: v for k, v in writers.items() if v is not None}
+        measure("stream.read", "Spark Kafka batch read -> noop (no decoding)",
+                lambda: to_noop(source), config.repeats)
+        measure("stream.decode", "read + frames + per-id from_avro decode -> noop",
+                lambda: to_noop(decoded_rows(source, reader, good).drop(KAFKA_COLUMN)),
+                config.repeats)
+        measure("stream.frames", "  of which: read + frame parsing only -> noop",
+                lambda: to_noop(parse_frames(source)), config.repeats)
+        measure("stream.from_avro", "  of which: read + from_avro of the payload only -> noop",
+                lambda: to_noop(bare_from_avro(source, good[reader.schema_id])), config.repeats)
+        udf_n = config.udf_records or n
+        udf_source = source if udf_n >= n else source.limit(udf_n)
+        measure("stream.udf", "read + frames + Python UDF (fastavro) decode -> noop",
+                lambda: to_noop(fastavro_udf_rows(udf_source, reader, good)), 1, udf_n)
+
+        processor = BatchProcessor(schemas=schemas, target=target, sink=CassandraSink(target))
+        reports: list[Any] = []
+
+        def one_batch() -> None:
+            reports.append(processor.process(source, len(reports)))
+
+        measure("stream.sink", "streaming micro-batch: BatchProcessor -> Cassandra (connector)",
+                one_batch, config.sink_repeats)
+        written = {r.rows_written for r in reports}
+        if written != {n}:
+            raise RuntimeError(f"the sink wrote {written} rows per batch, expected {n}")
+
+        rows = table_rows(decoded_rows(source, reader, good), reader.field_names, target)
+        rows.persist()
+        rows.count()  # the tunings below time the connector's writes alone
+        tried = []
+        for settings_tried in CONNECTOR_TUNINGS:
+            with connector_settings(spark, settings_tried):
+                seconds = timed_runs(
+                    lambda: write_table(rows, target.keyspace, target.table), 1)[0]
+            tried.append((settings_tried, rate(n, seconds)))
+            result.tunings.append({"connector settings (spark.cassandra.output.*)":
+                                   describe_settings(settings_tried),
+                                   "write rows/s": round(rate(n, seconds))})
+            log.info("connector %s: %.0f rows/s", describe_settings(settings_tried), tried[-1][1])
+        rows.unpersist()
+        default_rate = tried[0][1]
+        result.add(Figure("stream.write", "connector write of decoded rows (default settings)",
+                          default_rate, "rows/s", f"{n:,} rows, cached, no checks"))
+        chosen, chosen_rate = max(tried, key=lambda t: t[1])
+        if chosen:
+            with connector_settings(spark, chosen):
+                measure("stream.sink_tuned", "micro-batch with the best connector settings ("
+                        + describe_settings(chosen) + ")", one_batch, 1)
+        result.notes.append(
+            "Spark " + spark.version + f", master {settings.spark_master}, "
+            f"{contract.partitions} Kafka partitions"
+        )
+    return result

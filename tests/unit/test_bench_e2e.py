@@ -1,0 +1,63 @@
+"""bench.e2e: the job's batch log, span cutting and pacing (no services)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.e2e import paced_sleep, parse_job_log, sub_spans
+
+
+def batch_line(**fields: object) -> str:
+    record = {"ts": "2026-11-26T07:04:23.000+00:00", "event": "batch", "batch_id": 1,
+              "input_rows": 10, "rows_written": 9, "dead_lettered": 1, "duration_ms": 2500,
+              "lag_max_ms": 9000, "lag_p50_ms": 4000, "lag_p95_ms": 8000}
+    record.update(fields)
+    return json.dumps(record)
+
+
+def test_batch_events_are_read_and_everything_else_skipped() -> None:
+    lines = [
+        "26/11/26 07:03:57 WARN Utils: Your hostname resolves to a loopback address",
+        json.dumps({"ts": "2026-11-26T07:03:50.000+00:00", "event": "job_started"}),
+        batch_line(),
+        batch_line(input_rows=0, rows_written=0, dead_lettered=0, lag_p50_ms=None,
+                   lag_p95_ms=None, lag_max_ms=None),
+        '{"event": "batch", broken json',
+    ]
+    events = parse_job_log(lines)
+    assert [(e.input_rows, e.rows_written, e.dead_lettered) for e in events] == [
+        (10, 9, 1), (0, 0, 0)]
+    first = events[0]
+    assert (first.duration_ms, first.lag_p50_ms, first.lag_p95_ms, first.lag_max_ms) == (
+        2500, 4000, 8000, 9000)
+    assert first.at == pytest.approx(1795676663.0)
+    assert events[1].lag_p95_ms is None
+
+
+def test_spans_are_cut_per_partition_and_cover_everything() -> None:
+    spans = list(sub_spans({0: 10, 1: 0}, {0: 25, 1: 4, 2: 0}, chunk=10))
+    assert spans == [({0: 10}, {0: 20}), ({0: 20}, {0: 25}), ({1: 0}, {1: 4})]
+
+
+def test_a_partition_missing_from_start_starts_at_zero() -> None:
+    assert list(sub_spans({}, {0: 3}, chunk=100)) == [({0: 0}, {0: 3})]
+
+
+def test_chunk_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        list(sub_spans({}, {0: 3}, chunk=0))
+
+
+@pytest.mark.parametrize(
+    ("produced", "target", "elapsed", "expected"),
+    [
+        (10_000, 0.0, 1.0, 0.0),  # unpaced
+        (10_000, 4000.0, 1.0, 1.5),  # ahead of the pace: wait
+        (10_000, 4000.0, 3.0, 0.0),  # behind it: go on at once
+    ],
+)
+def test_pacing_waits_only_when_ahead(produced: int, target: float, elapsed: float,
+                                      expected: float) -> None:
+    assert paced_sleep(produced, target, elapsed) == pytest.approx(expected)

@@ -1,0 +1,111 @@
+"""bench.report and bench.comparisons: the ratio table and the document (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.comparisons import comparisons, latency_budget, slowest_stage
+from bench.report import comparison_table, format_value, render, table
+from bench.results import Comparison, Figure, Goal, StageResult
+
+
+def fig(key: str, value: float, unit: str = "records/s", label: str | None = None) -> Figure:
+    return Figure(key, label or key, value, unit, "")
+
+
+def stage(name: str, *figures: Figure) -> StageResult:
+    return StageResult(name, "2026-11-26T07:00:00+00:00", figures=list(figures))
+
+
+@pytest.mark.parametrize(("op", "target", "value", "ratio", "met"), [
+    (">=", 0.5, 10.0, 0.6, True),
+    (">=", 0.5, 10.0, 0.4, False),
+    ("<=", 1.0, 10.0, 1.0, True),
+    ("<=", 1.0, 10.0, 1.2, False),
+    (">=", 0.5, 10.0, None, None),  # no limit measured: no verdict
+])
+def test_goal_on_the_ratio(op: str, target: float, value: float, ratio: float | None,
+                           met: bool | None) -> None:
+    assert Goal(op, target).met(value, ratio) is met  # type: ignore[arg-type]
+
+
+def test_goal_on_the_value_ignores_the_ratio() -> None:
+    assert Goal("<=", 0.0, on="value").met(0.0, None) is True
+    assert Goal("<=", 0.0, on="value").met(3.0, None) is False
+
+
+def test_comparison_ratio_is_figure_over_limit() -> None:
+    c = Comparison(fig("a", 30.0), fig("b", 60.0), Goal(">=", 0.5))
+    assert (c.ratio, c.met) == (0.5, True)
+    assert Comparison(fig("a", 30.0), None, None).met is None
+
+
+def test_ratio_table_row_says_whether_the_goal_is_met() -> None:
+    rows = [Comparison(fig("a", 30000, label="ours"), fig("b", 120000, label="theirs"),
+                       Goal(">=", 0.5, text="≥ 0.5× theirs"))]
+    lines = comparison_table(rows)
+    assert lines[0] == "| Figure | Value | Limit | Limit value | Ratio | Goal | Met |"
+    assert lines[2] == ("| ours | 30,000 records/s | theirs | 120,000 records/s | 0.25× | "
+                        "≥ 0.5× theirs | **no** |")
+
+
+def test_table_escapes_pipes() -> None:
+    assert table(["a"], [["x|y"]])[2] == "| x\\|y |"
+
+
+@pytest.mark.parametrize(("value", "unit", "text"), [
+    (1234.4, "records/s", "1,234 records/s"),
+    (850.0, "ms", "850 ms"),
+    (38412.0, "ms", "38.41 s"),
+    (1640.2, "MiB", "1,640 MiB"),
+    (0.123456, "x", "0.123 x"),
+])
+def test_format_value(value: float, unit: str, text: str) -> None:
+    assert format_value(value, unit) == text
+
+
+def test_the_slowest_stage_is_the_lowest_pipeline_rate() -> None:
+    results = {
+        "produce": stage("produce", fig("produce.fetch", 7000), fig("produce.map_serialize",
+                                                                     23000)),
+        "stream": stage("stream", fig("stream.sink", 6500), fig("stream.read", 100000)),
+    }
+    slowest = slowest_stage(results)
+    assert slowest is not None and (slowest.value, slowest.detail) == (6500, "stream.sink")
+    assert slowest_stage({}) is None
+
+
+def test_comparisons_leave_out_what_was_not_measured() -> None:
+    results = {"produce": stage("produce", fig("produce.contract_producer", 50000),
+                                fig("produce.producer_performance", 150000))}
+    rows = comparisons(results)
+    assert [(c.figure.key, c.limit.key if c.limit else None) for c in rows] == [
+        ("produce.contract_producer", "produce.producer_performance")]
+    assert rows[0].met is False
+
+
+def test_latency_goal_is_trigger_plus_two_seconds() -> None:
+    results = {"e2e": stage("e2e", fig("e2e.trigger", 5000, "ms"),
+                            fig("e2e.latency_p95", 6500, "ms"),
+                            fig("e2e.lost_or_duplicated", 0, "records"))}
+    budget = latency_budget(results)
+    assert budget is not None and budget.value == 7000
+    by_key = {c.figure.key: c for c in comparisons(results)}
+    assert by_key["e2e.latency_p95"].met is True
+    assert by_key["e2e.lost_or_duplicated"].met is True
+
+
+def test_the_document_has_every_part() -> None:
+    results = {"produce": stage("produce", fig("produce.contract_producer", 50000),
+                                fig("produce.producer_performance", 150000))}
+    results["produce"].tunings = [{"tuning": "linger.ms=5", "contract_producer": 41000}]
+    results["produce"].notes = ["a note"]
+    text = render(generated_at="today", machine={"CPU": "a CPU"}, results=results,
+                  comparisons=comparisons(results), sections={"produce": ["Some prose."]},
+                  plots={"stages": "performance/stages.png"}, commands=["make bench"])
+    for part in ("# Performance", "| CPU | a CPU |", "## Producer (`make bench-produce`)",
+                 "Some prose.", "| linger.ms=5 | 41,000 |", "- a note",
+                 "![Each stage beside its limit](performance/stages.png)",
+                 "```sh\nmake bench\n```"):
+        assert part in text
+    assert "## End to end" not in text  # a stage that did not run has no section
