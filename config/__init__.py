@@ -1,5 +1,11 @@
 """Runtime configuration: one frozen settings object built from the environment."""
 
+import warnings
+
 from config.settings import Settings, SettingsError, load_settings
+
+# confluent-kafka's registry client imports authlib's httpx integration, which warns
+# about its own future on every import; the warning is not ours to act on.
+warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 
 __all__ = ["Settings", "SettingsError", "load_settings"]

@@ -7,16 +7,11 @@ its client here, so security settings (TLS, SASL, basic auth) apply everywhere.
 from __future__ import annotations
 
 import ssl
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
-
-# confluent-kafka's registry client imports authlib's httpx integration, which warns
-# about its own future on every import; the warning is not ours to act on.
-warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 
 if TYPE_CHECKING:
     from cassandra.cluster import Session

@@ -273,15 +273,8 @@ def run(settings: Settings, contract: Contract, trigger: Trigger, stop: threadin
     from streaming.sink import CassandraSink, columns_to_write
 
     target = TableTarget.from_contract(contract)
-    check_tables(settings, target)
-    schemas = RegistrySchemas(
-        schema_registry_client(settings), contract.subject, ttl_seconds=READER_SCHEMA_TTL_SECONDS
-    )
-    reader = schemas.reader()
-    columns_to_write(reader.field_names, target)
+    check_tables(settings, target)  # the table holds at least what the contract asks
 
-    spark = build_spark_session(settings, f"userstream-{query_name(contract)}")
-    spark.streams.addListener(ProgressLogger())
     def table_columns() -> dict[str, str]:
         from config.clients import cassandra_session
         from streaming.schema_check import live_columns
@@ -289,6 +282,17 @@ def run(settings: Settings, contract: Contract, trigger: Trigger, stop: threadin
         with cassandra_session(settings) as session:
             return live_columns(session, target.keyspace, target.table)
 
+    schemas = RegistrySchemas(
+        schema_registry_client(settings), contract.subject, ttl_seconds=READER_SCHEMA_TTL_SECONDS
+    )
+    reader = schemas.reader()
+    # The registry may be ahead of this checkout (a newer version registered by
+    # `make schemas` elsewhere): what matters is that the live table can hold it.
+    target = target.with_columns(table_columns())
+    columns_to_write(reader.field_names, target)
+
+    spark = build_spark_session(settings, f"userstream-{query_name(contract)}")
+    spark.streams.addListener(ProgressLogger())
     processor = BatchProcessor(schemas=schemas, target=target, sink=CassandraSink(target),
                                live_columns=table_columns,
                                batch_timeout_seconds=settings.stream_batch_timeout_seconds)
