@@ -9,6 +9,7 @@ touches the network.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tarfile
@@ -80,13 +81,14 @@ def spark_jars(paths: StackPaths) -> list[Path]:
 
 
 def _artifact_name(jar: str) -> str:
-    """``kafka-clients-3.4.1.jar`` -> ``kafka-clients``: the name without its version."""
+    """``kafka-clients-3.4.1.jar`` -> ``kafka-clients``: the name without its version.
+
+    The version starts at the first ``-<digits>.``; names may hold digits too
+    (``spark-sql-kafka-0-10_2.12``).
+    """
     stem = jar.removesuffix(".jar")
-    parts = stem.split("-")
-    for i, part in enumerate(parts):
-        if part[:1].isdigit():
-            return "-".join(parts[:i])
-    return stem
+    match = re.search(r"-\d+\.", stem)
+    return stem[: match.start()] if match else stem
 
 
 def registry_distribution(paths: StackPaths) -> Path:
