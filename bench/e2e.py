@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 5000
 PAGES_PER_RUN = 1  # pages per fetch_and_produce call: one page is one DAG task's worth
 JOB_START_TIMEOUT_S = 240.0
+WARM_UP_RECORDS = PAGE_SIZE
 RECONCILE_CHUNK = 60_000  # messages per reconciled span: bounded memory
 
 
@@ -183,6 +184,16 @@ def produce_for(settings: Settings, contract: Contract, config: E2EConfig,
     return produced, time.monotonic() - started, ends
 
 
+def warm_up(settings: Settings, contract: Contract, job: JobProcess) -> None:
+    """One page through the whole pipeline before measuring: the first micro-batch pays
+    for JIT compilation and the connector's sessions, a cost no later batch pays."""
+    from producers.run import fetch_and_produce
+
+    fetch_and_produce(settings, contract, seed=f"bench-warm-up-{contract.topic}", pages=1,
+                      batch_size=WARM_UP_RECORDS, run_id="bench-warm-up", source="local")
+    wait_drained(job, WARM_UP_RECORDS, JOB_START_TIMEOUT_S)
+
+
 def wait_drained(job: JobProcess, produced: int, timeout: float) -> list[BatchEvent]:
     """Until the job's batches have taken in ``produced`` rows (or the deadline)."""
     deadline = time.monotonic() + timeout
@@ -253,6 +264,7 @@ def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
     job = start_job(settings, box, work_dir)
     try:
         job.wait_started(JOB_START_TIMEOUT_S)
+        warm_up(settings, contract, job)
         start = end_offsets(settings, contract.topic, contract.partitions)
         groups = {**service_groups(StackPaths.from_settings(settings)), "stream job": job.popen.pid}
 
@@ -265,8 +277,9 @@ def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
             produced, load_s, _ = produce_for(settings, contract, config,
                                               f"bench-e2e-{contract.topic}")
             log.info("load done: %d records in %.0f s; waiting for the job", produced, load_s)
-            events = wait_drained(job, produced, config.drain_timeout_s)
+            events = wait_drained(job, WARM_UP_RECORDS + produced, config.drain_timeout_s)
         end = end_offsets(settings, contract.topic, contract.partitions)
+        events = [e for e in events if e.at >= load_started]  # the warm-up's are not measured
     finally:
         job.stop()
     in_topic = sum(end[p] - start.get(p, 0) for p in end)
@@ -293,6 +306,16 @@ def record_figures(result: StageResult, config: E2EConfig, settings: Settings, p
                       f"{offered})"))
     result.add(Figure("e2e.produce_rate", "producer loop during the load (fetch_and_produce)",
                       rate(produced, load_s), "records/s", f"{produced:,} records"))
+    load_end = load_started + load_s
+    during = [e for e in events if e.at <= load_end]
+    taken = sum(e.input_rows for e in during)
+    result.add(Figure("e2e.stream_rate", "streaming job during the load (rows taken per second)",
+                      rate(taken, load_s), "rows/s",
+                      f"{len(during)} micro-batches ended during the load"))
+    result.add(Figure("e2e.backlog", "backlog when the load stopped (produced, not yet taken)",
+                      max(0, produced - taken), "records",
+                      f"up to ~{rate(produced, load_s) * settings.stream_trigger_seconds:,.0f}"
+                      " (one trigger interval of load) when the job keeps up"))
     if totals.latencies_ms:
         d = Distribution.of(totals.latencies_ms)
         detail = f"{d.count:,} rows, Kafka timestamp -> ingested_at"
@@ -327,6 +350,7 @@ def record_series(result: StageResult, monitor: Monitor, events: list[BatchEvent
     # The monitor started just before the load: its clock and load_started agree to ~ms.
     result.series["batch_t"] = [round(e.at - load_started, 2) for e in events]
     result.series["batch_rows"] = [float(e.rows_written + e.dead_lettered) for e in events]
+    result.series["batch_duration_ms"] = [float(e.duration_ms) for e in events]
     result.series["batch_lag_p50_ms"] = [_num(e.lag_p50_ms) for e in events]
     result.series["batch_lag_p95_ms"] = [_num(e.lag_p95_ms) for e in events]
     result.series["batch_lag_max_ms"] = [_num(e.lag_max_ms) for e in events]

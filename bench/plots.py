@@ -10,6 +10,23 @@ from typing import Any
 from bench.results import Comparison, StageResult
 
 DPI = 100
+SHORT_LABELS = {
+    "produce.contract_producer": "ContractProducer",
+    "produce.producer_performance": "ProducerPerformance",
+    "stream.read": "Spark read",
+    "stream.consumer_performance": "ConsumerPerformance",
+    "stream.decode": "Spark read + decode",
+    "stream.udf": "read + Python UDF",
+    "stream.sink": "micro-batch -> Cassandra",
+    "cassandra.limit": "independent writer (latte)",
+    "e2e.throughput": "end to end",
+}
+
+
+def short_label(key: str, label: str) -> str:
+    if key.startswith("derived.slowest_stage"):
+        return "slowest stage alone"
+    return SHORT_LABELS.get(key, label[:30])
 
 
 def _pyplot() -> Any:
@@ -49,8 +66,8 @@ def stages_plot(rows: Sequence[Comparison], path: Path) -> Path | None:
     if not pairs:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 0.7 * len(pairs) + 1.2))
-    labels = [c.figure.label for c in pairs]
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(pairs) + 1.2))
+    labels = [short_label(c.figure.key, c.figure.label) for c in pairs]
     ys = list(range(len(pairs)))
     ax.barh([y + 0.2 for y in ys], [c.figure.value for c in pairs], height=0.4,
             label="figure", color="#3b7dd8")
@@ -59,10 +76,12 @@ def stages_plot(rows: Sequence[Comparison], path: Path) -> Path | None:
     for y, c in zip(ys, pairs, strict=True):
         ax.text(c.figure.value, y + 0.2, f" {c.figure.value:,.0f}", va="center", fontsize=7)
         if c.limit is not None:
-            ax.text(c.limit.value, y - 0.2, f" {c.limit.value:,.0f} ({c.limit.label[:40]})",
+            ax.text(c.limit.value, y - 0.2,
+                    f" {c.limit.value:,.0f} ({short_label(c.limit.key, c.limit.label)})",
                     va="center", fontsize=7, color="#555555")
-    ax.set_yticks(ys, [label[:55] for label in labels], fontsize=7)
+    ax.set_yticks(ys, labels, fontsize=8)
     ax.set_xscale("log")
+    ax.set_xlim(right=max(max(c.figure.value, c.limit.value if c.limit else 0) for c in pairs) * 8)
     ax.set_xlabel("records (rows) per second, log scale")
     ax.invert_yaxis()
     ax.legend(fontsize=7, loc="lower right")

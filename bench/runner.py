@@ -75,8 +75,8 @@ def _stream(settings: Settings, box: Sandbox, options: StageOptions,
             result: StageResult) -> None:
     from bench import stream
 
-    config = stream.StreamConfig(records=options.records) if options.records \
-        else stream.StreamConfig()
+    records = options.records or settings.stream_max_offsets_per_trigger
+    config = stream.StreamConfig(records=records)
     stream.run(settings, box.contract, config, result)
 
 
@@ -151,8 +151,7 @@ def load_results(settings: Settings) -> dict[str, StageResult]:
     return found
 
 
-def write_report(settings: Settings, results: dict[str, StageResult],
-                 machine: dict[str, str], total_seconds: float | None) -> Path:
+def write_report(results: dict[str, StageResult], machine: dict[str, str]) -> Path:
     from bench import plots
     from bench.comparisons import comparisons, latency_budget
     from bench.narrative import commands, sections
@@ -173,8 +172,6 @@ def write_report(settings: Settings, results: dict[str, StageResult],
         keep("e2e-latency", plots.e2e_latency_plot(results["e2e"], PLOTS_DIR / "e2e-latency.png",
                                                    budget.value if budget else None))
         keep("e2e-memory", plots.e2e_memory_plot(results["e2e"], PLOTS_DIR / "e2e-memory.png"))
-    if total_seconds is not None:
-        machine = {**machine, "whole `make bench` run": f"{total_seconds / 60:.1f} min"}
     text = render(
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         machine=machine, results=results, comparisons=rows,

@@ -6,11 +6,14 @@ each variant reads the whole topic as a bounded batch (the same Kafka source the
 streaming job uses, ``endingOffsets=latest``) into a sink:
 
 * ``read``: the Kafka rows into Spark's ``noop`` sink (the plain read);
-* ``decode``: frame parsing + our per-id ``from_avro`` decode, into ``noop``;
+* ``decode``: frame parsing + our per-id ``from_avro`` decode, into ``noop``, and the two
+  halves of it alone (frame parsing; ``from_avro`` of the payload);
 * ``udf``: frame parsing + a Python UDF decoding with fastavro, into ``noop``;
 * ``sink``: the job's own :class:`BatchProcessor` on the batch (parse, decode, row checks,
-  the connector's write, dead letters, lag statistics): what one micro-batch costs;
-* ``write``: decoded rows written by the connector alone.
+  the connector's write, dead letters, lag statistics): what one micro-batch costs. The
+  topic holds as many records as the job's largest micro-batch (maxOffsetsPerTrigger);
+* ``write``: decoded rows written by the connector alone, with a few connector settings;
+  the best one is tried again on the whole micro-batch.
 
 Kafka's ``ConsumerPerformance`` on the same topic is the raw read limit.
 """
@@ -45,7 +48,8 @@ POOL_SIZE = 5000
 
 @dataclass(frozen=True)
 class StreamConfig:
-    records: int = 200_000
+    # The job's largest micro-batch: STREAM_MAX_OFFSETS_PER_TRIGGER (100,000 by default).
+    records: int = Settings.stream_max_offsets_per_trigger
     repeats: int = 3  # read and decode: cheap, so the best of a few
     sink_repeats: int = 1
     udf_records: int = 0  # 0: all; the UDF is slow, a prefix gives the same rate
