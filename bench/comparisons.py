@@ -49,6 +49,8 @@ def comparisons(results: Mapping[str, StageResult]) -> list[Comparison]:
              Goal(">=", 5.0, text="≥ 5× a Python UDF (fastavro)")),
         pair("stream.sink", find(results, "cassandra.limit"),
              Goal(">=", 0.6, text="≥ 0.6× an independent write load")),
+        pair("stream.write", find(results, "cassandra.limit"), None),
+        pair("stream.sink_tuned", find(results, "cassandra.limit"), None),
         pair("e2e.throughput", slowest_stage(results),
              Goal(">=", 0.5, text="≥ 0.5× the slowest stage alone")),
         pair("e2e.latency_p95", latency_budget(results),

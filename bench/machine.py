@@ -78,7 +78,7 @@ def describe(settings: Settings) -> dict[str, str]:
         "Cassandra": _cassandra_version(settings),
         "Spark (pyspark)": pyspark.__version__,
         "spark-cassandra-connector": jar_version(spark_jars, "spark-cassandra-connector_2.12"),
-        "confluent-kafka / librdkafka": f"{confluent_kafka.version()[0]} / "
+        "confluent-kafka / librdkafka": f"{confluent_kafka.__version__} / "
                                         f"{confluent_kafka.libversion()[0]}",
         "Spark master": settings.spark_master,
     }
