@@ -258,34 +258,39 @@ def _e2e_after(results: Mapping[str, StageResult]) -> list[str]:
     p95, trigger = _v(results, "e2e.latency_p95"), _v(results, "e2e.trigger")
     durations = [d for d in result.series.get("batch_duration_ms", []) if d == d]
     rows = result.series.get("batch_rows", [])
-    kept_up = True
+    interval_load = produce * trigger / 1000 if produce and trigger else None
+    behind = backlog is not None and interval_load is not None and backlog > interval_load
     if produce and stream is not None:
-        kept_up = stream >= produce * (1 - NOISE)
         lines.append(
             f"During the load the producer delivered {produce:,.0f} records/s and the job took "
-            f"{stream:,.0f} rows/s: it {'kept up' if kept_up else 'fell behind'}"
-            + (f" ({backlog:,.0f} records were waiting when the load stopped)."
-               if backlog is not None else ".")
+            f"{stream:,.0f} rows/s ({stream / produce:.0%})"
+            + (f"; {backlog:,.0f} records were waiting when the load stopped, against "
+               f"{interval_load:,.0f} produced in one trigger interval."
+               if backlog is not None and interval_load is not None else ".")
         )
+    median_s = None
     if durations:
         busy = [d for d, n in zip(durations, rows, strict=False) if n > 0] or durations
+        median_s = statistics.median(busy) / 1000
         lines.append(
-            f"Micro-batches took {statistics.median(busy) / 1000:.1f} s (median of those with "
-            f"rows), {max(busy) / 1000:.1f} s at most."
+            f"Micro-batches took {median_s:.1f} s (median of those with rows), "
+            f"{max(busy) / 1000:.1f} s at most."
         )
-    if p95 and trigger and p95 > trigger + 2000 and durations:
-        quickest = min(durations) / 1000 if durations else float("nan")
+    if p95 and trigger and p95 > trigger + 2000 and median_s is not None:
+        quickest = min(durations) / 1000
+        overran = median_s * 1000 >= trigger
         lines.append(
             f"**Why p95 latency exceeds the trigger interval + 2 s:** a record waits for the "
-            f"next trigger (up to {trigger / 1000:.0f} s), then for its whole micro-batch; "
-            f"the quickest batch took {quickest:.1f} s here, because each batch runs several "
+            f"next micro-batch to start (up to {trigger / 1000:.0f} s), then for that whole "
+            f"batch; the quickest batch took {quickest:.1f} s here: each batch runs several "
             "Spark jobs (count, schema ids, row count, dead-letter count, the write, lag "
             "statistics) while the producer, the randomuser server, Kafka and Cassandra share "
             "the same two cores."
-            + (" The job fell behind, so records also waited for the batches before theirs, "
-               "and latency grew with the backlog (plot below)." if not kept_up else
-               f" Half the records waited {_v(results, 'e2e.latency_p50') or 0:,.0f} ms or "
-               "less; the p95 is set by records that arrived just after a trigger.")
+            + (f" The median batch ({median_s:.1f} s) overran the {trigger / 1000:.0f} s "
+               "trigger, so batches ran back to back and a record also waited for the batch "
+               "in progress when it arrived." if overran else "")
+            + (" The job ended the load behind by more than one interval of load, which "
+               "adds its own wait (plot below)." if behind else "")
         )
     out = [""]
     for line in lines:

@@ -59,7 +59,7 @@ def figure_table(figures: Sequence[Figure]) -> list[str]:
 
 
 def machine_table(machine: Mapping[str, str]) -> list[str]:
-    return table(["", ""], [[k, v] for k, v in machine.items()])
+    return table(["What", "This run"], [[k, v] for k, v in machine.items()])
 
 
 def tunings_table(rows: Sequence[Mapping[str, object]]) -> list[str]:

@@ -115,7 +115,8 @@ def default_e2e_rate(results: dict[str, StageResult]) -> tuple[float, str]:
     if slowest is None:
         return 0.0, "unpaced: no stage results to derive a rate from"
     offered = E2E_OFFERED_SHARE * slowest.value
-    return offered, (f"{E2E_OFFERED_SHARE:.0%} of the slowest stage alone, {slowest.label}: "
+    stage = slowest.label.removeprefix("slowest stage alone: ")
+    return offered, (f"{E2E_OFFERED_SHARE:.0%} of the slowest stage measured alone, {stage}: "
                      f"{slowest.value:,.0f} {slowest.unit}")
 
 
