@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,7 +114,7 @@ def paced_sleep(produced: int, target_rate: float, elapsed: float) -> float:
 class JobProcess:
     popen: subprocess.Popen[bytes]
     log_path: Path
-    read_lines: list[str] = field(default_factory=list)
+    checkpoint: Path
 
     def lines(self) -> list[str]:
         return self.log_path.read_text(errors="replace").splitlines()
@@ -153,7 +154,7 @@ def start_job(settings: Settings, box: Sandbox, work_dir: Path) -> JobProcess:
             env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"},
             cwd=PROJECT_ROOT, start_new_session=True,
         )
-    return JobProcess(popen, log_path)
+    return JobProcess(popen, log_path, checkpoint)
 
 
 # -- the load -------------------------------------------------------------------------------
@@ -282,6 +283,7 @@ def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
         events = [e for e in events if e.at >= load_started]  # the warm-up's are not measured
     finally:
         job.stop()
+        shutil.rmtree(job.checkpoint, ignore_errors=True)  # its topic is gone with the sandbox
     in_topic = sum(end[p] - start.get(p, 0) for p in end)
     reconcile_started = time.monotonic()
     totals = reconcile_all(settings, contract, start, end)
