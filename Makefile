@@ -120,6 +120,23 @@ stream-down: $(STAMP) ## Stop the background streaming job
 replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=decode SINCE=12h)
 	$(PY) -m streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE))
 
+# ---------------------------------------------------------------- benchmarks
+.PHONY: bench
+bench: $(STAMP) $(SYSDEPS) ## All benchmarks beside their limits (~14 min, stack up), writes docs/performance.md
+	$(PY) -m bench all
+
+.PHONY: bench-produce
+bench-produce: $(STAMP) ## Producer stages vs Kafka's ProducerPerformance
+	$(PY) -m bench produce
+
+.PHONY: bench-stream
+bench-stream: $(STAMP) ## Spark read / decode / sink vs ConsumerPerformance and a Python UDF
+	$(PY) -m bench stream
+
+.PHONY: bench-tools
+bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 min, crates.io)
+	cargo install latte-cli --root .stack/bench-tools
+
 # ---------------------------------------------------------------- quality
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy
