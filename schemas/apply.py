@@ -10,6 +10,7 @@ with the new schema can reach a table that lacks its column. A second run finds 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -97,6 +98,14 @@ class _Executor:
         topic = NewTopic(action.name, action.partitions, action.replication_factor)
         future = self.services.admin.create_topics([topic])[action.name]
         future.result(timeout=TOPIC_TIMEOUT_S)
+        # The controller has it; wait until brokers serve it too, so that a producer
+        # started right after `make schemas` finds it.
+        deadline = time.monotonic() + TOPIC_TIMEOUT_S
+        while time.monotonic() < deadline:
+            listed = self.services.admin.list_topics(timeout=5).topics
+            if action.name in listed and listed[action.name].error is None:
+                break
+            time.sleep(0.2)
         return f"{action.name} created ({action.partitions} partitions)"
 
     def _run_cql(self, action: RunCql) -> str:

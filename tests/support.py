@@ -34,3 +34,17 @@ def wait_until(
 def unique_name(prefix: str) -> str:
     """A name no other test run uses: topics, subjects, keyspaces (CQL-safe)."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def wait_for_topics(admin: object, topics: list[str], *, timeout: float = 30.0) -> None:
+    """Wait until every topic is in the broker's metadata.
+
+    ``create_topics`` returns once the controller has the topic; the broker may
+    answer metadata requests without it for a moment after that.
+    """
+
+    def present() -> bool:
+        listed = admin.list_topics(timeout=5).topics  # type: ignore[attr-defined]
+        return all(t in listed and listed[t].error is None for t in topics)
+
+    wait_until(present, timeout=timeout, interval=0.2, message=f"topics {topics} in metadata")

@@ -18,7 +18,8 @@ from confluent_kafka.schema_registry import Schema
 from config.clients import schema_registry_client
 from config.settings import PROJECT_ROOT, Settings
 from ops.reconcile import decode, end_offsets, read_span
-from schemas.catalog import load_contract
+from schemas.apply import run_apply
+from schemas.catalog import load_contract, load_contracts
 from stack import launcher
 from stack.randomuser.failures import FailurePlan
 from stack.randomuser.server import serve_in_thread
@@ -32,6 +33,8 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
 @pytest.fixture(scope="module")
 def airflow_env(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    # The DAG produces to the real contract's topic: `make schemas` first (idempotent).
+    assert run_apply(load_contracts(), stack, out=lambda line: None) == 0
     home = tmp_path_factory.mktemp("airflow")
     env = {
         **os.environ,

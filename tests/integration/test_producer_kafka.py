@@ -27,7 +27,7 @@ from producers.run import fetch_and_produce, preflight
 from schemas.catalog import Contract, load_contract
 from stack.randomuser import FailurePlan, serve_in_thread
 from stack.randomuser.generator import generate_page, normalize_nats
-from tests.support import unique_name, wait_until
+from tests.support import unique_name, wait_for_topics, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +47,7 @@ def isolated_contract(
     if create_topics:
         for future in admin.create_topics(topics).values():
             future.result(timeout=30)
+        wait_for_topics(admin, [t.topic for t in topics])
     if register:
         registry.register_schema(contract.subject, Schema(contract.schema_str, "AVRO"))
     try:

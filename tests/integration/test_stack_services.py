@@ -19,7 +19,7 @@ from config.clients import cassandra_session, kafka_admin, schema_registry_clien
 from config.settings import PROJECT_ROOT, Settings
 from stack import launcher, process
 from stack.services import Context, by_name
-from tests.support import unique_name, wait_until
+from tests.support import unique_name, wait_for_topics, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 def _create_topic(settings: Settings, topic: str, partitions: int = 1) -> None:
     admin = kafka_admin(settings)  # keep the client alive until its futures resolve
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=30)
+    wait_for_topics(admin, [topic])
 
 
 def _delete_topic(settings: Settings, topic: str) -> None:

@@ -29,7 +29,7 @@ from streaming.job import Trigger, run
 from streaming.replay import run_replay
 from streaming.schema_check import TableMismatch
 from streaming.wire import MAGIC_BYTE_V1, frame
-from tests.support import unique_name
+from tests.support import unique_name, wait_for_topics
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +48,7 @@ def contract(stack: Settings) -> Iterator[Contract]:
     registry = schema_registry_client(stack)
     for future in admin.create_topics([NewTopic(contract.topic, 2, 1)]).values():
         future.result(timeout=30)
+    wait_for_topics(admin, [contract.topic])
     registry.register_schema(contract.subject, Schema(contract.schema_str, "AVRO"))
     with cassandra_session(stack) as session:
         for statement in [*schema_statements(contract), *dead_letter_statements(contract.keyspace)]:
