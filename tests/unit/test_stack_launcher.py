@@ -7,7 +7,6 @@ how the launcher starts, finds and stops a process group, not Kafka itself.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from stack.paths import StackPaths
 from stack.services import Context, Stream, render
 from stack.supervise import backoff_seconds
 from stack.supervise import main as supervise
+from tests.support import wait_until
 
 
 @pytest.mark.parametrize(
@@ -54,10 +54,8 @@ def test_spawn_records_the_group_and_stop_ends_parent_and_children(tmp_path: Pat
     pidfile, log = tmp_path / "svc.pid", tmp_path / "svc.log"
     # A parent that starts a child, like `airflow standalone` does.
     record = process.spawn(["sh", "-c", "sleep 300 & sleep 300; wait"], pidfile=pidfile, log=log)
-    deadline = time.monotonic() + 10
-    while len(process.group_members(record.pid)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(process.group_members(record.pid)) >= 2
+    wait_until(lambda: len(process.group_members(record.pid)) >= 2, timeout=10, interval=0.05,
+               message="the service and its child")
     assert process.running(pidfile) == record
     assert process.rss_bytes(record.pid) > 0
 
