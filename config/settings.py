@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -24,17 +24,36 @@ class SettingsError(ValueError):
     """A setting is missing or invalid; the message names the variable."""
 
 
-@dataclass(frozen=True)
 class Secret:
-    """A credential. Its value is only reachable through :meth:`reveal`."""
+    """A credential. Its value is only reachable through :meth:`reveal`.
 
-    _value: str = field(repr=False)
+    A plain class, not a dataclass, so that ``dataclasses.asdict(settings)``
+    cannot unwrap it into plain text.
+    """
+
+    __slots__ = ("_value",)
+    _value: str
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "_value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Secret is immutable")
 
     def reveal(self) -> str:
         return self._value
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __deepcopy__(self, memo: dict) -> Secret:
+        return self
 
     def __repr__(self) -> str:
         return "Secret('***')" if self._value else "Secret('')"
@@ -155,6 +174,11 @@ class Settings:
                     f"KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism!r}; "
                     f"expected one of {', '.join(KAFKA_SASL_MECHANISMS)}"
                 )
+            for var, value in (("KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                               ("KAFKA_SASL_PASSWORD", self.kafka_sasl_password.reveal())):
+                if '"' in value or "\\" in value:
+                    # Spark's Kafka source takes them inside a quoted JAAS string.
+                    raise SettingsError(f'{var} must not contain " or \\')
             if not self.kafka_sasl_username or not self.kafka_sasl_password:
                 raise SettingsError(
                     "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with "
@@ -201,6 +225,11 @@ class Settings:
 
 def _check_http_url(var: str, url: str) -> None:
     parsed = urlparse(url)
+    if parsed.username or parsed.password:
+        # It would be printed wherever the URL is (status, logs): use the Secret settings.
+        raise SettingsError(
+            f"{var} must not carry credentials; use the *_USER_INFO / *_PASSWORD settings"
+        )
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{var}={url!r} is not an http(s) URL")
 

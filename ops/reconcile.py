@@ -18,6 +18,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from config.clients import cassandra_session, schema_registry_client
@@ -117,7 +118,11 @@ def decode(
     for m in messages:
         try:
             decoded[(m.partition, m.offset)] = deserializer(m.value, ctx)
-        except Exception:  # noqa: BLE001 - poison is expected here: the stream dead-letters it
+        except SchemaRegistryError as exc:
+            if exc.http_status_code != 404:
+                raise  # the registry is down or refuses us: not a property of the record
+            decoded[(m.partition, m.offset)] = None  # an unknown schema id: poison
+        except Exception:  # noqa: BLE001 - any other failure is the payload's: poison
             decoded[(m.partition, m.offset)] = None
     return decoded
 

@@ -48,7 +48,8 @@ def _section(title: str, body: Callable[[], list[str]]) -> list[str]:
     try:
         lines = body()
     except Exception as exc:  # noqa: BLE001 - a status view reports the failure and goes on
-        lines = [f"unavailable: {exc.__class__.__name__}: {str(exc).splitlines()[0][:160]}"]
+        first = (str(exc).splitlines() or [""])[0]
+        lines = [f"unavailable: {exc.__class__.__name__}: {first[:160]}"]
     return [title, *(f"  {line}" for line in lines)]
 
 

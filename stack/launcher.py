@@ -62,6 +62,7 @@ def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Service
         if process.running(pidfile):
             print(f"  {service.name:<10} already running (pid {process.running(pidfile).pid})")  # type: ignore[union-attr]
             continue
+        process.stop(pidfile)  # leftovers of a group whose leader died; a no-op otherwise
         try:
             service.prepare(ctx)
             command = service.command(ctx)
@@ -78,8 +79,7 @@ def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Service
         print(f"  {service.name:<10} started (pid {record.pid}), log {ctx.paths.log(service.name)}")
     for service in services:
         wait_healthy(ctx, service)
-        if service in spawned:
-            service.after_start(ctx)
+        service.after_start(ctx)  # idempotent: also repairs a start that failed half-way
     print(f"stack up in {time.monotonic() - started:.0f} s")
     return spawned
 

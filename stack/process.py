@@ -35,23 +35,38 @@ class PidRecord:
             return None
 
 
-def start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
+def _stat(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/<pid>/stat (state, ppid, pgrp, ...), or None if it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces; the fields after it are plain.
-    rest = stat[stat.rindex(")") + 2 :].split()
-    return int(rest[19])
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def is_alive(record: PidRecord) -> bool:
-    ticks = start_ticks(record.pid)
-    if ticks is None or ticks != record.start_ticks:
+    fields = _stat(record.pid)
+    if fields is None:
         return False
-    state = Path(f"/proc/{record.pid}/stat").read_text()
-    return state[state.rindex(")") + 2] != "Z"
+    return int(fields[19]) == record.start_ticks and fields[0] != "Z"
+
+
+def orphaned_group(record: PidRecord) -> list[int]:
+    """Members of our group left behind by a leader that died (e.g. a crashed supervisor).
+
+    While any member is alive the kernel does not hand the group's id out as a pid
+    again, so these are ours, unless the pid itself now names another process.
+    """
+    fields = _stat(record.pid)
+    ours_dead = fields is None or (fields[0] == "Z" and int(fields[19]) == record.start_ticks)
+    return group_members(record.pid) if ours_dead else []
 
 
 def running(pidfile: Path) -> PidRecord | None:
@@ -61,7 +76,8 @@ def running(pidfile: Path) -> PidRecord | None:
         return None
     if is_alive(record):
         return record
-    pidfile.unlink(missing_ok=True)
+    if not orphaned_group(record):  # keep the file while leftovers of the group live
+        pidfile.unlink(missing_ok=True)
     return None
 
 
@@ -116,8 +132,8 @@ def stop(pidfile: Path, *, grace_seconds: float = 30.0) -> bool:
     Returns True when something was stopped. Only the group we started (its
     leader's pid is the recorded pid) is signalled.
     """
-    record = running(pidfile)
-    if record is None:
+    record = PidRecord.load(pidfile)
+    if record is None or not (is_alive(record) or orphaned_group(record)):
         pidfile.unlink(missing_ok=True)
         return False
     pgid = record.pid  # start_new_session makes the child its group's leader

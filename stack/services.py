@@ -411,7 +411,8 @@ class Stream(Service):
     name = "stream"
     start_timeout = 180.0
     STARTED = '"event": "query_started"'
-    ENDED = ('"event": "query_failed"', '"event": "refused"', '"event": "failed"')
+    ENDED = ('"event": "query_failed"', '"event": "refused"', '"event": "failed"',
+             '"event": "batch_stuck"')
 
     def port(self, ctx: Context) -> int:
         return 0  # serves nothing: it reads Kafka and writes Cassandra
@@ -439,8 +440,8 @@ class Stream(Service):
                 return None
             if any(marker in line for marker in self.ENDED):
                 return f"the query stopped: {line[:300]}"
-            if line.startswith("==== ") and "starting" in line:
-                return "starting"
+            if line.startswith("==== "):  # a (re)start, or the supervisor's word on an exit
+                return "starting" if "starting" in line else line.removeprefix("==== ")
         return "starting"
 
 

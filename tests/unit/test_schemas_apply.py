@@ -418,8 +418,17 @@ def test_unknown_subject_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_registry_down_is_one_line_naming_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://user:secret@127.0.0.1:9/apis/ccompat/v7")
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://127.0.0.1:9/apis/ccompat/v7")
     assert main(["apply", "--repo", str(write_repo(tmp_path, schema_text(V1)))]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: registry at http://127.0.0.1:9/apis/ccompat/v7 is unreachable")
+
+
+def test_credentials_in_the_registry_url_are_refused_before_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://user:secret@127.0.0.1:9/apis/ccompat/v7")
+    assert main(["apply", "--repo", str(write_repo(tmp_path, schema_text(V1)))]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "must not carry credentials" in line
     assert "secret" not in line

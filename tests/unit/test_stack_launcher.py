@@ -119,3 +119,21 @@ def test_stream_health_comes_from_its_log(tmp_path: Path, lines: list[str], heal
     ctx.paths.logs_dir.mkdir(parents=True)
     ctx.paths.log("stream").write_text("\n".join(lines))
     assert (Stream().probe(ctx) is None) is healthy
+
+
+def test_stop_reaches_the_children_of_a_leader_that_died(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    pidfile, log = tmp_path / "svc.pid", tmp_path / "svc.log"
+    record = process.spawn(["sh", "-c", "sleep 300 & sleep 300; wait"], pidfile=pidfile, log=log)
+    wait_until(lambda: len(process.group_members(record.pid)) >= 2, timeout=10, interval=0.05,
+               message="the service and its child")
+    os.kill(record.pid, signal.SIGKILL)  # the leader dies (a crashed supervisor), children live
+    wait_until(lambda: not process.is_alive(record), timeout=10, interval=0.05,
+               message="the leader to die")
+    assert process.running(pidfile) is None
+    assert pidfile.exists()  # kept: its group still has members
+    assert process.stop(pidfile, grace_seconds=5) is True
+    assert process.group_members(record.pid) == []
+    assert not pidfile.exists()
