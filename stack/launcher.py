@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,13 @@ class ServiceStatus:
     @property
     def healthy(self) -> bool:
         return self.pid is not None and self.problem is None
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
 
 
 def log_tail(ctx: Context, service: Service, lines: int = LOG_TAIL_LINES) -> str:
@@ -63,6 +71,15 @@ def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Service
             print(f"  {service.name:<10} already running (pid {process.running(pidfile).pid})")  # type: ignore[union-attr]
             continue
         process.stop(pidfile)  # leftovers of a group whose leader died; a no-op otherwise
+        port = service.port(ctx)
+        if port and port_in_use(port):
+            # Another program (a compose stack, a stray broker) would answer our
+            # probes while our own process failed to bind: refuse instead.
+            raise StackError(
+                f"{service.name}: port {port} is already in use by a process this stack did "
+                f"not start (`ss -ltnp 'sport = :{port}'` shows which); stop it, or point "
+                "the settings at another port"
+            )
         try:
             service.prepare(ctx)
             command = service.command(ctx)

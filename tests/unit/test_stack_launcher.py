@@ -137,3 +137,22 @@ def test_stop_reaches_the_children_of_a_leader_that_died(tmp_path: Path) -> None
     assert process.stop(pidfile, grace_seconds=5) is True
     assert process.group_members(record.pid) == []
     assert not pidfile.exists()
+
+
+def test_up_refuses_a_port_another_program_holds(tmp_path: Path) -> None:
+    import socket
+
+    from stack.launcher import StackError, port_in_use, up
+    from stack.services import RandomUserLocal
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        assert port_in_use(port)
+        settings = load_settings({"STACK_HOME": str(tmp_path),
+                                  "RANDOMUSER_LOCAL_URL": f"http://127.0.0.1:{port}/api/"})
+        ctx = Context(settings, StackPaths.from_settings(settings))
+        with pytest.raises(StackError, match=f"port {port} is already in use"):
+            up(ctx, [RandomUserLocal()])
+    assert not ctx.paths.pidfile("randomuser").exists()  # nothing was started
