@@ -93,9 +93,9 @@ def serialize_all(settings: Settings, contract: Contract,
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    from producers.registry import registry_client
+    from config.clients import schema_registry_client
 
-    serializer = AvroSerializer(registry_client(settings), contract.schema_str,
+    serializer = AvroSerializer(schema_registry_client(settings), contract.schema_str,
                                 conf={"auto.register.schemas": False,
                                       "use.latest.version": False})
     ctx = SerializationContext(contract.topic, MessageField.VALUE)

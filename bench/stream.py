@@ -73,16 +73,16 @@ def fill_topic(settings: Settings, contract: Contract, count: int) -> float:
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
+    from config.clients import schema_registry_client
     from producers.kafka_producer import ProducerTuning
     from producers.mapping import map_users
     from producers.randomuser_client import RandomUserClient, base_url_for
-    from producers.registry import registry_client
 
     started = time.perf_counter()
     with RandomUserClient(base_url_for(settings, "local")) as client:
         users = client.fetch_page(results=POOL_SIZE, page=1, seed=SEED).users
     pool = list(map_users(users, contract).records)
-    serializer = AvroSerializer(registry_client(settings), contract.schema_str,
+    serializer = AvroSerializer(schema_registry_client(settings), contract.schema_str,
                                 conf={"auto.register.schemas": False,
                                       "use.latest.version": False})
     ctx = SerializationContext(contract.topic, MessageField.VALUE)

@@ -77,17 +77,22 @@ def resolve_source(settings: Settings, source: str) -> tuple[str, str]:
     return chosen, why
 
 
+def run_module(progress: Progress, *args: str) -> None:
+    """``python -m <args>`` in the project, its output shown as progress; fail on non-zero."""
+    result = subprocess.run([sys.executable, "-m", *args], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, check=False)
+    for line in (result.stdout + result.stderr).strip().splitlines():
+        progress(f"  {line}")
+    if result.returncode != 0:
+        raise DemoError(f"`python -m {' '.join(args)}` failed (exit {result.returncode})")
+
+
 def prepare(ctx: Context, progress: Progress) -> None:
     """Stack up, schemas registered and tables migrated, streaming job running."""
     progress("starting the stack (make up)")
     launcher.up(ctx)
     progress("registering schemas and migrating tables (make schemas)")
-    result = subprocess.run([sys.executable, "-m", "schemas", "apply"], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, check=False)
-    for line in (result.stdout + result.stderr).strip().splitlines():
-        progress(f"  {line}")
-    if result.returncode != 0:
-        raise DemoError("make schemas failed (see above)")
+    run_module(progress, "schemas", "apply")
     progress("starting the streaming job (make stream-up)")
     launcher.up(ctx, [by_name("stream")])
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 
 from config.clients import cassandra_session
 from config.settings import PROJECT_ROOT
-from ops.demo import DemoError, PipelineResult, prepare, run_pipeline
+from ops.demo import PipelineResult, prepare, run_module, run_pipeline
 from schemas.catalog import Contract, load_contract
 from stack import process
 from stack.services import Context
@@ -27,15 +26,6 @@ from stack.services import Context
 V2_PROPOSAL = PROJECT_ROOT / "docs" / "examples" / "users_created-value.v2.avsc"
 NEW_FIELD = "nationality"
 Progress = Callable[[str], None]
-
-
-def _run(progress: Progress, *args: str) -> None:
-    result = subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, capture_output=True,
-                            text=True, check=False)
-    for line in (result.stdout + result.stderr).strip().splitlines():
-        progress(f"  {line}")
-    if result.returncode != 0:
-        raise DemoError(f"`python {' '.join(args)}` failed (exit {result.returncode})")
 
 
 def apply_proposal(progress: Progress) -> Contract:
@@ -47,13 +37,13 @@ def apply_proposal(progress: Progress) -> Contract:
         progress(f"1. pull request: {V2_PROPOSAL.relative_to(PROJECT_ROOT)} -> "
                  f"schemas/{contract.avsc_path.name} (adds optional field {NEW_FIELD!r})")
         shutil.copyfile(V2_PROPOSAL, contract.avsc_path)
-        _run(progress, "-m", "schemas", "generate")
+        run_module(progress, "schemas", "generate")
         diff = subprocess.run(["git", "diff", "--stat", "--", "schemas", "cql"],
                               cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
         for line in diff.stdout.strip().splitlines():
             progress(f"  {line}")
     progress("2. make schemas-check (lint, compatibility with git history, Cassandra safety)")
-    _run(progress, "-m", "schemas", "check")
+    run_module(progress, "schemas", "check")
     return load_contract()
 
 
@@ -91,7 +81,7 @@ def evolve(ctx: Context, *, count: int, source: str, progress: Progress) -> Pipe
     starts = job_starts(ctx)
     contract = apply_proposal(progress)
     progress("3. make schemas: add the column first, then register v2 (the stream keeps running)")
-    _run(progress, "-m", "schemas", "apply")
+    run_module(progress, "schemas", "apply")
     progress(f"4. a DAG run producing {count} users with v2")
     result = run_pipeline(ctx, contract, count=count, batch_size=max(count // 2, 1),
                           source=source, progress=progress)

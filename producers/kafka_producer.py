@@ -25,9 +25,10 @@ from confluent_kafka.serialization import (
     StringSerializer,
 )
 
+from config.clients import schema_registry_client
 from config.settings import Settings
 from producers.errors import DeliveryError, SerializationFailed
-from producers.registry import lookup_contract_schema, registry_client
+from producers.registry import lookup_contract_schema
 from producers.rejects import RejectRecord
 from schemas.catalog import Contract
 
@@ -127,7 +128,7 @@ class ContractProducer:
     # -- lifecycle ---------------------------------------------------------------
 
     def __enter__(self) -> ContractProducer:
-        registry = self._registry or registry_client(self.settings)
+        registry = self._registry or schema_registry_client(self.settings)
         registered = lookup_contract_schema(registry, self.contract,
                                             self.settings.schema_registry_url)
         self.schema_id = registered.schema_id

@@ -14,11 +14,8 @@ import httpx
 from confluent_kafka.schema_registry import RegisteredSchema, Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from config.settings import Settings
 from producers.errors import RegistryError, RegistryUnavailable, SchemaNotRegistered
 from schemas.catalog import Contract
-
-REGISTRY_TIMEOUT_S = 10
 
 
 def public_url(url: str) -> str:
@@ -26,11 +23,6 @@ def public_url(url: str) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def registry_client(settings: Settings) -> SchemaRegistryClient:
-    return SchemaRegistryClient({**settings.schema_registry_config(),
-                                 "timeout": REGISTRY_TIMEOUT_S})
 
 
 def lookup_contract_schema(

@@ -20,6 +20,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from config.clients import schema_registry_client
 from config.settings import Settings
 from producers.errors import (
     BrokerUnavailable,
@@ -30,7 +31,7 @@ from producers.errors import (
 from producers.kafka_producer import ContractProducer, DeliveryStats, ProducerTuning
 from producers.mapping import map_users
 from producers.randomuser_client import MAX_RESULTS, RandomUserClient
-from producers.registry import lookup_contract_schema, registry_client
+from producers.registry import lookup_contract_schema
 from producers.rejects import make_reject
 from schemas.catalog import Contract
 
@@ -136,7 +137,7 @@ def preflight(
     timeout_s: float = 10.0,
 ) -> PreflightReport:
     """Registry reachable, our exact schema registered, topics present as the contract says."""
-    registered = lookup_contract_schema(registry or registry_client(settings), contract,
+    registered = lookup_contract_schema(registry or schema_registry_client(settings), contract,
                                         settings.schema_registry_url)
     admin = admin or AdminClient(settings.kafka_client_config())
     try:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -48,3 +52,23 @@ def wait_for_topics(admin: object, topics: list[str], *, timeout: float = 30.0) 
         return all(t in listed and listed[t].error is None for t in topics)
 
     wait_until(present, timeout=timeout, interval=0.2, message=f"topics {topics} in metadata")
+
+
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+
+def airflow_test_env(home: Path, dags_folder: Path) -> dict[str, str]:
+    """An Airflow of its own for `airflow dags test`: a fresh metadata DB in ``home``."""
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    migrate = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True,
+                             text=True, timeout=600, check=False)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    return env

@@ -7,10 +7,7 @@ records can be injected; Airflow gets its own metadata database in a temp dir.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from confluent_kafka.schema_registry import Schema
@@ -24,31 +21,15 @@ from stack import launcher
 from stack.randomuser.failures import FailurePlan
 from stack.randomuser.server import serve_in_thread
 from stack.services import Context, by_name
-from tests.support import unique_name
+from tests.support import AIRFLOW, airflow_test_env, unique_name
 
 pytestmark = pytest.mark.integration
-
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
-
 
 @pytest.fixture(scope="module")
 def airflow_env(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     # The DAG produces to the real contract's topic: `make schemas` first (idempotent).
     assert run_apply(load_contracts(), stack, out=lambda line: None) == 0
-    home = tmp_path_factory.mktemp("airflow")
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    migrate = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True,
-                             text=True, timeout=600, check=False)
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
-    return env
+    return airflow_test_env(tmp_path_factory.mktemp("airflow"), PROJECT_ROOT / "dags")
 
 
 def dags_test(env: dict[str, str], conf: dict, api_url: str) -> subprocess.CompletedProcess:

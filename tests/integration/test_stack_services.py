@@ -19,7 +19,7 @@ from config.clients import cassandra_session, kafka_admin, schema_registry_clien
 from config.settings import PROJECT_ROOT, Settings
 from stack import launcher, process
 from stack.services import Context, by_name
-from tests.support import unique_name, wait_for_topics, wait_until
+from tests.support import AIRFLOW, airflow_test_env, unique_name, wait_for_topics, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -196,20 +196,8 @@ def test_airflow_is_healthy_and_runs_a_trivial_dag(stack: Settings, tmp_path: Pa
         trivial()
         """
     ))
-    home = tmp_path / "airflow"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    airflow = str(Path(sys.executable).parent / "airflow")
-    migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True,
-                             text=True, timeout=600)
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
-    run = subprocess.run([airflow, "dags", "test", "trivial"], env=env, capture_output=True,
+    env = airflow_test_env(tmp_path / "airflow", dags)
+    run = subprocess.run([AIRFLOW, "dags", "test", "trivial"], env=env, capture_output=True,
                          text=True, timeout=600)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
