@@ -226,6 +226,9 @@ class TimedSink:
         self.inner = inner
         self.seconds = 0.0
 
+    def ensure_writable(self, spark: SparkSession, target: Any) -> None:
+        self.inner.ensure_writable(spark, target)
+
     def write_rows(self, rows: DataFrame) -> None:
         started = time.perf_counter()
         self.inner.write_rows(rows)

@@ -63,7 +63,7 @@ def map_to_headers(headers: Column) -> Column:
 def dead_letter_rows(
     df: DataFrame,
     *,
-    stage: str,
+    stage: str | Column,
     error: Column,
     error_class: Column,
     schema_id: Column,
@@ -71,11 +71,15 @@ def dead_letter_rows(
 ) -> DataFrame:
     """``df``'s rows in the dead-letter table's shape.
 
+    ``stage`` is one of :class:`Stage`, or a column holding it for each row.
+
     ``kafka`` is the struct of the record's Kafka columns (default: built from ``df``'s
     own source columns).
     """
-    if stage not in Stage.ALL:
-        raise ValueError(f"unknown dead-letter stage {stage!r}; expected one of {Stage.ALL}")
+    if isinstance(stage, str):
+        if stage not in Stage.ALL:
+            raise ValueError(f"unknown dead-letter stage {stage!r}; expected one of {Stage.ALL}")
+        stage = F.lit(stage)
     k = kafka_struct(df) if kafka is None else kafka
     out = df.select(
         k["topic"].alias("topic"),
@@ -88,7 +92,7 @@ def dead_letter_rows(
         schema_id.cast("int").alias("schema_id"),
         error.alias("error"),
         error_class.alias("error_class"),
-        F.lit(stage).alias("stage"),
+        stage.alias("stage"),
         F.current_timestamp().alias("dead_lettered_at"),
         F.lit(None).cast("timestamp").alias("replayed_at"),
     )

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import avro.errors
 import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
 
@@ -38,11 +38,13 @@ from schemas.cql import LINEAGE_COLUMNS
 from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows, kafka_struct
 from streaming.registry import ReaderSchema, SchemaLookup, WriterSchema
 from streaming.sql import first_match
+from streaming.wire import HEADER_SIZE, header, schema_id_of
 
 DECODED_SENTINEL = "__streaming_decoded"
-_DECODED = "_decoded"
-_ERROR = "_decode_error"
-_ERROR_CLASS = "_decode_error_class"
+DECODED = "_decoded"
+DECODE_ERROR = "_decode_error"
+DECODE_ERROR_CLASS = "_decode_error_class"
+MATCHED_ID = "_writer_id"  # the id of the readable writer whose header the frame starts with
 
 
 class DecodeErrorClass:
@@ -84,9 +86,9 @@ class Decoded:
     @property
     def rows(self) -> DataFrame:
         """Reader fields as columns + writer_schema_id, writer_schema_version, ``kafka``."""
-        ok = self.outcome.where(F.col("frame_error").isNull() & F.col(_ERROR).isNull())
+        ok = self.outcome.where(F.col("frame_error").isNull() & F.col(DECODE_ERROR).isNull())
         return ok.select(
-            *[F.col(_DECODED)[name].alias(name) for name in self.reader.field_names],
+            *[F.col(DECODED)[name].alias(name) for name in self.reader.field_names],
             F.col("writer_schema_id"),
             F.col("writer_schema_version"),
             F.col(KAFKA_COLUMN),
@@ -103,10 +105,10 @@ class Decoded:
             kafka=F.col(KAFKA_COLUMN),
         )
         undecodable = dead_letter_rows(
-            self.outcome.where(F.col("frame_error").isNull() & F.col(_ERROR).isNotNull()),
+            self.outcome.where(F.col("frame_error").isNull() & F.col(DECODE_ERROR).isNotNull()),
             stage=Stage.DECODE,
-            error=F.col(_ERROR),
-            error_class=F.col(_ERROR_CLASS),
+            error=F.col(DECODE_ERROR),
+            error_class=F.col(DECODE_ERROR_CLASS),
             schema_id=F.col("schema_id"),
             kafka=F.col(KAFKA_COLUMN),
         )
@@ -220,6 +222,11 @@ def decode_frames(
 
     Pure transform: ``writers`` must cover every schema id of the batch
     (:func:`batch_schema_ids`), an id missing from it is dead-lettered as unknown.
+
+    A row picks its writer by comparing its first five bytes with each readable writer's
+    frame header, as binary: the id is never turned into a number on the decoding path
+    (Spark can only do that through hex text). Only a row that matches no readable writer
+    computes its id, for the reason it is dead-lettered with.
     """
     options = {
         "avroSchema": reader_with_sentinel(reader),
@@ -227,46 +234,50 @@ def decode_frames(
         # Avro's timestamps are proleptic Gregorian; no legacy-calendar rebasing.
         "datetimeRebaseMode": "CORRECTED",
     }
-    schema_id = F.col("schema_id")
+    schema_id = schema_id_of(F.col("value"))  # evaluated only in the branches that need it
     payload = F.col("payload")
+    frame_header = F.substring(F.col("value"), 1, HEADER_SIZE)
 
     readable = {s: w for s, w in writers.items() if isinstance(w, WriterSchema)}
     rejected = {s: r for s, r in writers.items() if isinstance(r, Rejected)}
-    decoders = [
-        (schema_id == sid, from_avro(payload, w.schema_str, options))
-        for sid, w in readable.items()
-    ]
+    matches = [(frame_header == F.lit(header(sid)), sid, w) for sid, w in readable.items()]
+    decoders = [(match, from_avro(payload, w.schema_str, options)) for match, _, w in matches]
     if not decoders:
         # No readable writer in this batch: a never-taken branch still types the column.
         decoders = [(F.lit(False), from_avro(payload, reader.schema_str, options))]
     decoded = first_match(decoders)
+    matched_id = first_match([(m, F.lit(sid)) for m, sid, _ in matches],
+                             otherwise=F.lit(None)).cast("int")
     version = first_match(
-        [(schema_id == sid, F.lit(w.version).cast("int")) for sid, w in readable.items()],
+        [(m, F.lit(w.version).cast("int")) for m, _, w in matches],
         otherwise=F.lit(None).cast("int"),
     )
-    failures: list[tuple[Column, Column, str]] = [
-        (
-            ~schema_id.isin(list(writers)),
-            F.format_string("unknown schema id %d", schema_id),
-            DecodeErrorClass.UNKNOWN_SCHEMA_ID,
-        ),
-        *((schema_id == sid, F.lit(r.reason), r.error_class) for sid, r in rejected.items()),
-        (
-            F.col(_DECODED)[DECODED_SENTINEL].isNull(),
-            F.format_string("avro payload does not decode with writer schema %d", schema_id),
-            DecodeErrorClass.UNDECODABLE_PAYLOAD,
-        ),
-    ]
-    error = first_match([(cond, why) for cond, why, _ in failures])
-    error_class = first_match([(cond, F.lit(name)) for cond, _, name in failures])
+    # Why a row with no readable writer is not decoded: its id is rejected, or unknown.
+    no_writer = first_match(
+        [(schema_id == sid, F.lit(r.reason)) for sid, r in rejected.items()],
+        otherwise=F.format_string("unknown schema id %d", schema_id),
+    )
+    no_writer_class = first_match(
+        [(schema_id == sid, F.lit(r.error_class)) for sid, r in rejected.items()],
+        otherwise=F.lit(DecodeErrorClass.UNKNOWN_SCHEMA_ID),
+    )
+    not_decoded = F.col(DECODED)[DECODED_SENTINEL].isNull()
+    error = F.when(F.col(MATCHED_ID).isNull(), no_writer).when(
+        not_decoded,
+        F.format_string("avro payload does not decode with writer schema %d", F.col(MATCHED_ID)),
+    )
+    error_class = F.when(F.col(MATCHED_ID).isNull(), no_writer_class).when(
+        not_decoded, F.lit(DecodeErrorClass.UNDECODABLE_PAYLOAD)
+    )
     well_formed = F.col("frame_error").isNull()
     outcome = (
         framed.withColumn(KAFKA_COLUMN, kafka_struct(framed))
-        .withColumn(_DECODED, F.when(well_formed, decoded))
-        .withColumn(_ERROR, F.when(well_formed, error))
-        .withColumn(_ERROR_CLASS, F.when(well_formed, error_class))
-        .withColumn("writer_schema_id", schema_id)
-        .withColumn("writer_schema_version", version)
+        .withColumn(MATCHED_ID, F.when(well_formed, matched_id))
+        .withColumn(DECODED, F.when(F.col(MATCHED_ID).isNotNull(), decoded))
+        .withColumn(DECODE_ERROR, F.when(well_formed, error))
+        .withColumn(DECODE_ERROR_CLASS, F.when(well_formed, error_class))
+        .withColumn("writer_schema_id", F.coalesce(F.col(MATCHED_ID), F.col("schema_id")))
+        .withColumn("writer_schema_version", F.when(well_formed, version))
     )
     return Decoded(outcome=outcome, reader=reader, writers=dict(writers))
 

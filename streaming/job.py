@@ -13,21 +13,24 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from config.settings import Settings
 from schemas.catalog import Contract
-from streaming.decode import decode
+from streaming.dead_letters import Stage
+from streaming.decode import WriterResolution, current_reader, resolve_writers
 from streaming.logs import log_event
-from streaming.registry import SchemaLookup
-from streaming.report import BatchReport, count_by, lag_stats
-from streaming.sink import Sink, TableTarget, check_rows, table_rows
+from streaming.registry import ReaderSchema, SchemaLookup
+from streaming.report import BatchReport, lag_from
+from streaming.sink import Sink, TableTarget
+from streaming.triage import BatchMetrics, Triage, triage
 from streaming.wire import parse_frames
 
 # How stale the reader schema may get: a newly registered version is used within this time.
@@ -96,6 +99,9 @@ class BatchProcessor:
     batch_timeout_seconds: float | None = None
     on_stuck: Callable[[int], None] = field(default=lambda code: os._exit(code))
     _target_version: int | None = None
+    _known_ids: set[int] = field(default_factory=set)  # frame ids seen by earlier batches
+    # (writer id, reader id) -> how that writer's rows are read into that reader.
+    _resolved: dict[tuple[int, int], WriterResolution] = field(default_factory=dict)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         watchdog = None
@@ -116,59 +122,85 @@ class BatchProcessor:
                   action="exiting so that the supervisor restarts from the checkpoint")
         self.on_stuck(EXIT_STUCK)
 
-    def _follow_reader(self, reader_version: int) -> None:
+    def _follow_reader(self, reader_version: int, spark: SparkSession) -> None:
         if self.live_columns is None or reader_version == self._target_version:
             return
         self.target = self.target.with_columns(self.live_columns())
+        self.sink.ensure_writable(spark, self.target)
         self._target_version = reader_version
 
     def process(self, batch: DataFrame, batch_id: int) -> BatchReport:
-        started = self.monotonic()
-        batch.persist()
-        cached: list[DataFrame] = [batch]
-        try:
-            input_rows = batch.count()
-            reader = self.schemas.reader()  # refreshed here when stale, between batches
-            if input_rows == 0:
-                return BatchReport(
-                    batch_id=batch_id, input_rows=0, rows_written=0, dead_lettered=0,
-                    reader_version=reader.version, reader_schema_id=reader.schema_id,
-                    duration_ms=self._elapsed_ms(started),
-                )
-            decoded = decode(parse_frames(batch), self.schemas).persist()
-            cached.append(decoded.outcome)
-            self._follow_reader(decoded.reader.version)
-            checked = check_rows(decoded.rows, self.target)
-            cached.append(checked.annotated.persist())
-            writable = checked.writable
-            dead = decoded.dead_letters.unionByName(checked.dead_letters).persist()
-            cached.append(dead)
+        """One pass that writes what it can; more passes only for new ids and dead letters.
 
-            rows_written = writable.count()
-            by_stage = count_by(dead, "stage")
-            if rows_written:
-                self.sink.write_rows(table_rows(writable, decoded.reader.field_names, self.target))
-            if by_stage:
-                self.sink.write_dead_letters(dead)
-            completed_ms = int(self.wall_clock() * 1000)
-            return BatchReport(
-                batch_id=batch_id,
-                input_rows=input_rows,
-                rows_written=rows_written,
-                dead_lettered=sum(by_stage.values()),
-                dead_lettered_by_stage=by_stage,
-                schema_ids=decoded.schema_ids,
-                reader_version=decoded.reader.version,
-                reader_schema_id=decoded.reader.schema_id,
-                duration_ms=self._elapsed_ms(started),
-                lag=lag_stats(batch, completed_ms),
-            )
-        finally:
-            for df in cached:
-                df.unpersist()
+        1. Decode with the writers already known (the reader's own id, the ids of earlier
+           batches), check, write, and collect the metrics, in one Spark job.
+        2. Ids this batch brought that the registry knows: a second pass over their rows
+           only (a newer writer refreshes the reader first, so its fields are kept).
+        3. Rows not written: a job per pass that had some, writing them as dead letters.
+        """
+        started = self.monotonic()
+        framed = parse_frames(batch)
+        reader = self.schemas.reader()  # refreshed here when stale, between batches
+        first = self._triage(framed, reader, self._known_ids | {reader.schema_id})
+        metrics = self._write(first)
+        passes: list[tuple[Triage, BatchMetrics, tuple[int, ...]]] = [(first, metrics, ())]
+
+        new_ids = [i for i in metrics.schema_ids if i not in first.writers]
+        self._known_ids.update(new_ids)
+        retry = [i for i in new_ids if self.schemas.writer(i) is not None]
+        if retry:
+            reader = current_reader(retry, self.schemas)
+            rows = framed.where(F.col("frame_error").isNull() & F.col("schema_id").isin(retry))
+            second = self._triage(rows, reader, self._known_ids | {reader.schema_id})
+            again = self._write(second)
+            # The first pass counted these rows as undecodable (unknown id): they are not.
+            first_counts = dict(metrics.by_stage)
+            first_counts[Stage.DECODE] = first_counts.get(Stage.DECODE, 0) - again.rows
+            passes = [(first, replace(metrics, by_stage=_nonzero(first_counts)), tuple(retry)),
+                      (second, again, ())]
+
+        by_stage: dict[str, int] = {}
+        for triaged, counts, exclude in passes:
+            if counts.dead_lettered:
+                self.sink.write_dead_letters(triaged.dead_letters(exclude))
+            for stage, n in counts.by_stage.items():
+                by_stage[stage] = by_stage.get(stage, 0) + n
+        completed_ms = int(self.wall_clock() * 1000)
+        return BatchReport(
+            batch_id=batch_id,
+            input_rows=metrics.rows,
+            rows_written=sum(counts.written for _, counts, _ in passes),
+            dead_lettered=sum(by_stage.values()),
+            dead_lettered_by_stage=by_stage,
+            schema_ids=list(metrics.schema_ids),
+            reader_version=reader.version,
+            reader_schema_id=reader.schema_id,
+            duration_ms=self._elapsed_ms(started),
+            lag=lag_from(metrics, completed_ms),
+        )
+
+    def _triage(self, framed: DataFrame, reader: ReaderSchema, ids: set[int]) -> Triage:
+        self._follow_reader(reader.version, framed.sparkSession)
+        return triage(framed, reader, self._writers(reader, ids), self.target)
+
+    def _writers(self, reader: ReaderSchema, ids: set[int]) -> dict[int, WriterResolution]:
+        """Each id resolved against ``reader`` once (registry look-ups are cached too)."""
+        for schema_id in ids - {i for i, r in self._resolved if r == reader.schema_id}:
+            resolution = resolve_writers([schema_id], self.schemas, reader)[schema_id]
+            self._resolved[(schema_id, reader.schema_id)] = resolution
+        return {i: w for (i, r), w in self._resolved.items() if r == reader.schema_id and i in ids}
+
+    def _write(self, triaged: Triage) -> BatchMetrics:
+        rows, observation = triaged.observed_rows()
+        self.sink.write_rows(rows)  # the one action: it decodes, checks, writes and counts
+        return BatchMetrics.from_observation(observation.get)
 
     def _elapsed_ms(self, started: float) -> int:
         return int((self.monotonic() - started) * 1000)
+
+
+def _nonzero(counts: Mapping[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counts.items() if v}
 
 
 # -- the query ----------------------------------------------------------------------------------

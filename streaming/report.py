@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+if TYPE_CHECKING:
+    from streaming.triage import BatchMetrics
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,17 @@ def lag_stats(records: DataFrame, completed_at_ms: int, timestamp: str = "timest
     return LagStats(
         max_ms=_int(row["max"]), p50_ms=_int(percentiles[0]), p95_ms=_int(percentiles[1])
     )
+
+
+def lag_from(metrics: BatchMetrics, completed_at_ms: int) -> LagStats:
+    """The lag statistics from a pass's metrics: the oldest record has the largest lag,
+    the 5th percentile of the timestamps gives the 95th percentile of the lag."""
+
+    def lag(timestamp_ms: int | None) -> int | None:
+        return None if timestamp_ms is None else completed_at_ms - timestamp_ms
+
+    return LagStats(max_ms=lag(metrics.oldest_ms), p50_ms=lag(metrics.timestamp_p50_ms),
+                    p95_ms=lag(metrics.timestamp_p05_ms))
 
 
 def count_by(df: DataFrame, column: str) -> dict[str, int]:

@@ -15,10 +15,12 @@ because Cassandra was unavailable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -38,6 +40,10 @@ class SinkErrorClass:
     EMPTY_PARTITION_KEY = "empty_partition_key"
     INVALID_UUID = "invalid_uuid"
     NULL_IN_COLLECTION = "null_in_collection"
+
+
+class TableNotVisible(RuntimeError):
+    """The connector's view of the cluster does not show the table (or its columns) yet."""
 
 
 class TableBehindReaderSchema(RuntimeError):
@@ -94,14 +100,21 @@ def unquote(name: str) -> str:
 # -- row checks: what Cassandra would refuse, found before writing --------------------------
 
 
-def row_problems(df: DataFrame, target: TableTarget) -> list[tuple[Column, Column, str]]:
-    """``(condition, reason, error_class)`` for each row-level defect, in priority order."""
-    spark_types = dict(df.dtypes)
+def row_problems(
+    spark_types: Mapping[str, str],
+    target: TableTarget,
+    column: Callable[[str], Column] = F.col,
+) -> list[tuple[Column, Column, str]]:
+    """``(condition, reason, error_class)`` for each row-level defect, in priority order.
+
+    ``spark_types`` maps each decoded field to its Spark type (``DataFrame.dtypes``);
+    ``column(name)`` is how the field is read (a column, or a field of a struct).
+    """
     problems: list[tuple[Column, Column, str]] = []
     for name in target.primary_key:
         problems.append(
             (
-                F.col(name).isNull(),
+                column(name).isNull(),
                 F.lit(f"primary key column {name} is null"),
                 SinkErrorClass.NULL_PRIMARY_KEY,
             )
@@ -110,7 +123,7 @@ def row_problems(df: DataFrame, target: TableTarget) -> list[tuple[Column, Colum
         if spark_types.get(name) in ("string", "binary"):
             problems.append(
                 (
-                    F.length(F.col(name)) == 0,
+                    F.length(column(name)) == 0,
                     F.lit(f"partition key column {name} is empty"),
                     SinkErrorClass.EMPTY_PARTITION_KEY,
                 )
@@ -120,18 +133,18 @@ def row_problems(df: DataFrame, target: TableTarget) -> list[tuple[Column, Colum
             continue
         cql = normalize_cql_type(cql)
         if cql == "uuid" and spark_types[name] == "string":
-            shown = F.substring(F.col(name), 1, _SHOWN_VALUE_CHARS)
+            shown = F.substring(column(name), 1, _SHOWN_VALUE_CHARS)
             problems.append(
                 (
-                    F.col(name).isNotNull() & ~F.col(name).rlike(UUID_PATTERN),
+                    column(name).isNotNull() & ~column(name).rlike(UUID_PATTERN),
                     F.format_string(f"column {name} is not a uuid: '%s'", shown),
                     SinkErrorClass.INVALID_UUID,
                 )
             )
         elif cql.startswith(("list<", "set<")):
-            problems.append(_null_element(name, F.col(name)))
+            problems.append(_null_element(name, column(name)))
         elif cql.startswith("map<"):
-            problems.append(_null_element(name, F.map_values(F.col(name))))
+            problems.append(_null_element(name, F.map_values(column(name))))
     return problems
 
 
@@ -169,7 +182,7 @@ class Checked:
 
 def check_rows(rows: DataFrame, target: TableTarget) -> Checked:
     """Mark each decoded row with the first defect Cassandra would refuse it for."""
-    problems = row_problems(rows, target)
+    problems = row_problems(dict(rows.dtypes), target)
     return Checked(
         rows.withColumn("_sink_error", first_match([(c, why) for c, why, _ in problems]))
         .withColumn(
@@ -224,8 +237,47 @@ def read_table(spark: SparkSession, keyspace: str, table: str) -> DataFrame:
     return spark.read.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).load()
 
 
+def await_columns(
+    spark: SparkSession, keyspace: str, table: str, columns: Sequence[str],
+    timeout_s: float = 60.0, poll_s: float = 0.5,
+) -> None:
+    """Until the connector sees ``keyspace.table`` with ``columns``, at most ``timeout_s``.
+
+    The connector's driver session learns about schema changes from Cassandra's events,
+    debounced by a second or so: a table created or altered a moment ago (``make
+    schemas`` just before a start, a column added while the job runs) can be missing
+    from its view, and a write would fail on it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            seen = set(read_table(spark, keyspace, table).columns)
+            missing = [c for c in columns if c not in seen]
+        except AnalysisException as exc:  # the keyspace or the table is not seen yet
+            missing, seen = list(columns), set()
+            problem = str(exc).splitlines()[0]
+        else:
+            problem = f"columns {missing} are not seen yet"
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise TableNotVisible(
+                f"after {timeout_s:.0f}s spark-cassandra-connector still cannot write "
+                f"{keyspace}.{table}: {problem}; run `make schemas` and check the cluster"
+            )
+        time.sleep(poll_s)
+
+
 class Sink(Protocol):
-    """Where the job's output goes; :class:`CassandraSink` in production, a fake in tests."""
+    """Where the job's output goes; :class:`CassandraSink` in production, a fake in tests.
+
+    ``write_rows`` must run an action on its rows: the job's batch metrics are collected
+    by it.
+    """
+
+    def ensure_writable(self, spark: SparkSession, target: TableTarget) -> None:
+        """Block until ``target`` (with its current columns) can be written."""
+        ...
 
     def write_rows(self, rows: DataFrame) -> None: ...
 
@@ -239,6 +291,10 @@ class Sink(Protocol):
 @dataclass(frozen=True)
 class CassandraSink:
     target: TableTarget
+
+    def ensure_writable(self, spark: SparkSession, target: TableTarget) -> None:
+        await_columns(spark, target.keyspace, target.table, list(target.columns))
+        await_columns(spark, target.keyspace, DEAD_LETTER_TABLE, list(DEAD_LETTER_COLUMNS))
 
     def write_rows(self, rows: DataFrame) -> None:
         write_table(rows, self.target.keyspace, self.target.table)

@@ -116,34 +116,56 @@ def _unsigned(binary: Column) -> Column:
     return F.conv(F.hex(binary), 16, 10).cast("bigint")
 
 
+def _byte(value: int) -> Column:
+    return F.lit(bytearray([value]))
+
+
+def schema_id_of(value: Column) -> Column:
+    """The frame's schema id as a signed int (bytes 1..4, big-endian); assumes a frame.
+
+    Spark cannot cast binary to int, so this goes through hex text: it is evaluated only
+    where the id is needed as a number (never on the decoding path, see :func:`header`).
+    """
+    raw = _unsigned(F.substring(value, 2, SCHEMA_ID_SIZE))
+    return F.when(raw >= 2**31, raw - 2**32).otherwise(raw).cast("int")
+
+
+def header(schema_id: int) -> bytes:
+    """The 5 bytes a frame of ``schema_id`` starts with (compared as binary in Spark)."""
+    return bytes([MAGIC_BYTE]) + _SCHEMA_ID.pack(schema_id)
+
+
 def parse_frames(df: DataFrame, value: str = "value", headers: str = "headers") -> DataFrame:
     """Add ``magic``, ``schema_id``, ``payload``, ``frame_error`` and ``frame_error_class``.
 
     ``frame_error`` is null for a frame the decoder can read; otherwise it is the reason.
     ``headers`` is the Kafka source's ``array<struct<key, value>>`` (``includeHeaders``);
     a missing column or a null array means no headers.
+
+    Every rule is a plain comparison of bytes (no lambda, no text conversion), so the
+    whole check runs in Spark's generated code.
     """
     v = F.col(value)
     length = F.length(v)
-    magic = F.when(length >= 1, _unsigned(F.substring(v, 1, 1)).cast("int"))
-    raw_id = _unsigned(F.substring(v, 2, SCHEMA_ID_SIZE))
-    signed_id = F.when(raw_id >= 2**31, raw_id - 2**32).otherwise(raw_id).cast("int")
+    first_byte = F.substring(v, 1, 1)
     if headers in df.columns:
+        # headers.key is the array of the header keys: no lambda, so code generation holds.
         has_id_header = F.coalesce(
-            F.exists(F.col(headers), lambda h: h["key"] == F.lit(VALUE_SCHEMA_ID_HEADER)),
-            F.lit(False),
+            F.array_contains(F.col(headers)["key"], VALUE_SCHEMA_ID_HEADER), F.lit(False)
         )
     else:
         has_id_header = F.lit(False)
+    # The sign bit of the id is the top bit of byte 1: at least 0x80 means negative.
+    negative_id = F.substring(v, 2, 1) >= _byte(0x80)
 
     rules: list[tuple[Column, Column, str]] = [
         (v.isNull(), F.lit("null value (tombstone)"), FrameErrorClass.NULL_VALUE),
         (length == 0, F.lit("empty value"), FrameErrorClass.EMPTY_VALUE),
         (has_id_header, F.lit(_header_reason()), FrameErrorClass.HEADER_SCHEMA_ID),
-        (magic == MAGIC_BYTE_V1, F.lit(GUID_REASON), FrameErrorClass.GUID_FRAMING),
+        (first_byte == _byte(MAGIC_BYTE_V1), F.lit(GUID_REASON), FrameErrorClass.GUID_FRAMING),
         (
-            magic != MAGIC_BYTE,
-            F.concat(F.lit("unknown magic byte 0x"), F.lower(F.hex(F.substring(v, 1, 1)))),
+            first_byte != _byte(MAGIC_BYTE),
+            F.concat(F.lit("unknown magic byte 0x"), F.lower(F.hex(first_byte))),
             FrameErrorClass.UNKNOWN_MAGIC,
         ),
         (
@@ -152,19 +174,19 @@ def parse_frames(df: DataFrame, value: str = "value", headers: str = "headers") 
             FrameErrorClass.TOO_SHORT,
         ),
         (
-            signed_id < 0,
-            F.format_string("negative schema id %d", signed_id),
+            negative_id,
+            F.format_string("negative schema id %d", schema_id_of(v)),
             FrameErrorClass.NEGATIVE_SCHEMA_ID,
         ),
     ]
     # The first matching rule wins, in the same order as parse_frame's checks.
     return (
-        df.withColumn("magic", magic)
+        df.withColumn("magic", F.when(length >= 1, _unsigned(first_byte).cast("int")))
         .withColumn("frame_error", first_match([(cond, why) for cond, why, _ in rules]))
         .withColumn(
             "frame_error_class", first_match([(cond, F.lit(name)) for cond, _, name in rules])
         )
-        .withColumn("schema_id", F.when(F.col("frame_error").isNull(), signed_id))
+        .withColumn("schema_id", F.when(F.col("frame_error").isNull(), schema_id_of(v)))
         .withColumn(
             "payload",
             F.when(F.col("frame_error").isNull(), F.expr(f"substr(`{value}`, {HEADER_SIZE + 1})")),

@@ -6,11 +6,14 @@ import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastavro
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+
+if TYPE_CHECKING:
+    from streaming.sink import TableTarget
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +44,8 @@ def spark() -> Iterator[SparkSession]:
 class FakeSink:
     """A :class:`streaming.sink.Sink` that keeps what would have been written.
 
-    Rows are collected at write time, as a real sink reads them (the job unpersists its
-    cached DataFrames after the batch).
+    Rows are collected at write time, as a real sink reads them: that action is also
+    what fills the job's batch metrics.
     """
 
     def __init__(self) -> None:
@@ -50,6 +53,10 @@ class FakeSink:
         self.row_columns: list[str] = []
         self.dead_letters: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
+        self.ensured: list[list[str]] = []
+
+    def ensure_writable(self, spark: SparkSession, target: TableTarget) -> None:
+        self.ensured.append(list(target.columns))
 
     def write_rows(self, rows: DataFrame) -> None:
         self.row_columns = rows.columns

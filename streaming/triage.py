@@ -1,0 +1,170 @@
+"""Each record of a micro-batch gets its fate in one pass: a table row, or a dead letter.
+
+The job's hot path is a single Spark job per micro-batch: Kafka -> frames -> decode ->
+row checks -> write the writable rows. What the batch report needs (how many rows, how
+many written, dead letters by stage, the schema ids seen, the Kafka timestamps for the
+lag) is collected *by that same job*, with Spark's ``observe``: no cached batch, no
+extra counting actions. The ``observe`` node also keeps the optimizer from pushing the
+"is it writable" filter below the decoding, which would run ``from_avro`` twice a row.
+
+Dead letters are the rare case: they are selected by a second job over the same batch
+(same offsets, same schemas, so the same verdicts), only when the metrics say there are
+some.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import functions as F
+
+from schemas.cql import LINEAGE_COLUMNS
+from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows
+from streaming.decode import (
+    DECODE_ERROR,
+    DECODE_ERROR_CLASS,
+    DECODED,
+    WriterResolution,
+    decode_frames,
+)
+from streaming.registry import ReaderSchema
+from streaming.sink import TableTarget, row_problems, table_rows
+from streaming.sql import first_match
+
+# Bookkeeping columns of the triaged batch; reserved: no contract field may use them.
+STAGE = "__stage"  # null: the row is written; else where it was dead-lettered
+ERROR = "__error"
+ERROR_CLASS = "__error_class"
+TRIAGE_COLUMNS = frozenset({STAGE, ERROR, ERROR_CLASS})
+
+
+@dataclass(frozen=True)
+class BatchMetrics:
+    """What one pass saw, collected while it wrote."""
+
+    rows: int
+    written: int
+    by_stage: Mapping[str, int]
+    schema_ids: Sequence[int]  # every frame id seen, readable or not
+    oldest_ms: int | None  # the smallest Kafka timestamp, epoch milliseconds
+    timestamp_p05_ms: int | None  # its 5th and 50th percentiles (approximate)
+    timestamp_p50_ms: int | None
+
+    @property
+    def dead_lettered(self) -> int:
+        return sum(self.by_stage.values())
+
+    @classmethod
+    def from_observation(cls, values: Mapping[str, Any]) -> BatchMetrics:
+        ids = values.get("schema_ids") or ""
+        return cls(
+            rows=int(values["rows"]),
+            written=int(values["written"]),
+            by_stage={s: int(values[f"stage_{s}"]) for s in Stage.ALL if values[f"stage_{s}"]},
+            schema_ids=sorted(int(i) for i in ids.split(",") if i),
+            oldest_ms=_int(values.get("oldest_ms")),
+            timestamp_p05_ms=_int(values.get("timestamp_p05_ms")),
+            timestamp_p50_ms=_int(values.get("timestamp_p50_ms")),
+        )
+
+
+@dataclass(frozen=True)
+class Triage:
+    """One row per record: the reader's fields, lineage, the Kafka struct and its fate."""
+
+    outcome: DataFrame
+    reader: ReaderSchema
+    target: TableTarget
+    writers: Mapping[int, WriterResolution] = field(default_factory=dict)
+
+    def observed_rows(self) -> tuple[DataFrame, Observation]:
+        """The writable rows in the table's shape, and the metrics their write collects.
+
+        The metrics are ready once an action (the sink's write) has run on the rows.
+        """
+        observation = Observation()
+        timestamp_ms = F.expr(f"unix_millis(`{KAFKA_COLUMN}`.timestamp)")
+        stage = F.col(STAGE)
+        quantiles = F.percentile_approx(timestamp_ms, [0.05, 0.5])
+        observed = self.outcome.observe(
+            observation,
+            F.count(F.lit(1)).alias("rows"),
+            F.count(F.when(stage.isNull(), 1)).alias("written"),
+            *[F.count(F.when(stage == s, 1)).alias(f"stage_{s}") for s in Stage.ALL],
+            # Metrics come back through Py4J, where only scalars convert: ids as text.
+            F.array_join(F.array_sort(F.collect_set("writer_schema_id")), ",").alias(
+                "schema_ids"
+            ),
+            F.min(timestamp_ms).alias("oldest_ms"),
+            F.element_at(quantiles, 1).alias("timestamp_p05_ms"),
+            F.element_at(quantiles, 2).alias("timestamp_p50_ms"),
+        )
+        writable = observed.where(stage.isNull())
+        return table_rows(writable, self.reader.field_names, self.target), observation
+
+    def dead_letters(self, exclude_ids: Sequence[int] = ()) -> DataFrame:
+        """The rows that are not written, as dead-letter rows (frame ids in ``exclude_ids``
+        are left out: another pass decides about them)."""
+        dead = self.outcome.where(F.col(STAGE).isNotNull())
+        if exclude_ids:
+            dead = dead.where(
+                F.col("writer_schema_id").isNull()
+                | ~F.col("writer_schema_id").isin(list(exclude_ids))
+            )
+        return dead_letter_rows(
+            dead,
+            stage=F.col(STAGE),
+            error=F.col(ERROR),
+            error_class=F.col(ERROR_CLASS),
+            schema_id=F.col("writer_schema_id"),
+            kafka=F.col(KAFKA_COLUMN),
+        )
+
+
+def triage(
+    framed: DataFrame,
+    reader: ReaderSchema,
+    writers: Mapping[int, WriterResolution],
+    target: TableTarget,
+) -> Triage:
+    """Decode ``framed`` (:func:`streaming.wire.parse_frames`' output), check each decoded
+    row as the sink would, and give every row its stage (null: writable) and reason."""
+    decoded = decode_frames(framed, reader, writers).outcome
+    names = reader.field_names
+    clashes = sorted(TRIAGE_COLUMNS.intersection(names))
+    if clashes:
+        raise ValueError(f"reader schema fields {clashes} are reserved by the streaming job")
+    struct_type = decoded.schema[DECODED].dataType
+    spark_types = {f.name: f.dataType.simpleString() for f in struct_type.fields}  # type: ignore[attr-defined]
+
+    def field_of(name: str) -> Column:
+        return F.col(DECODED)[name]
+
+    problems = row_problems(spark_types, target, column=field_of)
+    frame_error, decode_error = F.col("frame_error"), F.col(DECODE_ERROR)
+    decoded_ok = frame_error.isNull() & decode_error.isNull()
+    sink_error = F.when(decoded_ok, first_match([(c, why) for c, why, _ in problems]))
+    sink_class = F.when(decoded_ok, first_match([(c, F.lit(k)) for c, _, k in problems]))
+    stage = first_match([
+        (frame_error.isNotNull(), F.lit(Stage.FRAME)),
+        (decode_error.isNotNull(), F.lit(Stage.DECODE)),
+        (sink_error.isNotNull(), F.lit(Stage.SINK)),
+    ])
+    outcome = decoded.select(
+        *[field_of(name).alias(name) for name in names],
+        *[F.col(c) for c in LINEAGE_COLUMNS if c in decoded.columns],
+        F.col(KAFKA_COLUMN),
+        stage.alias(STAGE),
+        F.coalesce(frame_error, decode_error, sink_error).alias(ERROR),
+        F.coalesce(F.col("frame_error_class"), F.col(DECODE_ERROR_CLASS), sink_class).alias(
+            ERROR_CLASS
+        ),
+    )
+    return Triage(outcome=outcome, reader=reader, target=target, writers=dict(writers))
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
