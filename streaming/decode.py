@@ -276,7 +276,9 @@ def decode_frames(
         .withColumn(DECODED, F.when(F.col(MATCHED_ID).isNotNull(), decoded))
         .withColumn(DECODE_ERROR, F.when(well_formed, error))
         .withColumn(DECODE_ERROR_CLASS, F.when(well_formed, error_class))
-        .withColumn("writer_schema_id", F.coalesce(F.col(MATCHED_ID), F.col("schema_id")))
+        # Not the parsed schema_id column: that would compute every row's id as text.
+        .withColumn("writer_schema_id",
+                    F.coalesce(F.col(MATCHED_ID), F.when(well_formed, schema_id)))
         .withColumn("writer_schema_version", F.when(well_formed, version))
     )
     return Decoded(outcome=outcome, reader=reader, writers=dict(writers))

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -24,13 +24,12 @@ from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from config.settings import Settings
 from schemas.catalog import Contract
-from streaming.dead_letters import Stage
 from streaming.decode import WriterResolution, current_reader, resolve_writers
 from streaming.logs import log_event
 from streaming.registry import ReaderSchema, SchemaLookup
 from streaming.report import BatchReport, lag_from
 from streaming.sink import Sink, TableTarget
-from streaming.triage import BatchMetrics, Triage, triage
+from streaming.triage import BatchMetrics, Triage, stage_counts, triage
 from streaming.wire import parse_frames
 
 # How stale the reader schema may get: a newly registered version is used within this time.
@@ -143,33 +142,33 @@ class BatchProcessor:
         reader = self.schemas.reader()  # refreshed here when stale, between batches
         first = self._triage(framed, reader, self._known_ids | {reader.schema_id})
         metrics = self._write(first)
-        passes: list[tuple[Triage, BatchMetrics, tuple[int, ...]]] = [(first, metrics, ())]
+        written = metrics.written
+        # (a pass, the frame ids it leaves to a later pass, how many rows it did not write)
+        passes: list[tuple[Triage, tuple[int, ...], int]] = [(first, (), metrics.not_written)]
 
         new_ids = [i for i in metrics.schema_ids if i not in first.writers]
         self._known_ids.update(new_ids)
-        retry = [i for i in new_ids if self.schemas.writer(i) is not None]
+        retry = tuple(i for i in new_ids if self.schemas.writer(i) is not None)
         if retry:
             reader = current_reader(retry, self.schemas)
-            rows = framed.where(F.col("frame_error").isNull() & F.col("schema_id").isin(retry))
+            rows = framed.where(F.col("frame_error").isNull() & F.col("schema_id").isin(*retry))
             second = self._triage(rows, reader, self._known_ids | {reader.schema_id})
             again = self._write(second)
-            # The first pass counted these rows as undecodable (unknown id): they are not.
-            first_counts = dict(metrics.by_stage)
-            first_counts[Stage.DECODE] = first_counts.get(Stage.DECODE, 0) - again.rows
-            passes = [(first, replace(metrics, by_stage=_nonzero(first_counts)), tuple(retry)),
-                      (second, again, ())]
+            written += again.written
+            # The first pass could not read those rows (their ids were new): the second's call.
+            passes = [(first, retry, metrics.not_written - again.rows),
+                      (second, (), again.not_written)]
 
         by_stage: dict[str, int] = {}
-        for triaged, counts, exclude in passes:
-            if counts.dead_lettered:
-                self.sink.write_dead_letters(triaged.dead_letters(exclude))
-            for stage, n in counts.by_stage.items():
-                by_stage[stage] = by_stage.get(stage, 0) + n
+        for triaged, exclude, not_written in passes:
+            if not_written:
+                for stage, n in self._write_dead_letters(triaged, exclude).items():
+                    by_stage[stage] = by_stage.get(stage, 0) + n
         completed_ms = int(self.wall_clock() * 1000)
         return BatchReport(
             batch_id=batch_id,
             input_rows=metrics.rows,
-            rows_written=sum(counts.written for _, counts, _ in passes),
+            rows_written=written,
             dead_lettered=sum(by_stage.values()),
             dead_lettered_by_stage=by_stage,
             schema_ids=list(metrics.schema_ids),
@@ -195,12 +194,13 @@ class BatchProcessor:
         self.sink.write_rows(rows)  # the one action: it decodes, checks, writes and counts
         return BatchMetrics.from_observation(observation.get)
 
+    def _write_dead_letters(self, triaged: Triage, exclude: tuple[int, ...]) -> dict[str, int]:
+        letters, observation = triaged.observed_dead_letters(exclude)
+        self.sink.write_dead_letters(letters)
+        return stage_counts(observation.get)
+
     def _elapsed_ms(self, started: float) -> int:
         return int((self.monotonic() - started) * 1000)
-
-
-def _nonzero(counts: Mapping[str, int]) -> dict[str, int]:
-    return {k: v for k, v in counts.items() if v}
 
 
 # -- the query ----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from streaming.sql import first_match
 
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID_DASHES = (9, 14, 19, 24)  # 1-based positions of the four dashes in 8-4-4-4-12
 _SHOWN_VALUE_CHARS = 64
 
 
@@ -136,7 +137,7 @@ def row_problems(
             shown = F.substring(column(name), 1, _SHOWN_VALUE_CHARS)
             problems.append(
                 (
-                    column(name).isNotNull() & ~column(name).rlike(UUID_PATTERN),
+                    column(name).isNotNull() & ~is_uuid_text(column(name)),
                     F.format_string(f"column {name} is not a uuid: '%s'", shown),
                     SinkErrorClass.INVALID_UUID,
                 )
@@ -146,6 +147,23 @@ def row_problems(
         elif cql.startswith("map<"):
             problems.append(_null_element(name, F.map_values(column(name))))
     return problems
+
+
+def is_uuid_text(text: Column) -> Column:
+    """``text`` matches :data:`UUID_PATTERN` (8-4-4-4-12 hex digits), without a regex.
+
+    36 characters with dashes at the four places, and without the dashes 32 characters
+    that ``unhex`` accepts (it gives null for anything but hex digits): the same test as
+    the pattern, at a fraction of a regex's cost, and it runs on every row.
+    """
+    digits = F.replace(text, F.lit("-"), F.lit(""))
+    dashes = [F.substring(text, p, 1) == "-" for p in _UUID_DASHES]
+    return (
+        (F.length(text) == 36)
+        & dashes[0] & dashes[1] & dashes[2] & dashes[3]
+        & (F.length(digits) == 32)
+        & F.unhex(digits).isNotNull()
+    )
 
 
 def _null_element(name: str, values: Column) -> tuple[Column, Column, str]:

@@ -38,7 +38,9 @@ from streaming.sql import first_match
 STAGE = "__stage"  # null: the row is written; else where it was dead-lettered
 ERROR = "__error"
 ERROR_CLASS = "__error_class"
-TRIAGE_COLUMNS = frozenset({STAGE, ERROR, ERROR_CLASS})
+KAFKA_TIMESTAMP = "__kafka_timestamp"
+_SINK_RULE = "_sink_rule"  # beside the decoder's columns, not the reader's fields
+TRIAGE_COLUMNS = frozenset({STAGE, ERROR, ERROR_CLASS, KAFKA_TIMESTAMP})
 
 
 @dataclass(frozen=True)
@@ -47,15 +49,14 @@ class BatchMetrics:
 
     rows: int
     written: int
-    by_stage: Mapping[str, int]
     schema_ids: Sequence[int]  # every frame id seen, readable or not
     oldest_ms: int | None  # the smallest Kafka timestamp, epoch milliseconds
     timestamp_p05_ms: int | None  # its 5th and 50th percentiles (approximate)
     timestamp_p50_ms: int | None
 
     @property
-    def dead_lettered(self) -> int:
-        return sum(self.by_stage.values())
+    def not_written(self) -> int:
+        return self.rows - self.written
 
     @classmethod
     def from_observation(cls, values: Mapping[str, Any]) -> BatchMetrics:
@@ -63,12 +64,16 @@ class BatchMetrics:
         return cls(
             rows=int(values["rows"]),
             written=int(values["written"]),
-            by_stage={s: int(values[f"stage_{s}"]) for s in Stage.ALL if values[f"stage_{s}"]},
             schema_ids=sorted(int(i) for i in ids.split(",") if i),
             oldest_ms=_int(values.get("oldest_ms")),
             timestamp_p05_ms=_int(values.get("timestamp_p05_ms")),
             timestamp_p50_ms=_int(values.get("timestamp_p50_ms")),
         )
+
+
+def stage_counts(values: Mapping[str, Any]) -> dict[str, int]:
+    """Dead letters by stage (the non-zero ones), from a dead-letter write's metrics."""
+    return {s: int(values[s]) for s in Stage.ALL if values.get(s)}
 
 
 @dataclass(frozen=True)
@@ -86,14 +91,21 @@ class Triage:
         The metrics are ready once an action (the sink's write) has run on the rows.
         """
         observation = Observation()
-        timestamp_ms = F.expr(f"unix_millis(`{KAFKA_COLUMN}`.timestamp)")
+        timestamp_ms = F.expr(f"unix_millis(`{KAFKA_TIMESTAMP}`)")
         stage = F.col(STAGE)
         quantiles = F.percentile_approx(timestamp_ms, [0.05, 0.5])
-        observed = self.outcome.observe(
+        # Only what the write and the metrics use goes through the observe node: the rest
+        # (the Kafka struct, the reasons) is then never built for a writable row.
+        needed = self.outcome.select(
+            *self.reader.field_names,
+            *[c for c in LINEAGE_COLUMNS if c in self.outcome.columns],
+            STAGE,
+            KAFKA_TIMESTAMP,
+        )
+        observed = needed.observe(
             observation,
             F.count(F.lit(1)).alias("rows"),
             F.count(F.when(stage.isNull(), 1)).alias("written"),
-            *[F.count(F.when(stage == s, 1)).alias(f"stage_{s}") for s in Stage.ALL],
             # Metrics come back through Py4J, where only scalars convert: ids as text.
             F.array_join(F.array_sort(F.collect_set("writer_schema_id")), ",").alias(
                 "schema_ids"
@@ -123,6 +135,18 @@ class Triage:
             kafka=F.col(KAFKA_COLUMN),
         )
 
+    def observed_dead_letters(
+        self, exclude_ids: Sequence[int] = ()
+    ) -> tuple[DataFrame, Observation]:
+        """:meth:`dead_letters`, and their count by stage once they are written
+        (:func:`stage_counts`): counting is off the hot path, where the rare rows are."""
+        observation = Observation()
+        letters = self.dead_letters(exclude_ids)
+        counted = letters.observe(
+            observation, *[F.count(F.when(F.col("stage") == s, 1)).alias(s) for s in Stage.ALL]
+        )
+        return counted, observation
+
 
 def triage(
     framed: DataFrame,
@@ -146,17 +170,27 @@ def triage(
     problems = row_problems(spark_types, target, column=field_of)
     frame_error, decode_error = F.col("frame_error"), F.col(DECODE_ERROR)
     decoded_ok = frame_error.isNull() & decode_error.isNull()
-    sink_error = F.when(decoded_ok, first_match([(c, why) for c, why, _ in problems]))
-    sink_class = F.when(decoded_ok, first_match([(c, F.lit(k)) for c, _, k in problems]))
+    # The checks run once, into the index of the first failed one (its own column, so
+    # that the stage, the reason and the class below do not each run them again).
+    rule = F.col(_SINK_RULE)
+    checked = decoded.withColumn(
+        _SINK_RULE,
+        F.when(decoded_ok, first_match([(c, F.lit(i)) for i, (c, _, _) in enumerate(problems)])),
+    )
+    sink_error = first_match([(rule == i, why) for i, (_, why, _) in enumerate(problems)])
+    sink_class = first_match([(rule == i, F.lit(k)) for i, (_, _, k) in enumerate(problems)])
     stage = first_match([
         (frame_error.isNotNull(), F.lit(Stage.FRAME)),
         (decode_error.isNotNull(), F.lit(Stage.DECODE)),
-        (sink_error.isNotNull(), F.lit(Stage.SINK)),
+        (rule.isNotNull(), F.lit(Stage.SINK)),
     ])
-    outcome = decoded.select(
+    outcome = checked.select(
         *[field_of(name).alias(name) for name in names],
         *[F.col(c) for c in LINEAGE_COLUMNS if c in decoded.columns],
         F.col(KAFKA_COLUMN),
+        # The source's own column, not the struct's field: then the write path never
+        # builds the struct.
+        F.col("timestamp").alias(KAFKA_TIMESTAMP),
         stage.alias(STAGE),
         F.coalesce(frame_error, decode_error, sink_error).alias(ERROR),
         F.coalesce(F.col("frame_error_class"), F.col(DECODE_ERROR_CLASS), sink_class).alias(

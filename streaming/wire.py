@@ -179,12 +179,18 @@ def parse_frames(df: DataFrame, value: str = "value", headers: str = "headers") 
             FrameErrorClass.NEGATIVE_SCHEMA_ID,
         ),
     ]
-    # The first matching rule wins, in the same order as parse_frame's checks.
+    # The first matching rule wins, in the same order as parse_frame's checks. The rules
+    # run once, for the class; the reason is then looked up by class (only for bad frames).
+    error_class = F.col("frame_error_class")
     return (
         df.withColumn("magic", F.when(length >= 1, _unsigned(first_byte).cast("int")))
-        .withColumn("frame_error", first_match([(cond, why) for cond, why, _ in rules]))
         .withColumn(
             "frame_error_class", first_match([(cond, F.lit(name)) for cond, _, name in rules])
+        )
+        .withColumn(
+            "frame_error",
+            F.when(error_class.isNotNull(),
+                   first_match([(error_class == name, why) for _, why, name in rules])),
         )
         .withColumn("schema_id", F.when(F.col("frame_error").isNull(), schema_id_of(v)))
         .withColumn(

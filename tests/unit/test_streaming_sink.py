@@ -163,3 +163,25 @@ def test_the_job_produces_the_shapes_schemas_spark_predicts(
     written = table_rows(decoded.rows, contract.field_names, target)
     assert _types(written.schema) == _types(table_struct(contract))
     assert _types(decoded.dead_letters.schema) == _types(dead_letter_struct())
+
+
+UUID_CANDIDATES = [
+    str(uuid.UUID(int=7)), str(uuid.uuid4()).upper(), "0" * 8 + "-0000-0000-0000-" + "0" * 12,
+    "not-a-uuid", "", "-" * 36, str(uuid.UUID(int=7)).replace("-", ""),
+    str(uuid.UUID(int=7)) + "0", "g" + str(uuid.UUID(int=7))[1:],
+    "0000000-00000-0000-0000-000000000000",  # a dash one place early
+    "٠" + str(uuid.UUID(int=7))[1:],  # an Arabic-Indic zero is a digit, not a hex digit
+    "{" + str(uuid.UUID(int=7))[1:], "00000000-0000-0000-0000-00000000000-",
+]
+
+
+def test_the_uuid_check_agrees_with_the_pattern(spark: SparkSession) -> None:
+    import re
+
+    from pyspark.sql import functions as F
+
+    from streaming.sink import UUID_PATTERN, is_uuid_text
+
+    df = spark.createDataFrame([(s,) for s in UUID_CANDIDATES], "s string")
+    seen = {r["s"]: r["ok"] for r in df.select("s", is_uuid_text(F.col("s")).alias("ok")).collect()}
+    assert seen == {s: re.fullmatch(UUID_PATTERN, s) is not None for s in UUID_CANDIDATES}

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from streaming.registry import StaticSchemas
 from streaming.report import lag_from
 from streaming.sink import TableTarget
-from streaming.triage import STAGE, BatchMetrics, triage
+from streaming.triage import STAGE, BatchMetrics, stage_counts, triage
 from streaming.wire import frame, parse_frames
 from tests.unit.test_streaming_sink import KAFKA_SCHEMA, SCHEMA, TARGET
 
@@ -71,8 +71,7 @@ def test_the_write_collects_the_batch_metrics(spark: SparkSession) -> None:
 
     assert sorted(r["name"] for r in written) == ["ok", "ok too"]
     assert list(rows.columns) == list(TARGET.columns)
-    assert (metrics.rows, metrics.written, metrics.dead_lettered) == (6, 2, 4)
-    assert metrics.by_stage == {"frame": 1, "decode": 2, "sink": 1}
+    assert (metrics.rows, metrics.written, metrics.not_written) == (6, 2, 4)
     assert metrics.schema_ids == [1, 99]
     assert metrics.oldest_ms == int(TS.timestamp() * 1000)
     lag = lag_from(metrics, int(TS.timestamp() * 1000) + 10_000)
@@ -85,15 +84,16 @@ def test_dead_letters_are_the_rows_not_written(spark: SparkSession) -> None:
         (2, "frame", None), (3, "decode", 99), (4, "decode", 1), (5, "sink", 1),
     ]
     assert {bytes(r["value"]) for r in letters} == set(VALUES[2:])
-    kept = triaged(spark).dead_letters(exclude_ids=[99]).collect()
-    assert sorted(r["offset"] for r in kept) == [2, 4, 5]
+    kept, observation = triaged(spark).observed_dead_letters(exclude_ids=[99])
+    assert sorted(r["offset"] for r in kept.collect()) == [2, 4, 5]
+    assert stage_counts(observation.get) == {"frame": 1, "decode": 1, "sink": 1}
 
 
 def test_an_empty_batch_has_empty_metrics(spark: SparkSession) -> None:
     rows, observation = triaged(spark, []).observed_rows()
     assert rows.collect() == []
     metrics = BatchMetrics.from_observation(observation.get)
-    assert (metrics.rows, metrics.written, metrics.by_stage, metrics.schema_ids) == (0, 0, {}, [])
+    assert (metrics.rows, metrics.written, metrics.schema_ids) == (0, 0, [])
     assert lag_from(metrics, 1).max_ms is None
 
 
