@@ -4,6 +4,11 @@
 contract's schema up in the registry (never registers it); on exit it flushes
 with a deadline and raises :class:`DeliveryError` unless every record was
 acknowledged. Every delivery report is counted.
+
+Records are encoded by an encoder compiled from the contract
+(:mod:`producers.avro_encoder`), checked against confluent-kafka's ``AvroSerializer``
+on the first record of every run; ``AvroSerializer`` encodes whatever the compiled
+encoder does not take (and everything, if the schema does not compile).
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from confluent_kafka.serialization import (
     MessageField,
     SerializationContext,
     SerializationError,
-    StringSerializer,
 )
 
 from config.clients import schema_registry_client
 from config.settings import Settings
+from producers.avro_encoder import Encoder, NotCompilable, compile_encoder
 from producers.errors import DeliveryError, SerializationFailed
 from producers.registry import lookup_contract_schema
 from producers.rejects import RejectRecord
@@ -36,6 +41,7 @@ __all__ = ["ContractProducer", "DeliveryError", "DeliveryStats", "ProducerTuning
 
 log = logging.getLogger(__name__)
 MAX_ERRORS_KEPT = 5
+POLL_EVERY = 1000  # records between two polls for delivery reports (a poll costs a C call)
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,9 @@ class ContractProducer:
         self._rejects = _Counter(self._errors)
         self._producer: Producer | None = None
         self._serializer: AvroSerializer | None = None
-        self._key = StringSerializer("utf_8")
+        self._fast: Encoder | None = None  # set on entry when the schema compiles
+        self._fast_checked = False
+        self._unpolled = 0
         self._value_ctx = SerializationContext(contract.topic, MessageField.VALUE)
         self.schema_id: int | None = None
 
@@ -137,6 +145,13 @@ class ContractProducer:
             registry, self.contract.schema_str,
             conf={"auto.register.schemas": False, "use.latest.version": False},
         )
+        try:
+            self._fast = compile_encoder(self.contract.schema_str, registered.schema_id)
+        except NotCompilable as exc:
+            log.info("schema %s not compiled (%s): AvroSerializer encodes every record",
+                     self.contract.subject, exc)
+            self._fast = None
+        self._fast_checked = False
         self._producer = Producer({
             **self.settings.kafka_client_config(),
             "client.id": self._client_id,
@@ -162,14 +177,55 @@ class ContractProducer:
 
     def produce(self, record: Mapping[str, Any]) -> None:
         """Queue one contract record (already mapped and validated); key = its id."""
-        producer, serializer = self._started()
+        producer, _ = self._started()
         record_id = str(record.get("id"))
+        value = self.encode(record, record_id)
+        try:
+            producer.produce(self.contract.topic, value, record_id.encode("utf-8"),
+                             on_delivery=self._records.on_delivery)
+        except BufferError:
+            self._enqueue(producer, self.contract.topic, record_id.encode("utf-8"), value,
+                          self._records)
+            return
+        self._records.produced += 1
+        self._unpolled += 1
+        if self._unpolled >= POLL_EVERY:
+            producer.poll(0)  # serve delivery reports as they come
+            self._unpolled = 0
+
+    def encode(self, record: Mapping[str, Any], record_id: str | None = None) -> bytes:
+        """The record's Kafka value: the compiled encoder for the plain case, else
+        AvroSerializer; :class:`SerializationFailed` when the record does not fit."""
+        self._started()
+        record_id = str(record.get("id")) if record_id is None else record_id
+        if self._fast is not None:
+            try:
+                value = self._fast(record)
+            except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
+                pass  # not the plain case: AvroSerializer's rules and messages apply
+            else:
+                if not self._fast_checked:
+                    return self._check_fast(record_id, record, value)
+                return value
+        return self._serialize(record_id, record)
+
+    def _serialize(self, record_id: str, record: Mapping[str, Any]) -> bytes:
+        _, serializer = self._started()
         try:
             value = serializer(record, self._value_ctx)
         except (SerializationError, ValueError, TypeError, AttributeError) as exc:
             raise SerializationFailed(record_id, f"{type(exc).__name__}: {exc}") from exc
-        key = self._key(record_id, SerializationContext(self.contract.topic, MessageField.KEY))
-        self._enqueue(producer, self.contract.topic, key, value, self._records)
+        return bytes(value) if value is not None else b""
+
+    def _check_fast(self, record_id: str, record: Mapping[str, Any], value: bytes) -> bytes:
+        """The first record of a run is encoded both ways; the encoder is kept if equal."""
+        self._fast_checked = True
+        reference = self._serialize(record_id, record)
+        if value != reference:
+            log.error("compiled Avro encoder disagrees with AvroSerializer on record %s; "
+                      "using AvroSerializer for this run", record_id)
+            self._fast = None
+        return reference
 
     def produce_reject(self, reject: RejectRecord) -> None:
         """Queue one reject, as JSON, to the contract's rejects topic."""

@@ -17,6 +17,8 @@ with a reason that names them (they can be replayed once supported):
 The pipeline's producer writes only the first framing. The rules exist twice: as a
 pure-Python :func:`parse_frame` (tests, tools) and as Spark SQL column expressions in
 :func:`parse_frames` (the hot path: no Python UDF). The unit tests hold the two together.
+Spark is imported only by the functions that build expressions: the producer uses this
+module's constants and :func:`header` without loading it.
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-
-from streaming.sql import first_match
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
 
 MAGIC_BYTE = 0
 SCHEMA_ID_SIZE = 4
@@ -113,10 +114,14 @@ def frame(schema_id: int, payload: bytes) -> bytes:
 
 def _unsigned(binary: Column) -> Column:
     """Big-endian unsigned value of a short binary (Spark has no binary -> int cast)."""
+    from pyspark.sql import functions as F
+
     return F.conv(F.hex(binary), 16, 10).cast("bigint")
 
 
 def _byte(value: int) -> Column:
+    from pyspark.sql import functions as F
+
     return F.lit(bytearray([value]))
 
 
@@ -126,6 +131,8 @@ def schema_id_of(value: Column) -> Column:
     Spark cannot cast binary to int, so this goes through hex text: it is evaluated only
     where the id is needed as a number (never on the decoding path, see :func:`header`).
     """
+    from pyspark.sql import functions as F
+
     raw = _unsigned(F.substring(value, 2, SCHEMA_ID_SIZE))
     return F.when(raw >= 2**31, raw - 2**32).otherwise(raw).cast("int")
 
@@ -145,6 +152,10 @@ def parse_frames(df: DataFrame, value: str = "value", headers: str = "headers") 
     Every rule is a plain comparison of bytes (no lambda, no text conversion), so the
     whole check runs in Spark's generated code.
     """
+    from pyspark.sql import functions as F
+
+    from streaming.sql import first_match
+
     v = F.col(value)
     length = F.length(v)
     first_byte = F.substring(v, 1, 1)

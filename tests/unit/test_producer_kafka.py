@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,58 +36,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@dataclass
-class FakeRegistry:
-    """Answers the Confluent API's schema look-up (POST /subjects/<subject>)."""
-
-    registered: dict[str, str] = field(default_factory=dict)  # subject -> schema text
-    status: int | None = None  # force this status instead
-    lookups: list[str] = field(default_factory=list)
-
-    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        match = re.fullmatch(r"/subjects/([^/?]+)", path.split("?")[0])
-        if self.status:
-            return self.status, {"error_code": self.status * 100, "message": "forced"}
-        if not match:
-            return 404, {"error_code": 404, "message": "no such endpoint"}
-        subject = match.group(1)
-        self.lookups.append(subject)
-        if subject not in self.registered:
-            return 404, {"error_code": 40401, "message": f"Subject '{subject}' not found."}
-        if json.loads(self.registered[subject]) != json.loads(body["schema"]):
-            return 404, {"error_code": 40403, "message": "Schema not found"}
-        return 200, {"subject": subject, "id": 7, "version": 1, "schema": body["schema"]}
-
-
-@pytest.fixture
-def registry() -> Iterator[tuple[str, FakeRegistry]]:
-    fake = FakeRegistry()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # name required by http.server
-            length = int(self.headers.get("Content-Length", 0))
-            status, body = fake.answer(self.path, json.loads(self.rfile.read(length) or b"{}"))
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def settings_for(registry_url: str, bootstrap: str | None = None) -> Settings:
