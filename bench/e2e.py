@@ -46,6 +46,9 @@ class E2EConfig:
     seconds: float = 300.0
     rate: float = 0.0  # records/s offered; 0 = unpaced
     drain_timeout_s: float = 300.0
+    # Page tasks running at once, as the DAG's mapped tasks do: one task's fetch and its
+    # producer's start overlap another's mapping and sending.
+    producers: int = 2
 
 
 @dataclass(frozen=True)
@@ -162,14 +165,28 @@ def start_job(settings: Settings, box: Sandbox, work_dir: Path) -> JobProcess:
 
 def produce_for(settings: Settings, contract: Contract, config: E2EConfig,
                 run_tag: str) -> tuple[int, float, list[float]]:
-    """Run ``fetch_and_produce`` page pairs until ``config.seconds``; (produced, seconds, ends)."""
+    """``config.producers`` page tasks at once (``fetch_and_produce``, one page each) until
+    ``config.seconds``; (produced, seconds, when each page ended)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.monotonic()
+    lanes = max(1, config.producers)
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="page-task") as pool:
+        done = list(pool.map(lambda lane: _produce_lane(settings, contract, config, run_tag,
+                                                        lane, lanes, started), range(lanes)))
+    ends = sorted(end for _, lane_ends in done for end in lane_ends)
+    return sum(n for n, _ in done), time.monotonic() - started, ends
+
+
+def _produce_lane(settings: Settings, contract: Contract, config: E2EConfig, run_tag: str,
+                  lane: int, lanes: int, started: float) -> tuple[int, list[float]]:
+    """Pages ``lane + 1``, ``lane + 1 + lanes``, ... one ``fetch_and_produce`` each."""
     from producers.randomuser_client import RandomUserClient, base_url_for
     from producers.run import fetch_and_produce
 
     produced = 0
     ends: list[float] = []
-    started = time.monotonic()
-    page = 1
+    page = lane + 1
     with RandomUserClient(base_url_for(settings, "local")) as client:
         while time.monotonic() - started < config.seconds:
             summary = fetch_and_produce(
@@ -177,12 +194,13 @@ def produce_for(settings: Settings, contract: Contract, config: E2EConfig,
                 run_id=f"{run_tag}-{page}", first_page=page, source="local", client=client,
             )
             produced += summary.produced
-            page += PAGES_PER_RUN
+            page += PAGES_PER_RUN * lanes
             ends.append(time.monotonic() - started)
-            pause = paced_sleep(produced, config.rate, time.monotonic() - started)
+            # Pacing shares the offered rate between the lanes.
+            pause = paced_sleep(produced, config.rate / lanes, time.monotonic() - started)
             if pause:
                 time.sleep(min(pause, max(0.0, config.seconds - (time.monotonic() - started))))
-    return produced, time.monotonic() - started, ends
+    return produced, ends
 
 
 def warm_up(settings: Settings, contract: Contract, job: JobProcess) -> None:

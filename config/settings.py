@@ -93,7 +93,7 @@ class Settings:
     # Spark streaming job
     spark_master: str = "local[2]"
     spark_checkpoint_dir: str = str(PROJECT_ROOT / ".stack" / "checkpoints")
-    stream_trigger_seconds: int = 5
+    stream_trigger_seconds: int = 2  # p95 latency ~ trigger + one batch (docs/performance.md)
     stream_max_offsets_per_trigger: int = 100_000
     stream_batch_timeout_seconds: int = 300  # a batch taking longer is stuck: restart the job
     # Airflow (only used by tools that talk to the running Airflow)

@@ -270,17 +270,19 @@ def decode_frames(
         not_decoded, F.lit(DecodeErrorClass.UNDECODABLE_PAYLOAD)
     )
     well_formed = F.col("frame_error").isNull()
-    outcome = (
-        framed.withColumn(KAFKA_COLUMN, kafka_struct(framed))
-        .withColumn(MATCHED_ID, F.when(well_formed, matched_id))
-        .withColumn(DECODED, F.when(F.col(MATCHED_ID).isNotNull(), decoded))
-        .withColumn(DECODE_ERROR, F.when(well_formed, error))
-        .withColumn(DECODE_ERROR_CLASS, F.when(well_formed, error_class))
+    # Three steps, each adding its columns at once (each step is an analysis on the driver).
+    outcome = framed.withColumns({
+        KAFKA_COLUMN: kafka_struct(framed),
+        MATCHED_ID: F.when(well_formed, matched_id),
+    }).withColumns({
+        DECODED: F.when(F.col(MATCHED_ID).isNotNull(), decoded),
         # Not the parsed schema_id column: that would compute every row's id as text.
-        .withColumn("writer_schema_id",
-                    F.coalesce(F.col(MATCHED_ID), F.when(well_formed, schema_id)))
-        .withColumn("writer_schema_version", F.when(well_formed, version))
-    )
+        "writer_schema_id": F.coalesce(F.col(MATCHED_ID), F.when(well_formed, schema_id)),
+        "writer_schema_version": F.when(well_formed, version),
+    }).withColumns({
+        DECODE_ERROR: F.when(well_formed, error),
+        DECODE_ERROR_CLASS: F.when(well_formed, error_class),
+    })
     return Decoded(outcome=outcome, reader=reader, writers=dict(writers))
 
 

@@ -193,19 +193,16 @@ def parse_frames(df: DataFrame, value: str = "value", headers: str = "headers") 
     # The first matching rule wins, in the same order as parse_frame's checks. The rules
     # run once, for the class; the reason is then looked up by class (only for bad frames).
     error_class = F.col("frame_error_class")
-    return (
-        df.withColumn("magic", F.when(length >= 1, _unsigned(first_byte).cast("int")))
-        .withColumn(
-            "frame_error_class", first_match([(cond, F.lit(name)) for cond, _, name in rules])
-        )
-        .withColumn(
-            "frame_error",
-            F.when(error_class.isNotNull(),
-                   first_match([(error_class == name, why) for _, why, name in rules])),
-        )
-        .withColumn("schema_id", F.when(F.col("frame_error").isNull(), schema_id_of(v)))
-        .withColumn(
-            "payload",
-            F.when(F.col("frame_error").isNull(), F.expr(f"substr(`{value}`, {HEADER_SIZE + 1})")),
-        )
-    )
+    well_formed = error_class.isNull()
+    # Two steps, each adding its columns at once: every step is one more analysis of the
+    # plan on the driver, paid by every micro-batch.
+    return df.withColumns({
+        "magic": F.when(length >= 1, _unsigned(first_byte).cast("int")),
+        "frame_error_class": first_match([(cond, F.lit(name)) for cond, _, name in rules]),
+    }).withColumns({
+        "frame_error": F.when(
+            ~well_formed, first_match([(error_class == name, why) for _, why, name in rules])
+        ),
+        "schema_id": F.when(well_formed, schema_id_of(v)),
+        "payload": F.when(well_formed, F.expr(f"substr(`{value}`, {HEADER_SIZE + 1})")),
+    })
