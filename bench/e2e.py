@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,10 @@ RECONCILE_CHUNK = 60_000  # messages per reconciled span: bounded memory
 
 @dataclass(frozen=True)
 class E2EConfig:
-    seconds: float = 300.0
-    rate: float = 0.0  # records/s offered; 0 = unpaced
+    seconds: float = 300.0  # both phases: saturation, then a paced load
+    rate: float = 0.0  # records/s offered in the paced phase; 0 = a share of the first's
+    saturated_share: float = 0.5  # of ``seconds``: as fast as the producers go
+    paced_share_of_capacity: float = 0.7  # the paced phase offers this share of phase 1's rate
     drain_timeout_s: float = 300.0
     # Page tasks running at once, as the DAG's mapped tasks do: one task's fetch and its
     # producer's start overlap another's mapping and sending.
@@ -246,12 +248,13 @@ class Totals:
 
 
 def reconcile_all(settings: Settings, contract: Contract, start: dict[int, int],
-                  end: dict[int, int]) -> Totals:
-    """:func:`ops.reconcile.reconcile` span by span, and keys counted over the whole span."""
+                  end: dict[int, int], keys: set[bytes] | None = None) -> Totals:
+    """:func:`ops.reconcile.reconcile` span by span, and keys counted over the whole span
+    (and over earlier spans, when their ``keys`` are passed in)."""
     from ops.reconcile import read_span, reconcile
 
     totals = Totals()
-    keys: set[bytes] = set()
+    keys: set[bytes] = set() if keys is None else keys
     for lo, hi in sub_spans(start, end, RECONCILE_CHUNK):
         rec = reconcile(settings, contract, lo, hi)
         totals.produced += rec.produced
@@ -292,11 +295,23 @@ def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
             return sum(now[p] - start.get(p, 0) for p in now)
 
         load_started = time.time()
+        tag = f"bench-e2e-{contract.topic}"
         with Monitor(groups, produced_so_far) as monitor:
-            produced, load_s, _ = produce_for(settings, contract, config,
-                                              f"bench-e2e-{contract.topic}")
-            log.info("load done: %d records in %.0f s; waiting for the job", produced, load_s)
-            events = wait_drained(job, WARM_UP_RECORDS + produced, config.drain_timeout_s)
+            # Phase 1, saturation: how many records a second the pipeline carries.
+            full = replace(config, seconds=config.seconds * config.saturated_share, rate=0.0)
+            produced, load_s, _ = produce_for(settings, contract, full, f"{tag}-full")
+            log.info("saturation: %d records in %.0f s; waiting for the job", produced, load_s)
+            wait_drained(job, WARM_UP_RECORDS + produced, config.drain_timeout_s)
+            mid = end_offsets(settings, contract.topic, contract.partitions)
+            # Phase 2, a load the pipeline sustains: the latency a record sees. (At
+            # saturation the queue only grows, and so does any latency.)
+            offered = config.rate or config.paced_share_of_capacity * rate(produced, load_s)
+            paced = replace(config, seconds=config.seconds - full.seconds, rate=offered)
+            paced_started = time.time()
+            produced_2, paced_s, _ = produce_for(settings, contract, paced, f"{tag}-paced")
+            log.info("paced: %d records in %.0f s; waiting for the job", produced_2, paced_s)
+            events = wait_drained(job, WARM_UP_RECORDS + produced + produced_2,
+                                  config.drain_timeout_s)
         end = end_offsets(settings, contract.topic, contract.partitions)
         events = [e for e in events if e.at >= load_started]  # the warm-up's are not measured
     finally:
@@ -304,46 +319,79 @@ def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
         shutil.rmtree(job.checkpoint, ignore_errors=True)  # its topic is gone with the sandbox
     in_topic = sum(end[p] - start.get(p, 0) for p in end)
     reconcile_started = time.monotonic()
-    totals = reconcile_all(settings, contract, start, end)
+    keys: set[bytes] = set()  # one key set: a key in both phases is a duplicate too
+    saturated = reconcile_all(settings, contract, start, mid, keys)
+    sustained = reconcile_all(settings, contract, mid, end, keys)
     result.notes.append(f"reconciling {in_topic:,} records took "
                         f"{time.monotonic() - reconcile_started:.0f} s")
-    record_figures(result, config, settings, produced, in_topic, load_s, load_started,
-                   events, totals)
+    phases = Phases(produced=produced, load_s=load_s, load_started=load_started,
+                    paced_produced=produced_2, paced_s=paced_s, paced_started=paced_started,
+                    offered=offered)
+    record_figures(result, config, settings, phases, in_topic, events, saturated, sustained)
     record_series(result, monitor, events, load_started)
     return result
 
 
-def record_figures(result: StageResult, config: E2EConfig, settings: Settings, produced: int,
-                   in_topic: int, load_s: float, load_started: float,
-                   events: list[BatchEvent], totals: Totals) -> None:
-    with_rows = [e for e in events if e.rows_written or e.dead_lettered]
-    last = with_rows[-1].at if with_rows else load_started + load_s
-    span_s = max(last - load_started, load_s)
-    offered = f"paced to {config.rate:,.0f} records/s" if config.rate else "unpaced"
+@dataclass(frozen=True)
+class Phases:
+    produced: int  # saturation phase
+    load_s: float
+    load_started: float
+    paced_produced: int  # paced phase
+    paced_s: float
+    paced_started: float
+    offered: float  # records/s offered in the paced phase
+
+
+def record_figures(result: StageResult, config: E2EConfig, settings: Settings, phases: Phases,
+                   in_topic: int, events: list[BatchEvent], saturated: Totals,
+                   sustained: Totals) -> None:
+    load_end = phases.load_started + phases.load_s
+    first = [e for e in events if e.at < phases.paced_started]
+    with_rows = [e for e in first if e.rows_written or e.dead_lettered]
+    last = with_rows[-1].at if with_rows else load_end
+    span_s = max(last - phases.load_started, phases.load_s)
     result.add(Figure("e2e.throughput", "end to end: stored rows / (first produce -> last write)",
-                      rate(totals.stored + totals.dead_lettered, span_s), "records/s",
-                      f"{totals.stored:,} stored in {span_s:.0f} s (load {load_s:.0f} s, "
-                      f"{offered})"))
+                      rate(saturated.stored + saturated.dead_lettered, span_s), "records/s",
+                      f"{saturated.stored:,} stored in {span_s:.0f} s (saturation: "
+                      f"{phases.load_s:.0f} s of load, unpaced, two page tasks at once)"))
     result.add(Figure("e2e.produce_rate", "producer loop during the load (fetch_and_produce)",
-                      rate(produced, load_s), "records/s", f"{produced:,} records"))
-    load_end = load_started + load_s
-    during = [e for e in events if e.at <= load_end]
+                      rate(phases.produced, phases.load_s), "records/s",
+                      f"{phases.produced:,} records"))
+    during = [e for e in first if e.at <= load_end]
     taken = sum(e.input_rows for e in during)
     result.add(Figure("e2e.stream_rate", "streaming job during the load (rows taken per second)",
-                      rate(taken, load_s), "rows/s",
+                      rate(taken, phases.load_s), "rows/s",
                       f"{len(during)} micro-batches ended during the load"))
     result.add(Figure("e2e.backlog", "backlog when the load stopped (produced, not yet taken)",
-                      max(0, produced - taken), "records",
-                      f"up to ~{rate(produced, load_s) * settings.stream_trigger_seconds:,.0f}"
-                      " (one trigger interval of load) when the job keeps up"))
-    if totals.latencies_ms:
-        d = Distribution.of(totals.latencies_ms)
-        detail = f"{d.count:,} rows, Kafka timestamp -> ingested_at"
+                      max(0, phases.produced - taken), "records",
+                      "at saturation the job runs batch after batch; the backlog is what "
+                      "the last batches took after the load"))
+    if saturated.latencies_ms:
+        d = Distribution.of(saturated.latencies_ms)
+        result.add(Figure("e2e.latency_p95_saturated", "end-to-end latency p95 at saturation",
+                          d.p95, "ms", f"{d.count:,} rows: queueing grows with any overload"))
+    if sustained.latencies_ms:
+        d = Distribution.of(sustained.latencies_ms)
+        detail = (f"{d.count:,} rows, Kafka timestamp -> ingested_at, paced load of "
+                  f"{phases.offered:,.0f} records/s for {phases.paced_s:.0f} s")
         for name, value in (("p50", d.p50), ("p95", d.p95), ("p99", d.p99), ("max", d.max)):
             result.add(Figure(f"e2e.latency_{name}", f"end-to-end latency {name}", value, "ms",
                               detail))
+    result.add(Figure("e2e.offered", "paced load (latency phase)", phases.offered,
+                      "records/s", f"{config.paced_share_of_capacity:.0%} of the saturation "
+                      "phase's producer rate" if not config.rate else "BENCH_E2E_RATE"))
     result.add(Figure("e2e.trigger", "processing-time trigger interval",
                       settings.stream_trigger_seconds * 1000.0, "ms", "STREAM_TRIGGER_SECONDS"))
+    totals = Totals(
+        produced=saturated.produced + sustained.produced,
+        stored=saturated.stored + sustained.stored,
+        dead_lettered=saturated.dead_lettered + sustained.dead_lettered,
+        missing=saturated.missing + sustained.missing,
+        mismatches=saturated.mismatches + sustained.mismatches,
+        duplicate_keys=saturated.duplicate_keys + sustained.duplicate_keys,
+        examples=saturated.examples + sustained.examples,
+    )
     lost = totals.missing + max(0, in_topic - totals.produced)
     result.add(Figure("e2e.lost_or_duplicated", "records lost (neither stored nor dead-lettered)"
                       " + keys produced twice", lost + totals.duplicate_keys, "records",
@@ -351,8 +399,9 @@ def record_figures(result: StageResult, config: E2EConfig, settings: Settings, p
                       f"{totals.dead_lettered:,}; missing {totals.missing}, duplicate keys "
                       f"{totals.duplicate_keys}, field mismatches {totals.mismatches}"))
     result.notes.extend(f"reconcile: {e}" for e in totals.examples[:5])
+    produced = phases.produced + phases.paced_produced
     if produced != in_topic:
-        result.notes.append(f"the producer reported {produced:,} acknowledged records, the "
+        result.notes.append(f"the producers reported {produced:,} acknowledged records, the "
                             f"topic holds {in_topic:,} new ones")
 
 

@@ -235,7 +235,10 @@ def _write_share(results: Mapping[str, StageResult]) -> str:
 def _e2e(results: Mapping[str, StageResult]) -> list[str]:
     return [
         "The producer code runs in a loop (`fetch_and_produce`, one page of 5000 per call, as "
-        "one DAG task does) for a fixed time, paced to the offered load, into a sandbox topic "
+        "one DAG task does; two such page tasks at once, as the DAG's mapped tasks run) in "
+        "two phases: first as fast as it goes (the throughput), then, once the job has "
+        "caught up, paced to 70% of that rate (the latency: at saturation a queue only "
+        "grows, and any latency with it); into a sandbox topic "
         "that a streaming job of our own (`python -m bench.job`: `streaming.job.run` with the "
         "processing-time trigger) writes to Cassandra, after one warm-up page has gone all the "
         "way through (the first micro-batch pays Spark's and the connector's warm-up; it is "

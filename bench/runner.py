@@ -24,9 +24,6 @@ from config.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 STAGES = ("produce", "stream", "cassandra", "e2e")
-# The end-to-end load offered by default, as a share of the slowest stage measured alone:
-# above the 0.5x goal, so that meeting it means sustaining more than the goal asks.
-E2E_OFFERED_SHARE = 0.6
 DOC = PROJECT_ROOT / "docs" / "performance.md"
 PLOTS_DIR = PROJECT_ROOT / "docs" / "performance"
 
@@ -93,31 +90,16 @@ def _e2e(settings: Settings, box: Sandbox, options: StageOptions,
          result: StageResult) -> None:
     from bench import e2e
 
-    offered = options.rate
-    if offered is None:
-        offered, why = default_e2e_rate(load_results(settings))
-    else:
-        why = "BENCH_E2E_RATE / --rate" if offered else "unpaced (BENCH_E2E_RATE=0)"
-    result.notes.append(f"offered load: {offered:,.0f} records/s ({why})" if offered
-                        else f"offered load: as fast as the producer goes ({why})")
+    offered = options.rate or 0.0
+    share = e2e.E2EConfig.paced_share_of_capacity
+    result.notes.append(
+        f"paced phase: {offered:,.0f} records/s (BENCH_E2E_RATE / --rate)" if offered
+        else f"paced phase: {share:.0%} of the rate the saturation phase's producers reached")
     config = e2e.E2EConfig(
         seconds=options.seconds if options.seconds is not None else e2e.E2EConfig.seconds,
         rate=offered,
     )
     e2e.run(settings, box, config, work_dir(settings), result)
-
-
-def default_e2e_rate(results: dict[str, StageResult]) -> tuple[float, str]:
-    """A share of the slowest stage measured alone in this run; unpaced when none ran."""
-    from bench.comparisons import slowest_stage
-
-    slowest = slowest_stage(results)
-    if slowest is None:
-        return 0.0, "unpaced: no stage results to derive a rate from"
-    offered = E2E_OFFERED_SHARE * slowest.value
-    stage = slowest.label.removeprefix("slowest stage alone: ")
-    return offered, (f"{E2E_OFFERED_SHARE:.0%} of the slowest stage measured alone, {stage}: "
-                     f"{slowest.value:,.0f} {slowest.unit}")
 
 
 _STAGE_RUNNERS: dict[str, Callable[..., None]] = {
