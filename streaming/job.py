@@ -147,8 +147,10 @@ class BatchProcessor:
         passes: list[tuple[Triage, tuple[int, ...], int]] = [(first, (), metrics.not_written)]
 
         new_ids = [i for i in metrics.schema_ids if i not in first.writers]
-        self._known_ids.update(new_ids)
+        # Only ids the registry knows join the decoder's CASE: the ids of random bytes
+        # would grow it batch after batch (their look-ups are cached as unknown anyway).
         retry = tuple(i for i in new_ids if self.schemas.writer(i) is not None)
+        self._known_ids.update(retry)
         if retry:
             reader = current_reader(retry, self.schemas)
             rows = framed.where(F.col("frame_error").isNull() & F.col("schema_id").isin(*retry))
