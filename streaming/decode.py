@@ -241,15 +241,18 @@ def decode_frames(
     readable = {s: w for s, w in writers.items() if isinstance(w, WriterSchema)}
     rejected = {s: r for s, r in writers.items() if isinstance(r, Rejected)}
     matches = [(frame_header == F.lit(header(sid)), sid, w) for sid, w in readable.items()]
-    decoders = [(match, from_avro(payload, w.schema_str, options)) for match, _, w in matches]
+    matched_id = first_match([(m, F.lit(sid)) for m, sid, _ in matches],
+                             otherwise=F.lit(None)).cast("int")
+    # Later choices compare the matched id (an int column), not the header bytes again.
+    matched = F.col(MATCHED_ID)
+    decoders = [(matched == sid, from_avro(payload, w.schema_str, options))
+                for sid, w in readable.items()]
     if not decoders:
         # No readable writer in this batch: a never-taken branch still types the column.
         decoders = [(F.lit(False), from_avro(payload, reader.schema_str, options))]
     decoded = first_match(decoders)
-    matched_id = first_match([(m, F.lit(sid)) for m, sid, _ in matches],
-                             otherwise=F.lit(None)).cast("int")
     version = first_match(
-        [(m, F.lit(w.version).cast("int")) for m, _, w in matches],
+        [(matched == sid, F.lit(w.version).cast("int")) for sid, w in readable.items()],
         otherwise=F.lit(None).cast("int"),
     )
     # Why a row with no readable writer is not decoded: its id is rejected, or unknown.
