@@ -58,12 +58,13 @@ def cassandra_spark_conf(settings: Settings) -> dict[str, str]:
         # 64 writes in flight per task instead of 5: 22,322 rows/s against 11,601 in
         # `make bench` (docs/performance.md, sink tunings).
         "spark.cassandra.output.concurrent.writes": "64",
-        # Rows bound for the same replicas share an unlogged batch of up to 16 KiB instead
-        # of one request per user: about 1.7x the rows/s of the connector's defaults in
-        # `make bench` (docs/performance.md, sink tunings). Under Cassandra's 50 KiB batch
-        # failure threshold; the stack's cassandra.yaml raises the warning thresholds.
+        # Rows bound for the same replicas share an unlogged batch instead of one request
+        # per user: ~1.5x the rows/s of the connector's defaults (docs/performance.md, sink
+        # tunings). 4 KiB as the connector counts them: Cassandra counts a batch's mutation
+        # size, several times that with many small columns, and refuses a batch above
+        # batch_size_fail_threshold (50 KiB by default): 16 KiB did that in a test.
         "spark.cassandra.output.batch.grouping.key": "replica_set",
-        "spark.cassandra.output.batch.size.bytes": "16384",
+        "spark.cassandra.output.batch.size.bytes": "4096",
     }
     if settings.cassandra_username:
         conf["spark.cassandra.auth.username"] = settings.cassandra_username

@@ -44,7 +44,7 @@ def test_cassandra_conf_comes_from_settings() -> None:
         "spark.cassandra.connection.localDC": "dc2",
         "spark.cassandra.output.concurrent.writes": "64",
         "spark.cassandra.output.batch.grouping.key": "replica_set",
-        "spark.cassandra.output.batch.size.bytes": "16384",
+        "spark.cassandra.output.batch.size.bytes": "4096",
         "spark.cassandra.auth.username": "app",
         "spark.cassandra.auth.password": "s3cret",
     }
