@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 if TYPE_CHECKING:
     from streaming.triage import BatchMetrics
@@ -39,23 +38,6 @@ class BatchReport:
         lag = fields.pop("lag")
         fields.update({f"lag_{name}": value for name, value in lag.items()})
         return fields
-
-
-def lag_stats(records: DataFrame, completed_at_ms: int, timestamp: str = "timestamp") -> LagStats:
-    """Max, p50 and p95 of ``completed_at_ms - kafka timestamp`` over ``records``.
-
-    Percentiles are approximate (``percentile_approx``, accurate to 1/10000 of the range
-    by default), which is plenty for a log line. Null on an empty batch.
-    """
-    lag = F.lit(completed_at_ms) - F.expr(f"unix_millis(`{timestamp}`)")
-    row = records.agg(
-        F.max(lag).alias("max"),
-        F.percentile_approx(lag, [0.5, 0.95]).alias("percentiles"),
-    ).collect()[0]
-    percentiles = row["percentiles"] or [None, None]
-    return LagStats(
-        max_ms=_int(row["max"]), p50_ms=_int(percentiles[0]), p95_ms=_int(percentiles[1])
-    )
 
 
 def lag_from(metrics: BatchMetrics, completed_at_ms: int) -> LagStats:
