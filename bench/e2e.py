@@ -329,6 +329,7 @@ def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
                     offered=offered)
     record_figures(result, config, settings, phases, in_topic, events, saturated, sustained)
     record_series(result, monitor, events, load_started)
+    record_cpu(result, monitor, phases)
     return result
 
 
@@ -423,6 +424,24 @@ def record_series(result: StageResult, monitor: Monitor, events: list[BatchEvent
     result.series["batch_lag_p50_ms"] = [_num(e.lag_p50_ms) for e in events]
     result.series["batch_lag_p95_ms"] = [_num(e.lag_p95_ms) for e in events]
     result.series["batch_lag_max_ms"] = [_num(e.lag_max_ms) for e in events]
+
+
+def record_cpu(result: StageResult, monitor: Monitor, phases: Phases) -> None:
+    """Cores each process kept busy during the saturation phase: where the machine went."""
+    from bench.monitor import MACHINE
+
+    s = monitor.samples
+    window = (0.0, phases.load_s)  # the monitor's clock starts with the load
+    cores = os.cpu_count() or 1
+    for name in s.cpu:
+        used = s.cores(name, *window)
+        if used is None:
+            continue
+        key = "machine" if name == MACHINE else name.replace(" ", "_")
+        label = f"CPU at saturation: {name}"
+        detail = (f"mean cores busy over {phases.load_s:.0f} s, of {cores}"
+                  + ("; every process, ours or not" if name == MACHINE else ""))
+        result.add(Figure(f"e2e.cpu.{key}", label, used, "cores", detail))
 
 
 def _num(value: Any) -> float:

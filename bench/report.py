@@ -19,6 +19,8 @@ def format_value(value: float, unit: str) -> str:
         return f"{value / 1000:,.2f} s" if value >= 10_000 else f"{value:,.0f} ms"
     if unit in ("MiB", "bytes", "records", "records/s", "rows/s"):
         return f"{value:,.0f} {unit}"
+    if unit == "cores":
+        return f"{value:.2f} {unit}"
     return f"{value:,.3g} {unit}"
 
 

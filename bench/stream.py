@@ -129,16 +129,20 @@ CONNECTOR_DEFAULTS = {"spark.cassandra.output.concurrent.writes": "5",
 CONNECTOR_TUNINGS: tuple[dict[str, str], ...] = (
     JOB_CONNECTOR_SETTINGS,
     CONNECTOR_DEFAULTS,
-    {**CONNECTOR_DEFAULTS, "spark.cassandra.output.concurrent.writes": "64"},
-    {"spark.cassandra.output.concurrent.writes": "16"},
+    {**CONNECTOR_DEFAULTS, "spark.cassandra.output.concurrent.writes": "16"},
+    {"spark.cassandra.output.concurrent.writes": "64"},
+    {"spark.cassandra.output.concurrent.writes": "8"},
     {"spark.cassandra.output.batch.size.bytes": "2048"},
 )
 
 
 def describe_settings(settings: dict[str, str]) -> str:
     if not settings:
-        return ("the job's (concurrent.writes=64, batch.grouping.key=replica_set, "
-                "batch.size.bytes=4096)")
+        from streaming.session import SINK_WRITE_TUNING
+
+        return "the job's ({})".format(", ".join(
+            f"{k.removeprefix('spark.cassandra.output.')}={v}"
+            for k, v in SINK_WRITE_TUNING.items()))
     if settings == CONNECTOR_DEFAULTS:
         return "the connector's defaults (concurrent.writes=5, partition, 1024)"
     changed = ", ".join(f"{k.removeprefix('spark.cassandra.output.')}={v}"

@@ -173,6 +173,20 @@ def rss_bytes(pgid: int) -> int:
     return total
 
 
+def cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) its live processes have used, for a whole process group.
+
+    Cumulative: the difference of two readings is the CPU the group used between them
+    (a member that exited in between takes its seconds with it).
+    """
+    ticks = 0
+    for pid in group_members(pgid):
+        fields = _stat(pid)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _pss_bytes(pid: int) -> int:
     try:
         rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()

@@ -49,22 +49,30 @@ def avro_limit_java_options() -> str:
     return " ".join(f"-D{name}={value}" for name, value in AVRO_READ_LIMITS.items())
 
 
+# How the connector writes the table (spark.cassandra.output.*), measured by `make bench`
+# (docs/performance.md, sink tunings).
+SINK_WRITE_TUNING: dict[str, str] = {
+    # 16 writes in flight per task: the micro-batch 0.63-0.68x of the independent load in
+    # two runs against 0.50-0.60x with 64 (more in flight only queue on the same 2 cores),
+    # ~2x the connector's default of 5.
+    "spark.cassandra.output.concurrent.writes": "16",
+    # Rows bound for the same replicas share an unlogged batch instead of one request per
+    # user: ~1.5x the rows/s of the connector's defaults. 4 KiB as the connector counts
+    # them: Cassandra counts a batch's mutation size, several times that with many small
+    # columns, and refuses a batch above batch_size_fail_threshold (50 KiB by default):
+    # 16 KiB did that in a test.
+    "spark.cassandra.output.batch.grouping.key": "replica_set",
+    "spark.cassandra.output.batch.size.bytes": "4096",
+}
+
+
 def cassandra_spark_conf(settings: Settings) -> dict[str, str]:
     """spark-cassandra-connector's connection settings (``spark.cassandra.*``)."""
     conf = {
         "spark.cassandra.connection.host": ",".join(settings.cassandra_host_list),
         "spark.cassandra.connection.port": str(settings.cassandra_port),
         "spark.cassandra.connection.localDC": settings.cassandra_local_dc,
-        # 64 writes in flight per task instead of 5: 22,322 rows/s against 11,601 in
-        # `make bench` (docs/performance.md, sink tunings).
-        "spark.cassandra.output.concurrent.writes": "64",
-        # Rows bound for the same replicas share an unlogged batch instead of one request
-        # per user: ~1.5x the rows/s of the connector's defaults (docs/performance.md, sink
-        # tunings). 4 KiB as the connector counts them: Cassandra counts a batch's mutation
-        # size, several times that with many small columns, and refuses a batch above
-        # batch_size_fail_threshold (50 KiB by default): 16 KiB did that in a test.
-        "spark.cassandra.output.batch.grouping.key": "replica_set",
-        "spark.cassandra.output.batch.size.bytes": "4096",
+        **SINK_WRITE_TUNING,
     }
     if settings.cassandra_username:
         conf["spark.cassandra.auth.username"] = settings.cassandra_username

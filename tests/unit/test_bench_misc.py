@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from bench.machine import cpu_model, jar_version, mem_total_gib
+from bench.monitor import Samples, machine_busy_seconds, own_cpu_seconds
 from bench.plots import batch_rates, rate_series
 from bench.results import Figure, ResultError, StageResult, load, save
 from bench.sandbox import write_contract
@@ -63,3 +66,24 @@ def test_a_figure_is_replaced_not_repeated() -> None:
     result.add(Figure("s.a", "a", 1, "x"))
     result.add(Figure("s.a", "a", 2, "x"))
     assert [f.value for f in result.figures] == [2]
+
+
+def test_cores_are_cpu_seconds_over_the_window_between_samples() -> None:
+    samples = Samples(t=[0.0, 2.0, 4.0, 6.0], cpu={"kafka": [10.0, 11.0, 13.0, 19.0]})
+    assert samples.cores("kafka", 0.0, 4.0) == 0.75  # 3 CPU s in 4 s
+    assert samples.cores("kafka", 1.0, 6.0) == 2.0  # samples at 2 and 6: 8 CPU s in 4 s
+    assert samples.cores("kafka", 5.0, 6.0) is None  # one sample: no interval
+    assert samples.cores("cassandra", 0.0, 6.0) is None
+
+
+def test_cpu_readings_grow_while_this_process_works() -> None:
+    from stack import process
+
+    own, group, machine = own_cpu_seconds(), process.cpu_seconds(os.getpgid(0)), \
+        machine_busy_seconds()
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # busy on purpose: CPU time to measure
+        pass
+    assert own_cpu_seconds() - own >= 0.25
+    assert process.cpu_seconds(os.getpgid(0)) - group >= 0.25
+    assert machine_busy_seconds() - machine >= 0.25

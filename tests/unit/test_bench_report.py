@@ -59,6 +59,7 @@ def test_table_escapes_pipes() -> None:
     (38412.0, "ms", "38.41 s"),
     (1640.2, "MiB", "1,640 MiB"),
     (0.123456, "x", "0.123 x"),
+    (0.456, "cores", "0.46 cores"),
 ])
 def test_format_value(value: float, unit: str, text: str) -> None:
     assert format_value(value, unit) == text
