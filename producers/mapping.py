@@ -43,25 +43,34 @@ class FieldRule:
     extract: Extract  # returns None when the API left the value out
 
 
-def _lookup(user: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path; None when absent. A non-object on the way is an error."""
-    node: Any = user
-    walked: list[str] = []
-    for key in path.split("."):
-        if not isinstance(node, Mapping):
-            where = ".".join(walked) or "$"
-            raise MappingError(f"expected an object, got {type(node).__name__}", where)
-        walked.append(key)
-        node = node.get(key)
-        if node is None:
-            return None
-    return node
+def _getter(path: str) -> Extract:
+    """The value at a dotted path; None when absent. A non-object on the way is an error.
+
+    The path is split once, here: a getter runs for every field of every user.
+    """
+    keys = tuple(path.split("."))
+
+    def get(user: Mapping[str, Any]) -> Any:
+        node: Any = user
+        for depth, key in enumerate(keys):
+            # type() first: API JSON is plain dicts, and an ABC isinstance check is slow.
+            if type(node) is not dict and not isinstance(node, Mapping):
+                where = ".".join(keys[:depth]) or "$"
+                raise MappingError(f"expected an object, got {type(node).__name__}", where)
+            node = node.get(key)
+            if node is None:
+                return None
+        return node
+
+    return get
 
 
 def _string(path: str) -> Extract:
+    get = _getter(path)
+
     def extract(user: Mapping[str, Any]) -> str | None:
-        value = _lookup(user, path)
-        if value is not None and not isinstance(value, str):
+        value = get(user)
+        if value is not None and type(value) is not str and not isinstance(value, str):
             raise MappingError(f"expected a string, got {type(value).__name__}", path)
         return value
 
@@ -69,8 +78,10 @@ def _string(path: str) -> Extract:
 
 
 def _uuid(path: str) -> Extract:
+    string = _string(path)
+
     def extract(user: Mapping[str, Any]) -> str | None:
-        value = _string(path)(user)
+        value = string(user)
         if value is None:
             return None
         try:
@@ -84,8 +95,10 @@ def _uuid(path: str) -> Extract:
 def _timestamp(path: str) -> Extract:
     """ISO-8601 (``1992-03-08T15:13:16.688Z``) -> aware datetime; no zone means UTC."""
 
+    string = _string(path)
+
     def extract(user: Mapping[str, Any]) -> datetime | None:
-        value = _string(path)(user)
+        value = string(user)
         if value is None:
             return None
         try:
@@ -97,9 +110,12 @@ def _timestamp(path: str) -> Extract:
     return extract
 
 
+_POSTCODE = _getter("location.postcode")
+
+
 def _post_code(user: Mapping[str, Any]) -> str | None:
     # Numbers for some nationalities (US, DE, FR...), strings for others (GB, CA, NL...).
-    value = _lookup(user, "location.postcode")
+    value = _POSTCODE(user)
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -108,23 +124,29 @@ def _post_code(user: Mapping[str, Any]) -> str | None:
                        "location.postcode")
 
 
+_LOCATION = _getter("location")
+_ADDRESS_PARTS = tuple(
+    (path, _getter(path))
+    for path in ("location.street.number", "location.street.name", "location.city",
+                 "location.state", "location.country")
+)
+
+
 def _address(user: Mapping[str, Any]) -> str | None:
     """'<number> <street>, <city>, <state>, <country>', as the seed tutorial composed it."""
-    if _lookup(user, "location") is None:
+    if _LOCATION(user) is None:
         return None
-    parts = {}
-    for path in ("location.street.number", "location.street.name", "location.city",
-                 "location.state", "location.country"):
-        value = _lookup(user, path)
+    parts = []
+    for path, get in _ADDRESS_PARTS:
+        value = get(user)
         if value is None:
             raise MappingError("missing (needed for the address)", path)
-        if isinstance(value, bool) or not isinstance(value, str | int):
+        if type(value) is not str and (isinstance(value, bool) or not isinstance(value, str | int)):
             raise MappingError(f"expected a string or an integer, got {type(value).__name__}",
                                path)
-        parts[path] = value
-    street = f"{parts['location.street.number']} {parts['location.street.name']}"
-    return f"{street}, {parts['location.city']}, {parts['location.state']}, " \
-           f"{parts['location.country']}"
+        parts.append(value)
+    number, street, city, state, country = parts
+    return f"{number} {street}, {city}, {state}, {country}"
 
 
 FIELD_RULES: dict[str, FieldRule] = {
@@ -155,7 +177,8 @@ class _Plan:
     """What the contract asks for, computed once per schema."""
 
     field_names: tuple[str, ...]
-    required: frozenset[str]
+    extractors: tuple[tuple[str, Extract], ...]  # (field, its rule's extract), schema order
+    required: tuple[str, ...]  # the non-nullable fields, schema order (the first is named)
     parsed_schema: Any
     record_name: str
 
@@ -163,10 +186,12 @@ class _Plan:
 @lru_cache(maxsize=8)
 def _plan(contract: Contract) -> _Plan:
     check_rules_cover(contract)
-    required = frozenset(f["name"] for f in contract.fields if not _nullable(f["type"]))
+    required = tuple(f["name"] for f in contract.fields if not _nullable(f["type"]))
     schema = contract.schema
     name = f"{schema['namespace']}.{schema['name']}" if "namespace" in schema else schema["name"]
-    return _Plan(tuple(contract.field_names), required, parse_schema(schema), name)
+    names = tuple(contract.field_names)
+    extractors = tuple((n, FIELD_RULES[n].extract) for n in names)
+    return _Plan(names, extractors, required, parse_schema(schema), name)
 
 
 @lru_cache(maxsize=1)
@@ -190,9 +215,9 @@ def to_record(api_user: Any, contract: Contract | None = None) -> dict[str, Any]
     plan = _plan(contract)
     if not isinstance(api_user, Mapping):
         raise MappingError(f"expected a JSON object, got {type(api_user).__name__}", "$")
-    record = {name: FIELD_RULES[name].extract(api_user) for name in plan.field_names}
-    for name in plan.field_names:
-        if record[name] is None and name in plan.required:
+    record = {name: extract(api_user) for name, extract in plan.extractors}
+    for name in plan.required:
+        if record[name] is None:
             raise MappingError("required by the contract, missing", FIELD_RULES[name].source)
     # The quiet check is ~10x faster; the raising one runs only to explain a failure.
     if validate(record, plan.parsed_schema, raise_errors=False):

@@ -28,11 +28,14 @@ class Stage:
     ALL = (FRAME, DECODE, SINK)
 
 
-def kafka_struct(df: DataFrame) -> Column:
-    """The Kafka source columns of ``df`` as one struct (``headers`` may be absent)."""
+def kafka_struct(df: DataFrame | None = None, *, has_headers: bool | None = None) -> Column:
+    """The Kafka source columns as one struct; ``headers`` may be absent (from ``df``'s
+    columns, or say so with ``has_headers``)."""
+    if has_headers is None:
+        has_headers = df is not None and "headers" in df.columns
     no_headers = F.lit(None).cast("array<struct<key:string,value:binary>>")
     parts = [
-        F.col(name) if name in df.columns or name != "headers" else no_headers
+        F.col(name) if name != "headers" or has_headers else no_headers
         for name in KAFKA_SOURCE_COLUMNS
     ]
     return F.struct(*[p.alias(n) for p, n in zip(parts, KAFKA_SOURCE_COLUMNS, strict=True)])

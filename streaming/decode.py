@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 import avro.errors
 import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
 
 from schemas.cql import LINEAGE_COLUMNS
 from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows, kafka_struct
 from streaming.registry import ReaderSchema, SchemaLookup, WriterSchema
-from streaming.sql import first_match
+from streaming.sql import EXPRESSIONS, first_match, mapping_key
 from streaming.wire import HEADER_SIZE, header, schema_id_of
 
 DECODED_SENTINEL = "__streaming_decoded"
@@ -228,6 +228,21 @@ def decode_frames(
     (Spark can only do that through hex text). Only a row that matches no readable writer
     computes its id, for the reason it is dead-lettered with.
     """
+    has_headers = "headers" in framed.columns
+    steps = EXPRESSIONS.get(
+        ("decode", reader, mapping_key(writers), has_headers),
+        lambda: _decode_steps(reader, writers, has_headers),
+    )
+    outcome = framed
+    for step in steps:
+        outcome = outcome.withColumns(step)
+    return Decoded(outcome=outcome, reader=reader, writers=dict(writers))
+
+
+def _decode_steps(
+    reader: ReaderSchema, writers: Mapping[int, WriterResolution], has_headers: bool
+) -> tuple[dict[str, Column], ...]:
+    """:func:`decode_frames`' steps of columns (built once, see ``ExpressionCache``)."""
     options = {
         "avroSchema": reader_with_sentinel(reader),
         "mode": "PERMISSIVE",
@@ -274,19 +289,22 @@ def decode_frames(
     )
     well_formed = F.col("frame_error").isNull()
     # Three steps, each adding its columns at once (each step is an analysis on the driver).
-    outcome = framed.withColumns({
-        KAFKA_COLUMN: kafka_struct(framed),
-        MATCHED_ID: F.when(well_formed, matched_id),
-    }).withColumns({
-        DECODED: F.when(F.col(MATCHED_ID).isNotNull(), decoded),
-        # Not the parsed schema_id column: that would compute every row's id as text.
-        "writer_schema_id": F.coalesce(F.col(MATCHED_ID), F.when(well_formed, schema_id)),
-        "writer_schema_version": F.when(well_formed, version),
-    }).withColumns({
-        DECODE_ERROR: F.when(well_formed, error),
-        DECODE_ERROR_CLASS: F.when(well_formed, error_class),
-    })
-    return Decoded(outcome=outcome, reader=reader, writers=dict(writers))
+    return (
+        {
+            KAFKA_COLUMN: kafka_struct(has_headers=has_headers),
+            MATCHED_ID: F.when(well_formed, matched_id),
+        },
+        {
+            DECODED: F.when(F.col(MATCHED_ID).isNotNull(), decoded),
+            # Not the parsed schema_id column: that would compute every row's id as text.
+            "writer_schema_id": F.coalesce(F.col(MATCHED_ID), F.when(well_formed, schema_id)),
+            "writer_schema_version": F.when(well_formed, version),
+        },
+        {
+            DECODE_ERROR: F.when(well_formed, error),
+            DECODE_ERROR_CLASS: F.when(well_formed, error_class),
+        },
+    )
 
 
 def current_reader(schema_ids: Iterable[int], lookup: SchemaLookup) -> ReaderSchema:

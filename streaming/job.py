@@ -194,7 +194,7 @@ class BatchProcessor:
     def _write(self, triaged: Triage) -> BatchMetrics:
         rows, observation = triaged.observed_rows()
         self.sink.write_rows(rows)  # the one action: it decodes, checks, writes and counts
-        return BatchMetrics.from_observation(observation.get)
+        return BatchMetrics.from_observation(observation)
 
     def _write_dead_letters(self, triaged: Triage, exclude: tuple[int, ...]) -> dict[str, int]:
         letters, observation = triaged.observed_dead_letters(exclude)

@@ -28,7 +28,7 @@ from schemas.catalog import Contract
 from schemas.cql import DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE, LINEAGE_COLUMNS, table_spec
 from schemas.migration import normalize_cql_type
 from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows
-from streaming.sql import first_match
+from streaming.sql import EXPRESSIONS, first_match
 
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -77,6 +77,12 @@ class TableTarget:
     def with_columns(self, columns: Mapping[str, str]) -> TableTarget:
         """The same table, with the columns it has now (after ``make schemas`` added some)."""
         return replace(self, columns=dict(columns))
+
+    @property
+    def cache_key(self) -> tuple[object, ...]:
+        """Hashable and equal for equal targets (``columns`` is a mapping)."""
+        return (self.keyspace, self.table, tuple(self.columns.items()), self.partition_key,
+                self.clustering_key, self.source)
 
     @property
     def qualified_table(self) -> str:
@@ -230,12 +236,16 @@ def columns_to_write(reader_fields: Sequence[str], target: TableTarget) -> list[
 
 def table_rows(writable: DataFrame, reader_fields: Sequence[str], target: TableTarget) -> DataFrame:
     """Decoded rows in the table's shape: data columns + lineage (``ingested_at`` = now)."""
-    return writable.select(
-        *columns_to_write(reader_fields, target),
-        F.col("writer_schema_id").cast("int"),
-        F.col("writer_schema_version").cast("int"),
-        F.current_timestamp().alias("ingested_at"),
+    columns = EXPRESSIONS.get(
+        ("table_rows", tuple(reader_fields), target.cache_key),
+        lambda: [
+            *[F.col(c) for c in columns_to_write(reader_fields, target)],
+            F.col("writer_schema_id").cast("int"),
+            F.col("writer_schema_version").cast("int"),
+            F.current_timestamp().alias("ingested_at"),
+        ],
     )
+    return writable.select(*columns)
 
 
 def write_table(df: DataFrame, keyspace: str, table: str) -> None:

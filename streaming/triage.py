@@ -14,6 +14,7 @@ some.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ from streaming.decode import (
 )
 from streaming.registry import ReaderSchema
 from streaming.sink import TableTarget, row_problems, table_rows
-from streaming.sql import first_match
+from streaming.sql import EXPRESSIONS, first_match
 
 # Bookkeeping columns of the triaged batch; reserved: no contract field may use them.
 STAGE = "__stage"  # null: the row is written; else where it was dead-lettered
@@ -41,6 +42,9 @@ ERROR_CLASS = "__error_class"
 KAFKA_TIMESTAMP = "__kafka_timestamp"
 _SINK_RULE = "_sink_rule"  # beside the decoder's columns, not the reader's fields
 TRIAGE_COLUMNS = frozenset({STAGE, ERROR, ERROR_CLASS, KAFKA_TIMESTAMP})
+# The write's metrics come back as one JSON text: through Py4J, each value of a metrics
+# row would be a round trip of its own (~85 of them per batch).
+METRICS = "metrics"
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,9 @@ class BatchMetrics:
         return self.rows - self.written
 
     @classmethod
-    def from_observation(cls, values: Mapping[str, Any]) -> BatchMetrics:
+    def from_observation(cls, observation: Observation) -> BatchMetrics:
+        """From :meth:`Triage.observed_rows`' observation, once its write has run."""
+        values = json.loads(_metrics_text(observation))
         ids = values.get("schema_ids") or ""
         return cls(
             rows=int(values["rows"]),
@@ -84,38 +90,42 @@ class Triage:
     reader: ReaderSchema
     target: TableTarget
     writers: Mapping[int, WriterResolution] = field(default_factory=dict)
+    lineage: tuple[str, ...] = ()  # the lineage columns the decoder provided
 
     def observed_rows(self) -> tuple[DataFrame, Observation]:
         """The writable rows in the table's shape, and the metrics their write collects.
 
-        The metrics are ready once an action (the sink's write) has run on the rows.
+        The metrics are ready once an action (the sink's write) has run on the rows
+        (:meth:`BatchMetrics.from_observation`).
         """
         observation = Observation()
+        needed, metrics, writable = EXPRESSIONS.get(
+            ("observed_rows", tuple(self.reader.field_names), self.lineage),
+            self._observed_columns,
+        )
+        observed = self.outcome.select(*needed).observe(observation, metrics)
+        rows = table_rows(observed.where(writable), self.reader.field_names, self.target)
+        return rows, observation
+
+    def _observed_columns(self) -> tuple[list[Column], Column, Column]:
         timestamp_ms = F.expr(f"unix_millis(`{KAFKA_TIMESTAMP}`)")
         stage = F.col(STAGE)
         quantiles = F.percentile_approx(timestamp_ms, [0.05, 0.5])
         # Only what the write and the metrics use goes through the observe node: the rest
         # (the Kafka struct, the reasons) is then never built for a writable row.
-        needed = self.outcome.select(
-            *self.reader.field_names,
-            *[c for c in LINEAGE_COLUMNS if c in self.outcome.columns],
-            STAGE,
-            KAFKA_TIMESTAMP,
-        )
-        observed = needed.observe(
-            observation,
+        needed = [F.col(c) for c in (*self.reader.field_names, *self.lineage, STAGE,
+                                     KAFKA_TIMESTAMP)]
+        metrics = F.to_json(F.struct(
             F.count(F.lit(1)).alias("rows"),
             F.count(F.when(stage.isNull(), 1)).alias("written"),
-            # Metrics come back through Py4J, where only scalars convert: ids as text.
             F.array_join(F.array_sort(F.collect_set("writer_schema_id")), ",").alias(
                 "schema_ids"
             ),
             F.min(timestamp_ms).alias("oldest_ms"),
             F.element_at(quantiles, 1).alias("timestamp_p05_ms"),
             F.element_at(quantiles, 2).alias("timestamp_p50_ms"),
-        )
-        writable = observed.where(stage.isNull())
-        return table_rows(writable, self.reader.field_names, self.target), observation
+        )).alias(METRICS)
+        return needed, metrics, stage.isNull()
 
     def dead_letters(self, exclude_ids: Sequence[int] = ()) -> DataFrame:
         """The rows that are not written, as dead-letter rows (frame ids in ``exclude_ids``
@@ -161,8 +171,29 @@ def triage(
     clashes = sorted(TRIAGE_COLUMNS.intersection(names))
     if clashes:
         raise ValueError(f"reader schema fields {clashes} are reserved by the streaming job")
+    lineage = tuple(c for c in LINEAGE_COLUMNS if c in decoded.columns)
+    # The decoded struct's Spark types depend on the reader alone.
+    spark_types = EXPRESSIONS.get(("decoded_types", reader), lambda: _decoded_types(decoded))
+    columns = EXPRESSIONS.get(
+        ("triage", reader, target.cache_key, lineage, tuple(spark_types.items())),
+        lambda: _triage_columns(names, lineage, spark_types, target),
+    )
+    rule_step, outcome_columns = columns
+    outcome = decoded.withColumns(rule_step).select(*outcome_columns)
+    return Triage(outcome=outcome, reader=reader, target=target, writers=dict(writers),
+                  lineage=lineage)
+
+
+def _decoded_types(decoded: DataFrame) -> dict[str, str]:
     struct_type = decoded.schema[DECODED].dataType
-    spark_types = {f.name: f.dataType.simpleString() for f in struct_type.fields}  # type: ignore[attr-defined]
+    return {f.name: f.dataType.simpleString() for f in struct_type.fields}  # type: ignore[attr-defined]
+
+
+def _triage_columns(
+    names: Sequence[str], lineage: Sequence[str], spark_types: Mapping[str, str],
+    target: TableTarget,
+) -> tuple[dict[str, Column], list[Column]]:
+    """:func:`triage`'s columns (built once, see ``streaming.sql.ExpressionCache``)."""
 
     def field_of(name: str) -> Column:
         return F.col(DECODED)[name]
@@ -173,10 +204,11 @@ def triage(
     # The checks run once, into the index of the first failed one (its own column, so
     # that the stage, the reason and the class below do not each run them again).
     rule = F.col(_SINK_RULE)
-    checked = decoded.withColumn(
-        _SINK_RULE,
-        F.when(decoded_ok, first_match([(c, F.lit(i)) for i, (c, _, _) in enumerate(problems)])),
-    )
+    rule_step = {
+        _SINK_RULE: F.when(
+            decoded_ok, first_match([(c, F.lit(i)) for i, (c, _, _) in enumerate(problems)])
+        ),
+    }
     sink_error = first_match([(rule == i, why) for i, (_, why, _) in enumerate(problems)])
     sink_class = first_match([(rule == i, F.lit(k)) for i, (_, _, k) in enumerate(problems)])
     stage = first_match([
@@ -184,9 +216,9 @@ def triage(
         (decode_error.isNotNull(), F.lit(Stage.DECODE)),
         (rule.isNotNull(), F.lit(Stage.SINK)),
     ])
-    outcome = checked.select(
+    outcome = [
         *[field_of(name).alias(name) for name in names],
-        *[F.col(c) for c in LINEAGE_COLUMNS if c in decoded.columns],
+        *[F.col(c) for c in lineage],
         F.col(KAFKA_COLUMN),
         # The source's own column, not the struct's field: then the write path never
         # builds the struct.
@@ -196,8 +228,20 @@ def triage(
         F.coalesce(F.col("frame_error_class"), F.col(DECODE_ERROR_CLASS), sink_class).alias(
             ERROR_CLASS
         ),
-    )
-    return Triage(outcome=outcome, reader=reader, target=target, writers=dict(writers))
+    ]
+    return rule_step, outcome
+
+
+def _metrics_text(observation: Observation) -> str:
+    """The :data:`METRICS` value of ``observation``, in three Py4J round trips.
+
+    ``Observation.get`` copies the whole Java map, and the end of that iteration (a Java
+    exception, inspected through Py4J reflection) alone costs ~70 round trips.
+    """
+    java = getattr(observation, "_jo", None)  # PySpark's JVM handle, set by observe()
+    if java is None:
+        return str(observation.get[METRICS])
+    return str(java.getAsJava().get(METRICS))
 
 
 def _int(value: Any) -> int | None:

@@ -152,6 +152,22 @@ def parse_frames(df: DataFrame, value: str = "value", headers: str = "headers") 
     Every rule is a plain comparison of bytes (no lambda, no text conversion), so the
     whole check runs in Spark's generated code.
     """
+    from streaming.sql import EXPRESSIONS
+
+    has_headers = headers in df.columns
+    first, second = EXPRESSIONS.get(
+        ("frames", value, headers, has_headers),
+        lambda: _frame_columns(value, headers, has_headers),
+    )
+    # Two steps, each adding its columns at once: every step is one more analysis of the
+    # plan on the driver, paid by every micro-batch.
+    return df.withColumns(first).withColumns(second)
+
+
+def _frame_columns(
+    value: str, headers: str, has_headers: bool
+) -> tuple[dict[str, Column], dict[str, Column]]:
+    """:func:`parse_frames`' two steps of columns (built once, see ``ExpressionCache``)."""
     from pyspark.sql import functions as F
 
     from streaming.sql import first_match
@@ -159,7 +175,7 @@ def parse_frames(df: DataFrame, value: str = "value", headers: str = "headers") 
     v = F.col(value)
     length = F.length(v)
     first_byte = F.substring(v, 1, 1)
-    if headers in df.columns:
+    if has_headers:
         # headers.key is the array of the header keys: no lambda, so code generation holds.
         has_id_header = F.coalesce(
             F.array_contains(F.col(headers)["key"], VALUE_SCHEMA_ID_HEADER), F.lit(False)
@@ -194,15 +210,13 @@ def parse_frames(df: DataFrame, value: str = "value", headers: str = "headers") 
     # run once, for the class; the reason is then looked up by class (only for bad frames).
     error_class = F.col("frame_error_class")
     well_formed = error_class.isNull()
-    # Two steps, each adding its columns at once: every step is one more analysis of the
-    # plan on the driver, paid by every micro-batch.
-    return df.withColumns({
+    return {
         "magic": F.when(length >= 1, _unsigned(first_byte).cast("int")),
         "frame_error_class": first_match([(cond, F.lit(name)) for cond, _, name in rules]),
-    }).withColumns({
+    }, {
         "frame_error": F.when(
             ~well_formed, first_match([(error_class == name, why) for _, why, name in rules])
         ),
         "schema_id": F.when(well_formed, schema_id_of(v)),
         "payload": F.when(well_formed, F.expr(f"substr(`{value}`, {HEADER_SIZE + 1})")),
-    })
+    }

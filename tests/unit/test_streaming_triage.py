@@ -67,7 +67,7 @@ def test_every_record_gets_one_stage_and_a_reason(spark: SparkSession) -> None:
 def test_the_write_collects_the_batch_metrics(spark: SparkSession) -> None:
     rows, observation = triaged(spark).observed_rows()
     written = rows.collect()  # the sink's action
-    metrics = BatchMetrics.from_observation(observation.get)
+    metrics = BatchMetrics.from_observation(observation)
 
     assert sorted(r["name"] for r in written) == ["ok", "ok too"]
     assert list(rows.columns) == list(TARGET.columns)
@@ -92,7 +92,7 @@ def test_dead_letters_are_the_rows_not_written(spark: SparkSession) -> None:
 def test_an_empty_batch_has_empty_metrics(spark: SparkSession) -> None:
     rows, observation = triaged(spark, []).observed_rows()
     assert rows.collect() == []
-    metrics = BatchMetrics.from_observation(observation.get)
+    metrics = BatchMetrics.from_observation(observation)
     assert (metrics.rows, metrics.written, metrics.schema_ids) == (0, 0, [])
     assert lag_from(metrics, 1).max_ms is None
 
