@@ -51,6 +51,10 @@ class E2EConfig:
     # Page tasks running at once, as the DAG's mapped tasks do: one task's fetch and its
     # producer's start overlap another's mapping and sending.
     producers: int = 2
+    # Load before measuring, not measured: a long-running job is warm, and a young Spark
+    # JVM spends ~40% of its CPU compiling (JIT) in its first two minutes (JFR, 2-core
+    # machine), CPU that the rest of the pipeline then lacks.
+    warm_up_seconds: float = 45.0
 
 
 @dataclass(frozen=True)
@@ -205,14 +209,22 @@ def _produce_lane(settings: Settings, contract: Contract, config: E2EConfig, run
     return produced, ends
 
 
-def warm_up(settings: Settings, contract: Contract, job: JobProcess) -> None:
-    """One page through the whole pipeline before measuring: the first micro-batch pays
-    for JIT compilation and the connector's sessions, a cost no later batch pays."""
+def warm_up(settings: Settings, contract: Contract, config: E2EConfig, job: JobProcess) -> int:
+    """Load through the whole pipeline before measuring (``config.warm_up_seconds``, at
+    least one page): the first micro-batches pay for the connector's sessions and the JIT
+    compilation of the job's JVM, a cost a long-running job no longer pays. Returns the
+    records produced, once the job has taken them all."""
     from producers.run import fetch_and_produce
 
-    fetch_and_produce(settings, contract, seed=f"bench-warm-up-{contract.topic}", pages=1,
-                      batch_size=WARM_UP_RECORDS, run_id="bench-warm-up", source="local")
-    wait_drained(job, WARM_UP_RECORDS, JOB_START_TIMEOUT_S)
+    produced = fetch_and_produce(
+        settings, contract, seed=f"bench-warm-up-{contract.topic}", pages=1,
+        batch_size=WARM_UP_RECORDS, run_id="bench-warm-up", source="local",
+    ).produced
+    if config.warm_up_seconds > 0:
+        load = replace(config, seconds=config.warm_up_seconds, rate=0.0)
+        produced += produce_for(settings, contract, load, f"bench-warm-up-load-{contract.topic}")[0]
+    wait_drained(job, produced, JOB_START_TIMEOUT_S)
+    return produced
 
 
 def wait_drained(job: JobProcess, produced: int, timeout: float) -> list[BatchEvent]:
@@ -286,7 +298,9 @@ def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
     job = start_job(settings, box, work_dir)
     try:
         job.wait_started(JOB_START_TIMEOUT_S)
-        warm_up(settings, contract, job)
+        warmed = warm_up(settings, contract, config, job)
+        result.notes.append(f"warm-up, not measured: {warmed:,} records through the whole "
+                            f"pipeline ({config.warm_up_seconds:.0f} s of load)")
         start = end_offsets(settings, contract.topic, contract.partitions)
         groups = {**service_groups(StackPaths.from_settings(settings)), "stream job": job.popen.pid}
 
@@ -301,7 +315,7 @@ def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
             full = replace(config, seconds=config.seconds * config.saturated_share, rate=0.0)
             produced, load_s, _ = produce_for(settings, contract, full, f"{tag}-full")
             log.info("saturation: %d records in %.0f s; waiting for the job", produced, load_s)
-            wait_drained(job, WARM_UP_RECORDS + produced, config.drain_timeout_s)
+            wait_drained(job, warmed + produced, config.drain_timeout_s)
             mid = end_offsets(settings, contract.topic, contract.partitions)
             # Phase 2, a load the pipeline sustains: the latency a record sees. (At
             # saturation the queue only grows, and so does any latency.)
@@ -310,7 +324,7 @@ def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
             paced_started = time.time()
             produced_2, paced_s, _ = produce_for(settings, contract, paced, f"{tag}-paced")
             log.info("paced: %d records in %.0f s; waiting for the job", produced_2, paced_s)
-            events = wait_drained(job, WARM_UP_RECORDS + produced + produced_2,
+            events = wait_drained(job, warmed + produced + produced_2,
                                   config.drain_timeout_s)
         end = end_offsets(settings, contract.topic, contract.partitions)
         events = [e for e in events if e.at >= load_started]  # the warm-up's are not measured

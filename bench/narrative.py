@@ -233,6 +233,12 @@ def _write_share(results: Mapping[str, StageResult]) -> str:
 # -- end to end -----------------------------------------------------------------------------
 
 
+def _warm_up_seconds() -> float:
+    from bench.e2e import E2EConfig
+
+    return E2EConfig.warm_up_seconds
+
+
 def _e2e(results: Mapping[str, StageResult]) -> list[str]:
     return [
         "The producer code runs in a loop (`fetch_and_produce`, one page of 5000 per call, as "
@@ -241,9 +247,12 @@ def _e2e(results: Mapping[str, StageResult]) -> list[str]:
         "caught up, paced to 70% of that rate (the latency: at saturation a queue only "
         "grows, and any latency with it); into a sandbox topic "
         "that a streaming job of our own (`python -m bench.job`: `streaming.job.run` with the "
-        "processing-time trigger) writes to Cassandra, after one warm-up page has gone all the "
-        "way through (the first micro-batch pays Spark's and the connector's warm-up; it is "
-        "not measured). When the load stops the job catches "
+        "processing-time trigger) writes to Cassandra, after a warm-up load of "
+        f"{_warm_up_seconds():.0f} s has gone all the way through (not measured: the first "
+        "micro-batches pay for the connector's sessions, and a young Spark JVM spends ~40% of "
+        "its CPU compiling hot code in its first two minutes; a long-running job does "
+        "not). CPU is each process group's user + system time over the saturation phase. "
+        "When the load stops the job catches "
         "up, is stopped, and every produced record is reconciled with `ops/reconcile.py` "
         "(span by span; keys are counted over the whole span). Latency is the row's "
         "`ingested_at` minus the record's Kafka timestamp. Memory is PSS per process group "

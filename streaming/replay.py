@@ -1,4 +1,4 @@
-"""Re-run dead letters through parse -> decode -> sink, e.g. after a schema was registered.
+"""Re-run dead letters through the job's triage and sink, e.g. after a schema was registered.
 
 A dead letter that now goes through is written to the table and marked ``replayed_at``;
 one that still fails stays, with the new error, class and stage (its raw bytes and its
@@ -16,11 +16,11 @@ from pyspark.sql import functions as F
 from config.settings import Settings
 from schemas.catalog import Contract
 from streaming.dead_letters import KAFKA_COLUMN, Stage, as_kafka_records
-from streaming.decode import decode
+from streaming.decode import batch_schema_ids, current_reader, resolve_writers
 from streaming.logs import log_event
 from streaming.registry import SchemaLookup
-from streaming.report import count_by
-from streaming.sink import Sink, TableTarget, check_rows, table_rows
+from streaming.sink import Sink, TableTarget
+from streaming.triage import STAGE, BatchMetrics, stage_counts, triage
 from streaming.wire import parse_frames
 
 # What a failed replay updates in its dead letter: everything but the bytes and first time.
@@ -59,48 +59,52 @@ def select_dead_letters(
 def replay(
     letters: DataFrame, schemas: SchemaLookup, target: TableTarget, sink: Sink
 ) -> ReplayReport:
-    """Run ``letters`` (rows of the dead-letter table) through the job again."""
+    """Run ``letters`` (rows of the dead-letter table) through the job's triage again.
+
+    The same one-pass triage as a micro-batch (:func:`streaming.triage.triage`): rows
+    that now decode and pass the checks are written, and their dead letters marked
+    replayed; the others get their new reason. ``letters`` is cached, so the passes
+    (rows, marks, failures) see the same records and reach the same verdicts.
+    """
     letters.persist()
-    cached: list[DataFrame] = [letters]
     try:
         selected = letters.count()
         if selected == 0:
             return ReplayReport(0, 0, 0)
-        decoded = decode(parse_frames(as_kafka_records(letters)), schemas).persist()
-        cached.append(decoded.outcome)
-        checked = check_rows(decoded.rows, target)
-        cached.append(checked.annotated.persist())
-        failures = decoded.dead_letters.unionByName(checked.dead_letters)
-        failures = failures.select(*FAILURE_UPDATE_COLUMNS).persist()
-        cached.append(failures)
+        framed = parse_frames(as_kafka_records(letters))
+        schema_ids = batch_schema_ids(framed)
+        reader = current_reader(schema_ids, schemas)
+        triaged = triage(framed, reader, resolve_writers(schema_ids, schemas, reader), target)
 
-        replayed = checked.writable.count()
-        by_stage = count_by(failures, "stage")
-        if replayed:
-            sink.write_rows(table_rows(checked.writable, decoded.reader.field_names, target))
+        rows, observation = triaged.observed_rows()
+        sink.write_rows(rows)
+        metrics = BatchMetrics.from_observation(observation)
+        if metrics.written:
             kafka = F.col(KAFKA_COLUMN)
             sink.update_dead_letters(
-                checked.writable.select(
+                triaged.outcome.where(F.col(STAGE).isNull()).select(
                     kafka["topic"].alias("topic"),
                     kafka["partition"].alias("partition"),
                     kafka["offset"].alias("offset"),
                     F.current_timestamp().alias("replayed_at"),
                 )
             )
-        if by_stage:
-            sink.update_dead_letters(failures)
+        by_stage: dict[str, int] = {}
+        if metrics.not_written:
+            failures, counts = triaged.observed_dead_letters()
+            sink.update_dead_letters(failures.select(*FAILURE_UPDATE_COLUMNS))
+            by_stage = stage_counts(counts.get)
         report = ReplayReport(
             selected=selected,
-            replayed=replayed,
+            replayed=metrics.written,
             still_failing=sum(by_stage.values()),
             still_failing_by_stage=by_stage,
-            reader_version=decoded.reader.version,
+            reader_version=reader.version,
         )
         log_event("replay", **report.__dict__)
         return report
     finally:
-        for df in cached:
-            df.unpersist()
+        letters.unpersist()
 
 
 def run_replay(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import DataFrame
-
 if TYPE_CHECKING:
     from streaming.triage import BatchMetrics
 
@@ -49,11 +47,3 @@ def lag_from(metrics: BatchMetrics, completed_at_ms: int) -> LagStats:
 
     return LagStats(max_ms=lag(metrics.oldest_ms), p50_ms=lag(metrics.timestamp_p50_ms),
                     p95_ms=lag(metrics.timestamp_p05_ms))
-
-
-def count_by(df: DataFrame, column: str) -> dict[str, int]:
-    return {str(r[column]): int(r["count"]) for r in df.groupBy(column).count().collect()}
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
