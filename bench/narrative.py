@@ -239,10 +239,17 @@ def _warm_up_seconds() -> float:
     return E2EConfig.warm_up_seconds
 
 
+def _page_tasks() -> int:
+    from bench.e2e import E2EConfig
+
+    return E2EConfig.producers
+
+
 def _e2e(results: Mapping[str, StageResult]) -> list[str]:
     return [
         "The producer code runs in a loop (`fetch_and_produce`, one page of 5000 per call, as "
-        "one DAG task does; two such page tasks at once, as the DAG's mapped tasks run) in "
+        f"one DAG task does; {_page_tasks()} such page tasks at once, as many as the DAG's mapped "
+        "tasks run) in "
         "two phases: first as fast as it goes (the throughput), then, once the job has "
         "caught up, paced to 70% of that rate (the latency: at saturation a queue only "
         "grows, and any latency with it); into a sandbox topic "
@@ -258,6 +265,23 @@ def _e2e(results: Mapping[str, StageResult]) -> list[str]:
         "`ingested_at` minus the record's Kafka timestamp. Memory is PSS per process group "
         "(the job: its Python driver and Spark JVM), sampled every 2 s.",
     ]
+
+
+def _cpu_shares(result: StageResult) -> str | None:
+    """Where the cores went at saturation, from the e2e stage's ``e2e.cpu.*`` figures."""
+    figures = {f.key.removeprefix("e2e.cpu."): f.value for f in result.figures
+               if f.key.startswith("e2e.cpu.")}
+    machine = figures.pop("machine", None)
+    if not figures or machine is None:
+        return None
+    rate = next((f.value for f in result.figures if f.key == "e2e.produce_rate"), None)
+    parts = ", ".join(
+        f"{name.replace('_', ' ')} {used:.2f}"
+        + (f" ({used / rate * 1e6:,.0f} µs of CPU a record)" if rate else "")
+        for name, used in sorted(figures.items(), key=lambda item: -item[1])
+    )
+    return (f"Cores busy at saturation: {machine:.2f} in all (every process); {parts}. "
+            "Each stage alone had the machine to itself; here they share it.")
 
 
 def _e2e_after(results: Mapping[str, StageResult]) -> list[str]:
@@ -303,6 +327,9 @@ def _e2e_after(results: Mapping[str, StageResult]) -> list[str]:
             + (" The job ended the load behind by more than one interval of load, which "
                "adds its own wait (plot below)." if behind else "")
         )
+    cores = _cpu_shares(result)
+    if cores:
+        lines.append(cores)
     e2e = _v(results, "e2e.throughput")
     sink = _v(results, "stream.sink")
     slowest = slowest_stage(results)
@@ -311,8 +338,8 @@ def _e2e_after(results: Mapping[str, StageResult]) -> list[str]:
             f"**Why end to end is below 0.5× the slowest stage alone:** {e2e:,.0f} against "
             f"{slowest.value:,.0f} records/s ({slowest.label.removeprefix('slowest stage alone: ')}"
             "). Each stage was measured with the machine to itself; end to end, the randomuser "
-            "server generating users, two producers, Kafka, Spark and Cassandra all run at "
-            "once on its two cores"
+            f"server generating users, {_page_tasks()} page tasks, Kafka, Spark and Cassandra "
+            "all run at once on the same cores"
             + (f" (the streaming job alone writes {sink:,.0f} rows/s)." if sink else ".")
         )
     out = [""]

@@ -110,3 +110,17 @@ def test_the_document_has_every_part() -> None:
                  "```sh\nmake bench\n```"):
         assert part in text
     assert "## End to end" not in text  # a stage that did not run has no section
+
+
+def test_cpu_shares_say_where_the_cores_went_per_record() -> None:
+    from bench.narrative import _cpu_shares
+
+    result = stage("e2e", fig("e2e.produce_rate", 5000.0),
+                   fig("e2e.cpu.machine", 1.9, "cores"),
+                   fig("e2e.cpu.stream_job", 0.5, "cores"),
+                   fig("e2e.cpu.cassandra", 0.4, "cores"))
+    text = _cpu_shares(result)
+    assert text is not None and text.startswith("Cores busy at saturation: 1.90 in all")
+    # Largest first, each with its CPU per record: 0.5 cores / 5000 records/s = 100 µs.
+    assert "stream job 0.50 (100 µs of CPU a record), cassandra 0.40 (80 µs" in text
+    assert _cpu_shares(stage("e2e", fig("e2e.produce_rate", 5000.0))) is None

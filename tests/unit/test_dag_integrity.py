@@ -36,6 +36,7 @@ for dag_id, dag in bag.dags.items():
                 "retries": t.retries,
                 "exponential_backoff": bool(t.retry_exponential_backoff),
                 "mapped": type(t).__name__.endswith("MappedOperator"),
+                "max_active_tis_per_dagrun": getattr(t, "max_active_tis_per_dagrun", None),
             }
             for t in dag.tasks
         },
@@ -89,6 +90,15 @@ def test_tasks_and_dependencies(dagbag: dict[str, Any]) -> None:
         "summary": ["produce_pages"],
     }
     assert tasks["produce_pages"]["mapped"] and not tasks["summary"]["mapped"]
+
+
+def test_the_benchmark_runs_as_many_page_tasks_at_once_as_the_dag(
+    dagbag: dict[str, Any],
+) -> None:
+    from bench.e2e import E2EConfig
+
+    tasks = dagbag["dags"]["user_automation"]["tasks"]
+    assert tasks["produce_pages"]["max_active_tis_per_dagrun"] == E2EConfig.producers
 
 
 def test_every_task_retries_with_backoff(dagbag: dict[str, Any]) -> None:
