@@ -370,7 +370,8 @@ def record_figures(result: StageResult, config: E2EConfig, settings: Settings, p
     result.add(Figure("e2e.throughput", "end to end: stored rows / (first produce -> last write)",
                       rate(saturated.stored + saturated.dead_lettered, span_s), "records/s",
                       f"{saturated.stored:,} stored in {span_s:.0f} s (saturation: "
-                      f"{phases.load_s:.0f} s of load, unpaced, {config.producers} page tasks at once)"))
+                      f"{phases.load_s:.0f} s of load, unpaced, {config.producers} page tasks "
+                      "at once)"))
     result.add(Figure("e2e.produce_rate", "producer loop during the load (fetch_and_produce)",
                       rate(phases.produced, phases.load_s), "records/s",
                       f"{phases.produced:,} records"))
