@@ -388,20 +388,28 @@ def run(settings: Settings, contract: Contract, config: StreamConfig,
         rows = table_rows(decoded_rows(source, reader, good), reader.field_names, target)
         rows.persist()
         rows.count()  # the tunings below time the connector's writes alone
-        tried = []
-        for settings_tried in CONNECTOR_TUNINGS:
-            with connector_settings(spark, settings_tried):
+        # One untimed write first, then every tuning twice, in order and in reverse order,
+        # the best of each counting: the first write of a plan pays its code generation,
+        # and Cassandra's flushes and compactions follow the writes before. Measured once
+        # each in a fixed order, the first tuning lost in every run whatever it was.
+        write_table(rows, target.keyspace, target.table)
+        best_rate: dict[int, float] = {}
+        order = [*range(len(CONNECTOR_TUNINGS)), *reversed(range(len(CONNECTOR_TUNINGS)))]
+        for index in order:
+            with connector_settings(spark, CONNECTOR_TUNINGS[index]):
                 seconds = timed_runs(
                     lambda: write_table(rows, target.keyspace, target.table), 1)[0]
-            tried.append((settings_tried, rate(n, seconds)))
+            best_rate[index] = max(best_rate.get(index, 0.0), rate(n, seconds))
+        tried = [(CONNECTOR_TUNINGS[i], best_rate[i]) for i in range(len(CONNECTOR_TUNINGS))]
+        for settings_tried, rows_per_s in tried:
             result.tunings.append({"connector settings (spark.cassandra.output.*)":
                                    describe_settings(settings_tried),
-                                   "write rows/s": round(rate(n, seconds))})
-            log.info("connector %s: %.0f rows/s", describe_settings(settings_tried), tried[-1][1])
+                                   "write rows/s": round(rows_per_s)})
+            log.info("connector %s: %.0f rows/s", describe_settings(settings_tried), rows_per_s)
         rows.unpersist()
         default_rate = tried[0][1]
         result.add(Figure("stream.write", "connector write of decoded rows (the job's settings)",
-                          default_rate, "rows/s", f"{n:,} rows, cached, no checks"))
+                          default_rate, "rows/s", f"{n:,} rows, cached, no checks, best of 2"))
         chosen, chosen_rate = max(tried, key=lambda t: t[1])
         if chosen:
             with connector_settings(spark, chosen):
