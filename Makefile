@@ -122,7 +122,7 @@ replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=deco
 
 # ---------------------------------------------------------------- benchmarks
 .PHONY: bench
-bench: $(STAMP) $(SYSDEPS) ## All benchmarks beside their limits (~14 min, stack up), writes docs/performance.md
+bench: $(STAMP) $(SYSDEPS) ## All benchmarks beside their limits (~16 min, stack up), writes docs/performance.md
 	$(PY) -m bench all
 
 .PHONY: bench-produce

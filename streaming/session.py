@@ -53,9 +53,9 @@ def avro_limit_java_options() -> str:
 # How the connector writes the table (spark.cassandra.output.*), measured by `make bench`
 # (docs/performance.md, sink tunings).
 SINK_WRITE_TUNING: dict[str, str] = {
-    # 16 writes in flight per task: the micro-batch 0.63-0.68x of the independent load in
-    # two runs against 0.50-0.60x with 64 (more in flight only queue on the same 2 cores),
-    # ~2x the connector's default of 5.
+    # 16 writes in flight per task, ~2x the rows/s of the connector's default of 5. 64 wrote
+    # as fast once the tunings were timed in both orders (the first one timed used to lose
+    # whatever it was): the fewer in flight, the less waits in Cassandra's queues.
     "spark.cassandra.output.concurrent.writes": "16",
     # Rows bound for the same replicas share an unlogged batch instead of one request per
     # user: ~1.5x the rows/s of the connector's defaults. 4 KiB as the connector counts
