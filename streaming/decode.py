@@ -321,9 +321,16 @@ def current_reader(schema_ids: Iterable[int], lookup: SchemaLookup) -> ReaderSch
     return reader
 
 
-def decode(framed: DataFrame, lookup: SchemaLookup) -> Decoded:
-    """Resolve the batch's writer schemas through ``lookup``, then :func:`decode_frames`."""
+def batch_writers(
+    framed: DataFrame, lookup: SchemaLookup
+) -> tuple[ReaderSchema, dict[int, WriterResolution]]:
+    """The reader for ``framed`` and every schema id of it resolved against that reader."""
     schema_ids = batch_schema_ids(framed)
     reader = current_reader(schema_ids, lookup)
-    writers = resolve_writers(schema_ids, lookup, reader)
+    return reader, resolve_writers(schema_ids, lookup, reader)
+
+
+def decode(framed: DataFrame, lookup: SchemaLookup) -> Decoded:
+    """Resolve the batch's writer schemas through ``lookup``, then :func:`decode_frames`."""
+    reader, writers = batch_writers(framed, lookup)
     return decode_frames(framed, reader, writers)

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from config.settings import Settings
 from schemas.catalog import Contract
 from streaming.dead_letters import KAFKA_COLUMN, Stage, as_kafka_records
-from streaming.decode import batch_schema_ids, current_reader, resolve_writers
+from streaming.decode import batch_writers
 from streaming.logs import log_event
 from streaming.registry import SchemaLookup
 from streaming.sink import Sink, TableTarget
@@ -72,9 +72,8 @@ def replay(
         if selected == 0:
             return ReplayReport(0, 0, 0)
         framed = parse_frames(as_kafka_records(letters))
-        schema_ids = batch_schema_ids(framed)
-        reader = current_reader(schema_ids, schemas)
-        triaged = triage(framed, reader, resolve_writers(schema_ids, schemas, reader), target)
+        reader, writers = batch_writers(framed, schemas)
+        triaged = triage(framed, reader, writers, target)
 
         rows, observation = triaged.observed_rows()
         sink.write_rows(rows)
