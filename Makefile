@@ -141,7 +141,7 @@ bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy config schemas producers streaming stack dags ops
+	$(VENV)/bin/mypy config schemas producers streaming stack dags ops bench
 
 .PHONY: test-unit
 test-unit: $(STAMP) ## Unit tests only (no services)

@@ -267,7 +267,7 @@ def reconcile_all(settings: Settings, contract: Contract, start: dict[int, int],
     from ops.reconcile import read_span, reconcile
 
     totals = Totals()
-    keys: set[bytes] = set() if keys is None else keys
+    seen: set[bytes] = set() if keys is None else keys
     for lo, hi in sub_spans(start, end, RECONCILE_CHUNK):
         rec = reconcile(settings, contract, lo, hi)
         totals.produced += rec.produced
@@ -280,9 +280,9 @@ def reconcile_all(settings: Settings, contract: Contract, start: dict[int, int],
         for message in read_span(settings, contract.topic, lo, hi):
             if message.key is None:
                 continue
-            if message.key in keys:
+            if message.key in seen:
                 totals.duplicate_keys += 1
-            keys.add(message.key)
+            seen.add(message.key)
     return totals
 
 
