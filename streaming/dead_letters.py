@@ -28,11 +28,8 @@ class Stage:
     ALL = (FRAME, DECODE, SINK)
 
 
-def kafka_struct(df: DataFrame | None = None, *, has_headers: bool | None = None) -> Column:
-    """The Kafka source columns as one struct; ``headers`` may be absent (from ``df``'s
-    columns, or say so with ``has_headers``)."""
-    if has_headers is None:
-        has_headers = df is not None and "headers" in df.columns
+def kafka_struct(*, has_headers: bool) -> Column:
+    """The Kafka source columns as one struct (null ``headers`` when the source has none)."""
     no_headers = F.lit(None).cast("array<struct<key:string,value:binary>>")
     parts = [
         F.col(name) if name != "headers" or has_headers else no_headers
@@ -83,7 +80,7 @@ def dead_letter_rows(
         if stage not in Stage.ALL:
             raise ValueError(f"unknown dead-letter stage {stage!r}; expected one of {Stage.ALL}")
         stage = F.lit(stage)
-    k = kafka_struct(df) if kafka is None else kafka
+    k = kafka_struct(has_headers="headers" in df.columns) if kafka is None else kafka
     out = df.select(
         k["topic"].alias("topic"),
         k["partition"].cast("int").alias("partition"),

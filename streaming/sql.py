@@ -51,9 +51,6 @@ class ExpressionCache:
             self._entries.popitem(last=False)
         return value
 
-    def clear(self) -> None:
-        self._entries.clear()
-
 
 EXPRESSIONS = ExpressionCache()
 
