@@ -73,19 +73,19 @@ status: $(STAMP) ## Show each service (address, pid, memory, health) and the pip
 # ---------------------------------------------------------------- schemas (the contract)
 .PHONY: schemas-check
 schemas-check: $(STAMP) ## Offline gate: lint, compatibility vs git history, Cassandra safety, cql/ drift (BASE=origin/main on a PR)
-	$(PY) -m schemas check $(if $(BASE),--base $(BASE))
+	$(PY) -m schematool check $(if $(BASE),--base $(BASE))
 
 .PHONY: cql
 cql: $(STAMP) ## Regenerate cql/ from schemas/
-	$(PY) -m schemas generate
+	$(PY) -m schematool generate
 
 .PHONY: schemas
 schemas: $(STAMP) ## Register every schema and migrate its Cassandra table (stack up); a no-op when in sync
-	$(PY) -m schemas apply
+	$(PY) -m schematool apply
 
 .PHONY: schemas-diff
 schemas-diff: $(STAMP) ## Drift report between git, the registry and Cassandra
-	$(PY) -m schemas diff
+	$(PY) -m schematool diff
 
 # ---------------------------------------------------------------- pipeline
 .PHONY: demo-evolve
@@ -141,7 +141,7 @@ bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy config schemas producers streaming stack dags ops bench
+	$(VENV)/bin/mypy contract config schematool producers streaming stack dags ops bench
 
 .PHONY: test-unit
 test-unit: $(STAMP) ## Unit tests only (no services)

@@ -26,7 +26,7 @@ from typing import Any
 from bench.results import Figure, StageResult
 from bench.stats import rate
 from config.settings import Settings
-from schemas.catalog import Contract
+from contract.catalog import Contract
 
 LATTE_ENV = "BENCH_LATTE"
 INSERT = "insert"
@@ -125,8 +125,8 @@ def sample_records(settings: Settings, contract: Contract, count: int = 1000) ->
 
 
 def table_columns(contract: Contract) -> list[tuple[str, str]]:
-    from schemas.cql import table_spec
-    from schemas.migration import normalize_cql_type
+    from contract.cql import table_spec
+    from contract.migration import normalize_cql_type
     from streaming.sink import unquote
 
     return [(unquote(name), normalize_cql_type(cql)) for name, cql in table_spec(contract).columns]

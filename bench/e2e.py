@@ -31,7 +31,7 @@ from bench.results import Figure, StageResult
 from bench.sandbox import Sandbox
 from bench.stats import Distribution, rate
 from config.settings import PROJECT_ROOT, Settings
-from schemas.catalog import Contract
+from contract.catalog import Contract
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 5000

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from config.settings import load_settings
-    from schemas.catalog import load_contract
+    from contract.catalog import load_contract
     from streaming.job import Trigger, run
     from streaming.logs import configure_logging
 

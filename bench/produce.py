@@ -22,8 +22,8 @@ from bench.results import Figure, StageResult
 from bench.stats import best, rate
 from bench.stream import unique_records
 from config.settings import Settings
+from contract.catalog import Contract
 from producers.kafka_producer import ContractProducer, ProducerTuning
-from schemas.catalog import Contract
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 5000

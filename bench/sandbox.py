@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import Settings
-from schemas.catalog import DEFAULT_SUBJECT, Contract, load_contract, load_contract_file
+from contract.catalog import DEFAULT_SUBJECT, Contract, load_contract, load_contract_file
 
 log = logging.getLogger(__name__)
 TOPIC_TIMEOUT_S = 30.0
@@ -73,7 +73,7 @@ def sandbox(
     base_subject: str = DEFAULT_SUBJECT, keep: bool = False,
 ) -> Iterator[Sandbox]:
     """A registered contract copy with its topics and tables; all removed on exit."""
-    from schemas.apply import run_apply
+    from schematool.migrate.apply import run_apply
 
     base = load_contract(base_subject)
     directory = Path(tempfile.mkdtemp(prefix=f"{prefix}-contract-"))

@@ -37,7 +37,7 @@ from bench import kafka_tools
 from bench.results import Figure, StageResult
 from bench.stats import best, rate
 from config.settings import Settings
-from schemas.catalog import Contract
+from contract.catalog import Contract
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -190,7 +190,7 @@ def decoded_rows(df: DataFrame, reader: ReaderSchema,
     from pyspark.sql import functions as F
 
     from streaming.decode import DECODE_ERROR, DECODED, decode_frames
-    from streaming.wire import parse_frames
+    from streaming.frames import parse_frames
 
     outcome = decode_frames(parse_frames(df), reader, dict(writers)).outcome
     kept = outcome.select(DECODED, "frame_error", DECODE_ERROR, "writer_schema_id",
@@ -204,8 +204,8 @@ def decoded_rows(df: DataFrame, reader: ReaderSchema,
 def job_rows(df: DataFrame, reader: ReaderSchema, writers: dict[int, WriterSchema],
              target: Any) -> DataFrame:
     """All the job does to a row before the connector: decode, row checks, metrics."""
+    from streaming.frames import parse_frames
     from streaming.triage import triage
-    from streaming.wire import parse_frames
 
     rows, _ = triage(parse_frames(df), reader, dict(writers), target).observed_rows()
     return rows
@@ -220,8 +220,8 @@ def fastavro_udf_rows(df: DataFrame, reader: ReaderSchema,
     import fastavro
     from pyspark.sql import functions as F
 
-    from schemas.spark import spark_struct
-    from streaming.wire import parse_frames
+    from contract.spark_types import spark_struct
+    from streaming.frames import parse_frames
 
     struct = spark_struct(reader.schema_str)
     reader_schema = fastavro.parse_schema(json.loads(reader.schema_str))
@@ -302,10 +302,10 @@ def rates_detail(count: int, seconds: list[float]) -> str:
 def run(settings: Settings, contract: Contract, config: StreamConfig,
         result: StageResult) -> StageResult:
     from config.clients import schema_registry_client
+    from streaming.frames import parse_frames
     from streaming.job import BatchProcessor
     from streaming.registry import RegistrySchemas
     from streaming.sink import CassandraSink, TableTarget, table_rows, write_table
-    from streaming.wire import parse_frames
 
     n = config.records
     fill_s = fill_topic(settings, contract, n)

@@ -78,10 +78,10 @@ def user_automation() -> None:
         from dataclasses import replace
 
         from config.settings import load_settings
+        from contract.catalog import load_contract
         from producers.randomuser_client import choose_source
         from producers.run import pages_needed
         from producers.run import preflight as check_environment
-        from schemas.catalog import load_contract
 
         context = get_current_context()
         params = context["params"]
@@ -103,8 +103,8 @@ def user_automation() -> None:
     def produce_pages(page: int) -> dict[str, int | float]:
         """Fetch one page with the run's seed and produce it; returns counts only."""
         from config.settings import load_settings
+        from contract.catalog import load_contract
         from producers.run import fetch_and_produce, seed_for_run
-        from schemas.catalog import load_contract
 
         context = get_current_context()
         params, run_id = context["params"], context["run_id"]

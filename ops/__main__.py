@@ -7,9 +7,9 @@ import sys
 import time
 
 from config.settings import SettingsError, load_settings
+from contract.catalog import load_contract
 from ops.airflow_api import AirflowApiError
 from ops.demo import DemoError, format_summary, prepare, resolve_source, run_pipeline
-from schemas.catalog import load_contract
 from stack.launcher import StackError
 from stack.paths import StackPaths
 from stack.services import Context

@@ -18,9 +18,9 @@ from typing import Any
 
 from config.clients import schema_registry_client
 from config.settings import PROJECT_ROOT, Settings
+from contract.catalog import Contract
 from ops.airflow_api import AirflowApi, DagRun
 from ops.reconcile import Offsets, Reconciliation, end_offsets, reconcile
-from schemas.catalog import Contract
 from stack import launcher
 from stack.services import Context, by_name
 
@@ -92,7 +92,7 @@ def prepare(ctx: Context, progress: Progress) -> None:
     progress("starting the stack (make up)")
     launcher.up(ctx)
     progress("registering schemas and migrating tables (make schemas)")
-    run_module(progress, "schemas", "apply")
+    run_module(progress, "schematool", "apply")
     progress("starting the streaming job (make stream-up)")
     launcher.up(ctx, [by_name("stream")])
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 from config.clients import cassandra_session
 from config.settings import PROJECT_ROOT
+from contract.catalog import Contract, load_contract
 from ops.demo import PipelineResult, prepare, run_module, run_pipeline
-from schemas.catalog import Contract, load_contract
 from stack import process
 from stack.services import Context
 
@@ -37,13 +37,13 @@ def apply_proposal(progress: Progress) -> Contract:
         progress(f"1. pull request: {V2_PROPOSAL.relative_to(PROJECT_ROOT)} -> "
                  f"schemas/{contract.avsc_path.name} (adds optional field {NEW_FIELD!r})")
         shutil.copyfile(V2_PROPOSAL, contract.avsc_path)
-        run_module(progress, "schemas", "generate")
+        run_module(progress, "schematool", "generate")
         diff = subprocess.run(["git", "diff", "--stat", "--", "schemas", "cql"],
                               cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
         for line in diff.stdout.strip().splitlines():
             progress(f"  {line}")
     progress("2. make schemas-check (lint, compatibility with git history, Cassandra safety)")
-    run_module(progress, "schemas", "check")
+    run_module(progress, "schematool", "check")
     return load_contract()
 
 
@@ -81,7 +81,7 @@ def evolve(ctx: Context, *, count: int, source: str, progress: Progress) -> Pipe
     starts = job_starts(ctx)
     contract = apply_proposal(progress)
     progress("3. make schemas: add the column first, then register v2 (the stream keeps running)")
-    run_module(progress, "schemas", "apply")
+    run_module(progress, "schematool", "apply")
     progress(f"4. a DAG run producing {count} users with v2")
     result = run_pipeline(ctx, contract, count=count, batch_size=max(count // 2, 1),
                           source=source, progress=progress)

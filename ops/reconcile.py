@@ -23,7 +23,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
-from schemas.catalog import Contract
+from contract.catalog import Contract
 
 Offsets = dict[int, int]  # partition -> offset
 

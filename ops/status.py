@@ -13,10 +13,10 @@ from pathlib import Path
 
 from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
+from contract.catalog import Contract, load_contracts
 from ops.airflow_api import AirflowApi
 from ops.demo import DAG_ID
 from ops.reconcile import Offsets, end_offsets
-from schemas.catalog import Contract, load_contracts
 from streaming.job import checkpoint_location
 
 

@@ -43,10 +43,10 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> dict[str, object]:
     # Imported here: `--help` stays instant.
     from config.settings import load_settings
+    from contract.catalog import load_contract
     from producers.kafka_producer import ProducerTuning
     from producers.randomuser_client import choose_source
     from producers.run import fetch_and_produce, pages_needed, preflight, seed_for_run
-    from schemas.catalog import load_contract
 
     settings = load_settings()
     contract = load_contract(args.subject)
@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings(record=True):
         import confluent_kafka.schema_registry  # noqa: F401
     from config.settings import SettingsError
+    from contract.catalog import ContractError
     from producers.errors import ProducerError
-    from schemas.catalog import ContractError
 
     try:
         result = _run(args)

@@ -24,7 +24,7 @@ from typing import Any
 
 from fastavro._write_py import LOGICAL_WRITERS
 
-from streaming.wire import header
+from contract.wire import header
 
 __all__ = ["Encoder", "NotCompilable", "compile_encoder", "encoder_source"]
 

@@ -31,11 +31,11 @@ from confluent_kafka.serialization import (
 
 from config.clients import schema_registry_client
 from config.settings import Settings
+from contract.catalog import Contract
 from producers.avro_encoder import Encoder, NotCompilable, compile_encoder
 from producers.errors import DeliveryError, SerializationFailed
 from producers.registry import lookup_contract_schema
 from producers.rejects import RejectRecord
-from schemas.catalog import Contract
 
 __all__ = ["ContractProducer", "DeliveryError", "DeliveryStats", "ProducerTuning"]
 

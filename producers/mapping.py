@@ -21,8 +21,8 @@ from typing import Any
 from fastavro import parse_schema
 from fastavro.validation import ValidationError, validate
 
+from contract.catalog import Contract, load_contract
 from producers.errors import ContractDriftError, MappingError
-from schemas.catalog import Contract, load_contract
 
 __all__ = [
     "FIELD_RULES",

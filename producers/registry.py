@@ -14,8 +14,8 @@ import httpx
 from confluent_kafka.schema_registry import RegisteredSchema, Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from contract.catalog import Contract
 from producers.errors import RegistryError, RegistryUnavailable, SchemaNotRegistered
-from schemas.catalog import Contract
 
 
 def public_url(url: str) -> str:

@@ -22,6 +22,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from config.clients import schema_registry_client
 from config.settings import Settings
+from contract.catalog import Contract
 from producers.errors import (
     BrokerUnavailable,
     PartitionMismatch,
@@ -33,7 +34,6 @@ from producers.mapping import map_users
 from producers.randomuser_client import MAX_RESULTS, RandomUserClient
 from producers.registry import lookup_contract_schema
 from producers.rejects import make_reject
-from schemas.catalog import Contract
 
 __all__ = [
     "PreflightReport",

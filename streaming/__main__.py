@@ -24,7 +24,7 @@ from streaming.logs import configure_logging, log_event
 
 if TYPE_CHECKING:
     from config.settings import Settings
-    from schemas.catalog import Contract
+    from contract.catalog import Contract
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from config.settings import SettingsError, load_settings
-    from schemas.catalog import DEFAULT_SUBJECT, ContractError, load_contract
+    from contract.catalog import DEFAULT_SUBJECT, ContractError, load_contract
     from streaming.decode import ReservedFieldError
     from streaming.registry import ReaderSchemaMissing, RegistryUnavailable
     from streaming.schema_check import TableMismatch

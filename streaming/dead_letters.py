@@ -1,6 +1,6 @@
 """The dead-letter rows: a Kafka record the job could not use, with its raw bytes and why.
 
-Their shape is the ``<keyspace>.dead_letters`` table of :mod:`schemas.cql`
+Their shape is the ``<keyspace>.dead_letters`` table of :mod:`contract.cql`
 (PRIMARY KEY ((topic, partition), offset)), so the same record dead-lettered twice
 (a retried batch, a failed replay) is one row, updated.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from schemas.cql import DEAD_LETTER_COLUMNS
+from contract.cql import DEAD_LETTER_COLUMNS
 
 # The Kafka source columns a record keeps through the job (``includeHeaders`` on).
 KAFKA_SOURCE_COLUMNS = ("key", "value", "headers", "topic", "partition", "offset", "timestamp")

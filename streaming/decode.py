@@ -34,11 +34,12 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
 
-from schemas.cql import LINEAGE_COLUMNS
+from contract.cql import LINEAGE_COLUMNS
+from contract.wire import HEADER_SIZE, header
 from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows, kafka_struct
+from streaming.frames import schema_id_of
 from streaming.registry import ReaderSchema, SchemaLookup, WriterSchema
 from streaming.sql import EXPRESSIONS, first_match, mapping_key
-from streaming.wire import HEADER_SIZE, header, schema_id_of
 
 DECODED_SENTINEL = "__streaming_decoded"
 DECODED = "_decoded"

@@ -23,14 +23,14 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from config.settings import Settings
-from schemas.catalog import Contract
+from contract.catalog import Contract
 from streaming.decode import WriterResolution, current_reader, resolve_writers
+from streaming.frames import parse_frames
 from streaming.logs import log_event
 from streaming.registry import ReaderSchema, SchemaLookup
 from streaming.report import BatchReport, lag_from
 from streaming.sink import Sink, TableTarget
 from streaming.triage import BatchMetrics, Triage, stage_counts, triage
-from streaming.wire import parse_frames
 
 # How stale the reader schema may get: a newly registered version is used within this time.
 READER_SCHEMA_TTL_SECONDS = 30.0

@@ -14,14 +14,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from config.settings import Settings
-from schemas.catalog import Contract
+from contract.catalog import Contract
 from streaming.dead_letters import KAFKA_COLUMN, Stage, as_kafka_records
 from streaming.decode import batch_writers
+from streaming.frames import parse_frames
 from streaming.logs import log_event
 from streaming.registry import SchemaLookup
 from streaming.sink import Sink, TableTarget
 from streaming.triage import STAGE, BatchMetrics, stage_counts, triage
-from streaming.wire import parse_frames
 
 # What a failed replay updates in its dead letter: everything but the bytes and first time.
 FAILURE_UPDATE_COLUMNS = (
@@ -111,7 +111,7 @@ def run_replay(
 ) -> ReplayReport:
     """Read the dead letters from Cassandra, replay them, write the outcome back."""
     from config.clients import schema_registry_client
-    from schemas.cql import DEAD_LETTER_TABLE
+    from contract.cql import DEAD_LETTER_TABLE
     from streaming.registry import RegistrySchemas
     from streaming.schema_check import check_tables
     from streaming.session import build_spark_session

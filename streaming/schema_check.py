@@ -1,6 +1,6 @@
 """Refuse to start when the Cassandra tables do not have the columns the contract implies.
 
-The expected columns come from :mod:`schemas.cql` (the same mapping that generates the
+The expected columns come from :mod:`contract.cql` (the same mapping that generates the
 CQL); the live ones from ``system_schema.columns``. Extra live columns are fine (a field
 removed from the schema keeps its column); a missing column or a different type is not.
 """
@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
-from schemas.cql import DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE
-from schemas.migration import normalize_cql_type
+from contract.cql import DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE
+from contract.migration import normalize_cql_type
 from streaming.sink import TableTarget, unquote
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def check_tables(settings: Settings, target: TableTarget) -> None:
         )
         require_columns(
             f"{target.keyspace}.{DEAD_LETTER_TABLE}",
-            "schemas/cql.py (DEAD_LETTER_COLUMNS)",
+            "contract/cql.py (DEAD_LETTER_COLUMNS)",
             {unquote(k): v for k, v in DEAD_LETTER_COLUMNS.items()},
             live_columns(session, target.keyspace, DEAD_LETTER_TABLE),
         )

@@ -24,9 +24,9 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from schemas.catalog import Contract
-from schemas.cql import DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE, LINEAGE_COLUMNS, table_spec
-from schemas.migration import normalize_cql_type
+from contract.catalog import Contract
+from contract.cql import DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE, LINEAGE_COLUMNS, table_spec
+from contract.migration import normalize_cql_type
 from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows
 from streaming.sql import EXPRESSIONS, first_match
 

@@ -22,7 +22,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
-from schemas.cql import LINEAGE_COLUMNS
+from contract.cql import LINEAGE_COLUMNS
 from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows
 from streaming.decode import (
     DECODE_ERROR,
@@ -164,7 +164,7 @@ def triage(
     writers: Mapping[int, WriterResolution],
     target: TableTarget,
 ) -> Triage:
-    """Decode ``framed`` (:func:`streaming.wire.parse_frames`' output), check each decoded
+    """Decode ``framed`` (:func:`streaming.frames.parse_frames`' output), check each decoded
     row as the sink would, and give every row its stage (null: writable) and reason."""
     decoded = decode_frames(framed, reader, writers).outcome
     names = reader.field_names

@@ -16,9 +16,9 @@ import pytest
 from confluent_kafka import Producer
 
 from config.settings import Settings
+from contract.catalog import Contract, load_contract
 from ops.demo import PipelineResult, prepare, run_pipeline
 from ops.reconcile import dead_letters, end_offsets, reconcile
-from schemas.catalog import Contract, load_contract
 from stack import launcher
 from stack.services import Context, by_name
 

@@ -14,9 +14,9 @@ from confluent_kafka.schema_registry import Schema
 
 from config.clients import schema_registry_client
 from config.settings import PROJECT_ROOT, Settings
+from contract.catalog import load_contract, load_contracts
 from ops.reconcile import decode, end_offsets, read_span
-from schemas.apply import run_apply
-from schemas.catalog import load_contract, load_contracts
+from schematool.migrate.apply import run_apply
 from stack import launcher
 from stack.randomuser.failures import FailurePlan
 from stack.randomuser.server import serve_in_thread

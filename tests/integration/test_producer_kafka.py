@@ -21,10 +21,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from config.clients import kafka_admin, schema_registry_client
 from config.settings import Settings
+from contract.catalog import Contract, load_contract
 from producers.errors import PartitionMismatch, SchemaNotRegistered, TopicMissing
 from producers.mapping import map_users
 from producers.run import fetch_and_produce, preflight
-from schemas.catalog import Contract, load_contract
 from stack.randomuser import FailurePlan, serve_in_thread
 from stack.randomuser.generator import generate_page, normalize_nats
 from tests.support import unique_name, wait_for_topics, wait_until

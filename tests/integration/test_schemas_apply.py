@@ -1,4 +1,4 @@
-"""``python -m schemas apply|diff`` against the real registry, Kafka and Cassandra.
+"""``python -m schematool apply|diff`` against the real registry, Kafka and Cassandra.
 
 Every test writes its own contract (unique subject, topics and keyspace) into ``tmp_path``
 and removes what it created at the end.
@@ -19,11 +19,11 @@ from confluent_kafka.schema_registry import Schema
 
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
 from config.settings import Settings
-from schemas.apply import run_apply
-from schemas.catalog import Contract, load_contracts
-from schemas.cql import DEAD_LETTER_COLUMNS, LINEAGE_COLUMNS
-from schemas.drift import run_diff
-from schemas.observe import ServiceUnavailable
+from contract.catalog import Contract, load_contracts
+from contract.cql import DEAD_LETTER_COLUMNS, LINEAGE_COLUMNS
+from schematool.migrate.apply import run_apply
+from schematool.migrate.drift import run_diff
+from schematool.migrate.observe import ServiceUnavailable
 from tests.support import unique_name
 
 pytestmark = pytest.mark.integration

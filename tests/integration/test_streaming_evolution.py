@@ -1,7 +1,7 @@
 """The running job follows a schema evolution, and resumes from its checkpoint.
 
 One contract copy per module (unique topic, subject, keyspace), set up with
-`make schemas`' own code (schemas.apply.run_apply), as a user would.
+`make schemas`' own code (schematool.migrate.apply.run_apply), as a user would.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from confluent_kafka.schema_registry import Schema
 
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
 from config.settings import Settings
-from schemas.apply import run_apply
-from schemas.catalog import Contract, load_contract
+from contract.catalog import Contract, load_contract
+from contract.wire import frame
+from schematool.migrate.apply import run_apply
 from streaming.job import Trigger, run
-from streaming.wire import frame
 from tests.support import unique_name, wait_until
 
 pytestmark = pytest.mark.integration

@@ -23,12 +23,12 @@ from confluent_kafka.schema_registry import Schema
 
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
 from config.settings import Settings
-from schemas.catalog import Contract, load_contract
-from schemas.cql import dead_letter_statements, schema_statements
+from contract.catalog import Contract, load_contract
+from contract.cql import dead_letter_statements, schema_statements
+from contract.wire import MAGIC_BYTE_V1, frame
 from streaming.job import Trigger, run
 from streaming.replay import run_replay
 from streaming.schema_check import TableMismatch
-from streaming.wire import MAGIC_BYTE_V1, frame
 from tests.support import unique_name, wait_for_topics
 
 pytestmark = pytest.mark.integration

@@ -84,8 +84,8 @@ UserValue = Callable[..., bytes]
 @pytest.fixture
 def user_value() -> UserValue:
     """``user_value(n, schema_id=1)``: user ``n`` of the users contract, Confluent-framed."""
-    from schemas.catalog import load_contract
-    from streaming.wire import frame
+    from contract.catalog import load_contract
+    from contract.wire import frame
 
     schema = fastavro.parse_schema(json.loads(load_contract().schema_str))
 

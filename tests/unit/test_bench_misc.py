@@ -13,7 +13,7 @@ from bench.monitor import Samples, machine_busy_seconds, own_cpu_seconds
 from bench.plots import batch_rates, rate_series
 from bench.results import Figure, ResultError, StageResult, load, save
 from bench.sandbox import write_contract
-from schemas.catalog import load_contract
+from contract.catalog import load_contract
 
 
 def test_the_sandbox_contract_is_the_users_contract_under_new_names(tmp_path: Path) -> None:

@@ -112,4 +112,4 @@ def test_dag_file_imports_no_pipeline_module_at_parse_time() -> None:
     source = (DAGS / "user_automation.py").read_text(encoding="utf-8")
     top_level = [ln for ln in source.splitlines() if ln.startswith(("import ", "from "))]
     assert not [ln for ln in top_level if ln.split()[1].split(".")[0] in
-                {"producers", "config", "schemas", "confluent_kafka", "requests"}]
+                {"producers", "config", "contract", "confluent_kafka", "requests"}]

@@ -14,10 +14,10 @@ from typing import Any
 import fastavro
 import pytest
 
+from contract.wire import frame
 from producers.avro_encoder import NotCompilable, compile_encoder, encoder_source, zigzag_varint
 from producers.errors import SerializationFailed
 from producers.kafka_producer import ContractProducer
-from streaming.wire import frame
 from tests.unit.test_producer_kafka import CONTRACT, FAST_FAIL, records, settings_for
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from config.settings import Settings, load_settings
+from contract.catalog import load_contract
 from producers.__main__ import main as cli
 from producers.errors import (
     BrokerUnavailable,
@@ -26,7 +27,6 @@ from producers.kafka_producer import ContractProducer, ProducerTuning
 from producers.mapping import to_record
 from producers.rejects import make_reject
 from producers.run import preflight
-from schemas.catalog import load_contract
 from stack.randomuser.generator import generate_page, normalize_nats
 
 CONTRACT = load_contract()

@@ -13,9 +13,9 @@ import pytest
 from fastavro import parse_schema
 from fastavro.validation import validate
 
+from contract.catalog import Contract, load_contract
 from producers.errors import ContractDriftError, MappingError
 from producers.mapping import FIELD_RULES, map_users, to_record
-from schemas.catalog import Contract, load_contract
 from stack.randomuser.generator import generate_page, normalize_nats
 
 CONTRACT = load_contract()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from config.settings import Settings, load_settings
+from contract.catalog import load_contract
 from producers.errors import RandomUserUnavailable, TooManyRejects
 from producers.kafka_producer import DeliveryStats
 from producers.randomuser_client import RandomUserClient, RetryPolicy
@@ -22,7 +23,6 @@ from producers.run import (
     pages_needed,
     seed_for_run,
 )
-from schemas.catalog import load_contract
 from stack.randomuser import FailurePlan, serve_in_thread
 
 CONTRACT = load_contract()

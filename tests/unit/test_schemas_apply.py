@@ -1,4 +1,4 @@
-"""The pure half of ``python -m schemas apply|diff``: plans and drift from a contract and
+"""The pure half of ``python -m schematool apply|diff``: plans and drift from a contract and
 live state written by hand; the command line's error paths (no service is needed)."""
 
 from __future__ import annotations
@@ -11,13 +11,18 @@ from typing import Any
 
 import pytest
 
-from schemas.__main__ import main
-from schemas.apply import PlanRefused, apply_plans, format_plan
-from schemas.avro_types import SchemaError
-from schemas.catalog import Contract
-from schemas.cql import DEAD_LETTER_COLUMNS, LINEAGE_COLUMNS
-from schemas.drift import cassandra_drift, registry_drift, schema_differences, topic_drift
-from schemas.live import (
+from contract.avro_types import SchemaError
+from contract.catalog import Contract
+from contract.cql import DEAD_LETTER_COLUMNS, LINEAGE_COLUMNS
+from schematool.__main__ import main
+from schematool.migrate.apply import PlanRefused, apply_plans, format_plan
+from schematool.migrate.drift import (
+    cassandra_drift,
+    registry_drift,
+    schema_differences,
+    topic_drift,
+)
+from schematool.migrate.live import (
     KeyspaceState,
     LiveState,
     RegisteredVersion,
@@ -26,7 +31,7 @@ from schemas.live import (
     TableState,
     TopicState,
 )
-from schemas.plan import (
+from schematool.migrate.plan import (
     CreateTopic,
     RegisterSchema,
     SetCompatibility,

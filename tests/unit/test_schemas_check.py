@@ -1,4 +1,4 @@
-"""`python -m schemas check|generate` and git history, on a temporary git repository."""
+"""`python -m schematool check|generate` and git history, on a temporary git repository."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from schemas.__main__ import main
-from schemas.history import HistoryError, earlier_versions, file_history
+from schematool.__main__ import main
+from schematool.gate.history import HistoryError, earlier_versions, file_history
 
 SUBJECT = "people-value"
 AVSC = f"schemas/{SUBJECT}.avsc"
@@ -195,7 +195,7 @@ def test_malformed_schema_is_one_line_naming_the_file(
     # generate cannot write anything from it: a one-line error, no traceback
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run(
-        [sys.executable, "-m", "schemas", "generate", "--repo", str(repo)],
+        [sys.executable, "-m", "schematool", "generate", "--repo", str(repo)],
         capture_output=True,
         text=True,
         env=env,

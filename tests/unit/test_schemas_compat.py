@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from schemas.avro_types import parse_schema
-from schemas.compat import check_compatibility, directions, versions_to_check
+from contract.avro_types import parse_schema
+from schematool.gate.compat import check_compatibility, directions, versions_to_check
 
 
 def schema(*fields: dict[str, Any], name: str = "User") -> Any:

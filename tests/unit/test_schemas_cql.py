@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from schemas.avro_types import SchemaError, parse_schema
-from schemas.cql import (
+from contract.avro_types import SchemaError, parse_schema
+from contract.cql import (
     DEAD_LETTER_COLUMNS,
     LINEAGE_COLUMNS,
     cql_types_by_path,
@@ -17,7 +17,7 @@ from schemas.cql import (
     quote_identifier,
     table_spec_for,
 )
-from schemas.migration import Migration, UnsafeMigrationError, normalize_cql_type, plan_migration
+from contract.migration import Migration, UnsafeMigrationError, normalize_cql_type, plan_migration
 
 
 def record(*fields: dict[str, Any], name: str = "Thing") -> dict[str, Any]:

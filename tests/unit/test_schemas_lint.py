@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from schemas.findings import Finding, format_github, format_text, locate_line
-from schemas.lint import lint_schema
+from schematool.gate.findings import Finding, format_github, format_text, locate_line
+from schematool.gate.lint import lint_schema
 
 
 def record(*fields: dict[str, Any], name: str = "UserThing") -> dict[str, Any]:

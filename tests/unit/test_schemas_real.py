@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from schemas.catalog import SCHEMAS_DIR, load_contract_file
-from schemas.cql import LINEAGE_COLUMNS, table_columns
-from schemas.generate import expected_files, find_drift
-from schemas.lint import lint_contract
-from schemas.spark import cql_column_names, spark_struct
+from contract.catalog import SCHEMAS_DIR, load_contract_file
+from contract.cql import LINEAGE_COLUMNS, table_columns
+from contract.spark_types import cql_column_names, spark_struct
+from schematool.gate.generate import expected_files, find_drift
+from schematool.gate.lint import lint_contract
 
 AVSC_FILES = sorted(SCHEMAS_DIR.glob("*.avsc"))
 REPO = SCHEMAS_DIR.parent

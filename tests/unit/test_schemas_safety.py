@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from schemas.avro_types import parse_schema
-from schemas.safety import KeyLayout, check_field_safety, check_key_safety
+from contract.avro_types import parse_schema
+from schematool.gate.safety import KeyLayout, check_field_safety, check_key_safety
 
 
 def schema(*fields: dict[str, Any]) -> Any:

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pyspark.sql import types as T
 
-from schemas.catalog import load_contract
-from schemas.cql import DEAD_LETTER_COLUMNS, LINEAGE_COLUMNS
-from schemas.spark import (
+from contract.catalog import load_contract
+from contract.cql import DEAD_LETTER_COLUMNS, LINEAGE_COLUMNS
+from contract.spark_types import (
     cql_column_names,
     dead_letter_struct,
     lineage_fields,
@@ -120,7 +120,8 @@ def test_dead_letter_struct_matches_the_table() -> None:
 
 def test_producers_do_not_import_pyspark() -> None:
     code = (
-        "import sys, schemas.cql, schemas.lint, schemas.check, schemas.spark; "
+        "import sys, contract.cql, schematool.gate.lint, schematool.gate.check, "
+        "contract.spark_types; "
         "sys.exit('pyspark' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

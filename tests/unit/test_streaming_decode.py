@@ -15,7 +15,8 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.avro.functions import from_avro
 
-from schemas.catalog import load_contract
+from contract.catalog import load_contract
+from contract.wire import GUID_REASON, MAGIC_BYTE_V1, frame
 from streaming.decode import (
     DECODED_SENTINEL,
     ReservedFieldError,
@@ -24,8 +25,8 @@ from streaming.decode import (
     readability_problem,
     reader_with_sentinel,
 )
+from streaming.frames import parse_frames
 from streaming.registry import ReaderSchema, StaticSchemas
-from streaming.wire import GUID_REASON, MAGIC_BYTE_V1, frame, parse_frames
 
 V1_ID, V2_ID, UNKNOWN_ID, INCOMPATIBLE_ID = 11, 12, 99999, 13
 KAFKA_SCHEMA = (

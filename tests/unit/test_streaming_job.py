@@ -15,7 +15,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from config.settings import load_settings
-from schemas.catalog import load_contract
+from contract.catalog import load_contract
 from streaming.__main__ import build_parser, parse_since
 from streaming.job import (
     BatchProcessor,
@@ -271,7 +271,7 @@ def test_a_writer_registered_while_running_gets_its_own_pass_and_keeps_its_field
 ) -> None:
     import fastavro
 
-    from streaming.wire import frame
+    from contract.wire import frame
 
     registry = Evolving()
     columns = {**TARGET.columns, "nickname": "text"}

@@ -10,12 +10,12 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from schemas.catalog import load_contract
+from contract.catalog import load_contract
 from streaming.decode import decode
+from streaming.frames import parse_frames
 from streaming.registry import StaticSchemas
 from streaming.replay import replay, select_dead_letters
 from streaming.sink import TableTarget
-from streaming.wire import parse_frames
 
 if TYPE_CHECKING:
     from tests.unit.conftest import FakeSink, UserValue

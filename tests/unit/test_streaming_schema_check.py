@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.catalog import load_contract
+from contract.catalog import load_contract
 from streaming.schema_check import TableMismatch, column_problems, require_columns
 from streaming.sink import TableTarget
 

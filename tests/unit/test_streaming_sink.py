@@ -13,9 +13,11 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from schemas.catalog import load_contract
-from schemas.spark import dead_letter_struct, spark_struct, table_struct
+from contract.catalog import load_contract
+from contract.spark_types import dead_letter_struct, spark_struct, table_struct
+from contract.wire import frame
 from streaming.decode import decode
+from streaming.frames import parse_frames
 from streaming.registry import StaticSchemas
 from streaming.sink import (
     TableBehindReaderSchema,
@@ -25,7 +27,6 @@ from streaming.sink import (
     table_rows,
     unquote,
 )
-from streaming.wire import frame, parse_frames
 
 if TYPE_CHECKING:
     from tests.unit.conftest import UserValue

@@ -11,11 +11,12 @@ import fastavro
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from contract.wire import frame
+from streaming.frames import parse_frames
 from streaming.registry import StaticSchemas
 from streaming.report import lag_from
 from streaming.sink import TableTarget
 from streaming.triage import STAGE, BatchMetrics, stage_counts, triage
-from streaming.wire import frame, parse_frames
 from tests.unit.test_streaming_sink import KAFKA_SCHEMA, SCHEMA, TARGET
 
 GOOD_ID = str(uuid.UUID(int=7))

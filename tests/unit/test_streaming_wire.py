@@ -7,8 +7,7 @@ import random
 import pytest
 from pyspark.sql import SparkSession
 
-from streaming.wire import (
-    FRAME_COLUMNS,
+from contract.wire import (
     GUID_REASON,
     HEADER_SIZE,
     MAGIC_BYTE,
@@ -19,8 +18,8 @@ from streaming.wire import (
     FrameError,
     frame,
     parse_frame,
-    parse_frames,
 )
+from streaming.frames import FRAME_COLUMNS, parse_frames
 
 PAYLOAD = b"\x06abc\x02"
 RANDOM = random.Random(20240601)

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-SCHEMAS_DIR = Path(__file__).resolve().parent
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 DEFAULT_SUBJECT = "users_created-value"
 COMPATIBILITY_LEVELS = (
     "BACKWARD",

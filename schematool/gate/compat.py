@@ -25,9 +25,9 @@ from avro.compatibility import (
 )
 from avro.schema import RecordSchema, Schema
 
-from schemas.avro_types import child, nullable_inner
-from schemas.catalog import COMPATIBILITY_LEVELS
-from schemas.findings import Finding
+from contract.avro_types import child, nullable_inner
+from contract.catalog import COMPATIBILITY_LEVELS
+from schematool.gate.findings import Finding
 
 BACKWARD, FORWARD = "backward", "forward"
 T = TypeVar("T")

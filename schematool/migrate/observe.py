@@ -15,9 +15,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
 from config.settings import Settings
-from schemas.catalog import Contract
-from schemas.cql import DEAD_LETTER_TABLE
-from schemas.live import (
+from contract.catalog import Contract
+from contract.cql import DEAD_LETTER_TABLE
+from schematool.migrate.live import (
     KeyspaceState,
     LiveState,
     RegisteredVersion,

@@ -1,4 +1,4 @@
-"""``python -m schemas check``: every rule a schema change must pass before it is merged.
+"""``python -m schematool check``: every rule a schema change must pass before it is merged.
 
 For each ``schemas/*.avsc``: it parses, lints clean, is compatible with its earlier versions
 (git history, per the sidecar's compatibility level), and is Cassandra-safe; then the committed
@@ -14,15 +14,15 @@ from pathlib import Path
 
 from avro.schema import RecordSchema
 
-from schemas.avro_types import SchemaError, load_avro, parse_schema
-from schemas.catalog import Contract, ContractError, load_contract_file
-from schemas.compat import check_compatibility, versions_to_check
-from schemas.cql import cql_files
-from schemas.findings import Finding, locate_line
-from schemas.generate import find_drift
-from schemas.history import FileVersion, earlier_versions, file_history
-from schemas.lint import lint_contract
-from schemas.safety import KeyLayout, check_field_safety, check_key_safety
+from contract.avro_types import SchemaError, load_avro, parse_schema
+from contract.catalog import Contract, ContractError, load_contract_file
+from contract.cql import cql_files
+from schematool.gate.compat import check_compatibility, versions_to_check
+from schematool.gate.findings import Finding, locate_line
+from schematool.gate.generate import find_drift
+from schematool.gate.history import FileVersion, earlier_versions, file_history
+from schematool.gate.lint import lint_contract
+from schematool.gate.safety import KeyLayout, check_field_safety, check_key_safety
 
 BLOCKING_LINT = frozenset({"parse", "logical-type", "cql-union", "cql-mapping"})
 

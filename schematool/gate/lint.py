@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from avro.schema import RecordSchema
 
-from schemas.avro_types import (
+from contract.avro_types import (
     PASCAL_CASE,
     SNAKE_CASE,
     SchemaError,
@@ -31,9 +31,9 @@ from schemas.avro_types import (
     logical_type_problems,
     nullable_inner,
 )
-from schemas.catalog import Contract
-from schemas.cql import LINEAGE_COLUMNS, table_spec_for
-from schemas.findings import Finding
+from contract.catalog import Contract
+from contract.cql import LINEAGE_COLUMNS, table_spec_for
+from schematool.gate.findings import Finding
 
 CREDENTIAL_WORDS = frozenset({"password", "passwd", "salt", "sha1", "sha256", "md5"})
 NAMED_TYPES = ("record", "enum", "fixed")

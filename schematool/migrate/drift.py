@@ -3,7 +3,8 @@
 Git (the working tree's contract) is the reference. The registry's latest version is compared
 as parsed JSON (formatting and key order do not count, a doc or a default does); the table
 with the columns the schema implies, lineage columns included; the topics with the sidecar.
-Pure functions of a contract and its :class:`~schemas.live.LiveState`; :func:`run_diff` reads.
+Pure functions of a contract and its :class:`~schematool.migrate.live.LiveState`;
+:func:`run_diff` reads.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from config.settings import Settings
-from schemas.catalog import Contract
-from schemas.cql import DEAD_LETTER_COLUMNS, table_spec
-from schemas.live import KeyspaceState, LiveState, RegistryState, TableState, TopicState
-from schemas.migration import normalize_cql_type
-from schemas.observe import connect, live_state
-from schemas.plan import key_text, source_of, unquote_identifier, validate_contracts
+from contract.catalog import Contract
+from contract.cql import DEAD_LETTER_COLUMNS, table_spec
+from contract.migration import normalize_cql_type
+from schematool.migrate.live import KeyspaceState, LiveState, RegistryState, TableState, TopicState
+from schematool.migrate.observe import connect, live_state
+from schematool.migrate.plan import key_text, source_of, unquote_identifier, validate_contracts
 
 
 def registry_drift(contract: Contract, state: RegistryState) -> list[str]:
@@ -165,7 +166,7 @@ def format_drift(contract: Contract, live: LiveState, found: Sequence[str]) -> l
 def run_diff(
     contracts: Sequence[Contract], settings: Settings, out: Callable[[str], None] = print
 ) -> int:
-    """``python -m schemas diff``: 0 in sync, 1 drift."""
+    """``python -m schematool diff``: 0 in sync, 1 drift."""
     validate_contracts(contracts)
     any_drift = False
     with connect(settings) as services:

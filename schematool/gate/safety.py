@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 from avro.schema import RecordSchema
 
-from schemas.avro_types import SchemaError, child, logical_type, nullable_inner
-from schemas.catalog import Contract
-from schemas.cql import cql_types_by_path
-from schemas.findings import Finding
+from contract.avro_types import SchemaError, child, logical_type, nullable_inner
+from contract.catalog import Contract
+from contract.cql import cql_types_by_path
+from schematool.gate.findings import Finding
 
 # Writer type -> reader types Avro resolves it to (the specification's promotions).
 AVRO_PROMOTIONS = frozenset(

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from avro.schema import RecordSchema, Schema
 
-from schemas.avro_types import SchemaError, logical_type, parse_schema
-from schemas.catalog import Contract
-from schemas.cql import DEAD_LETTER_COLUMNS, LINEAGE_COLUMNS
+from contract.avro_types import SchemaError, logical_type, parse_schema
+from contract.catalog import Contract
+from contract.cql import DEAD_LETTER_COLUMNS, LINEAGE_COLUMNS
 
 if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructField, StructType
@@ -110,7 +110,7 @@ def _non_null_union(branches: list[Schema], records: frozenset[str], source: str
 
 
 def lineage_fields() -> list[StructField]:
-    """The Spark fields of :data:`schemas.cql.LINEAGE_COLUMNS`, in table order."""
+    """The Spark fields of :data:`contract.cql.LINEAGE_COLUMNS`, in table order."""
     from pyspark.sql import types as T
 
     spark_types = {"int": T.IntegerType(), "timestamp": T.TimestampType()}

@@ -1,7 +1,8 @@
-"""What the running services hold for one contract: plain data, read by :mod:`schemas.observe`.
+"""What the running services hold for one contract: plain data, read by :mod:`.observe`.
 
-The planner (:mod:`schemas.plan`) and the drift report (:mod:`schemas.drift`) are pure
-functions of a :class:`~schemas.catalog.Contract` and a :class:`LiveState`, so both can be
+The planner (:mod:`schematool.migrate.plan`) and the drift report
+(:mod:`schematool.migrate.drift`) are pure
+functions of a :class:`~contract.catalog.Contract` and a :class:`LiveState`, so both can be
 tested without a registry, a broker or a Cassandra node.
 """
 
@@ -77,7 +78,7 @@ class TableState:
 
 @dataclass(frozen=True)
 class LiveState:
-    """Everything :mod:`schemas.plan` needs to know about one contract's live resources."""
+    """Everything :mod:`.plan` needs to know about one contract's live resources."""
 
     registry: RegistryState
     topics: Mapping[str, TopicState]

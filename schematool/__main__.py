@@ -1,4 +1,4 @@
-"""Command line: ``python -m schemas check|generate|apply|diff``.
+"""Command line: ``python -m schematool check|generate|apply|diff``.
 
 Exit status: 0 all good; 1 a rule is broken, cql/ drifted, ``apply`` refused a change, or
 ``diff`` found drift; 2 the command could not run (malformed file, unknown git ref, shallow
@@ -15,21 +15,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from config.settings import SettingsError, load_settings
-from schemas.apply import ApplyError, run_apply
-from schemas.avro_types import SchemaError
-from schemas.catalog import SCHEMAS_DIR, Contract, ContractError, load_contract, load_contracts
-from schemas.check import run_check
-from schemas.drift import run_diff
-from schemas.findings import format_github, format_text
-from schemas.generate import expected_files, find_drift, write_files
-from schemas.history import HistoryError
-from schemas.observe import ServiceRefused, ServiceUnavailable
+from contract.avro_types import SchemaError
+from contract.catalog import SCHEMAS_DIR, Contract, ContractError, load_contract, load_contracts
+from schematool.gate.check import run_check
+from schematool.gate.findings import format_github, format_text
+from schematool.gate.generate import expected_files, find_drift, write_files
+from schematool.gate.history import HistoryError
+from schematool.migrate.apply import ApplyError, run_apply
+from schematool.migrate.drift import run_diff
+from schematool.migrate.observe import ServiceRefused, ServiceUnavailable
 
 DEFAULT_REPO = SCHEMAS_DIR.parent
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m schemas", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m schematool", description=__doc__.splitlines()[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="lint, compatibility, Cassandra-safety, cql/ drift")

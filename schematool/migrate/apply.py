@@ -1,8 +1,9 @@
 """``make schemas``: plan every contract against the live services, then apply, in stream order.
 
 Plan first, for every contract: read the registry, the topics and the Cassandra schema
-(:mod:`schemas.observe`) and decide (:mod:`schemas.plan`). If any step of any contract is
-refused, or a service is unreachable, nothing is applied anywhere. Otherwise, per contract:
+(:mod:`schematool.migrate.observe`) and decide (:mod:`schematool.migrate.plan`). If any
+step of any contract is refused, or a service is unreachable, nothing is applied anywhere.
+Otherwise, per contract:
 topics, then CQL (new nullable columns are harmless to the running writer), then the
 subject's compatibility level, then the schema is registered, so that no record written
 with the new schema can reach a table that lacks its column. A second run finds nothing to do.
@@ -15,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from config.settings import Settings
-from schemas.catalog import Contract
-from schemas.observe import (
+from contract.catalog import Contract
+from schematool.migrate.observe import (
     ServiceRefused,
     Services,
     ServiceUnavailable,
@@ -24,7 +25,7 @@ from schemas.observe import (
     live_state,
     registry_errors,
 )
-from schemas.plan import (
+from schematool.migrate.plan import (
     Action,
     CreateTopic,
     RegisterSchema,
@@ -228,10 +229,10 @@ def run_apply(
     replication_factor: int = 1,
     out: Callable[[str], None] = print,
 ) -> int:
-    """``python -m schemas apply``: 0 applied or up to date (or a clean dry run), 1 refused.
+    """``python -m schematool apply``: 0 applied or up to date (or a clean dry run), 1 refused.
 
-    Raises :class:`~schemas.observe.ServiceUnavailable`, :class:`ApplyError`,
-    :class:`~schemas.avro_types.SchemaError` for the command line to report.
+    Raises :class:`~schematool.migrate.observe.ServiceUnavailable`, :class:`ApplyError`,
+    :class:`~contract.avro_types.SchemaError` for the command line to report.
     """
     validate_contracts(contracts)
     with connect(settings) as services:

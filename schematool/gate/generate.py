@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.catalog import load_contracts
-from schemas.cql import cql_files
+from contract.catalog import load_contracts
+from contract.cql import cql_files
 
 GENERATED_MARK = "-- generated from schemas/"
 

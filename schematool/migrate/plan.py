@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 from avro.schema import RecordSchema
 
-from schemas.avro_types import SchemaError, load_avro, parse_schema
-from schemas.catalog import Contract
-from schemas.compat import check_compatibility
-from schemas.cql import (
+from contract.avro_types import SchemaError, load_avro, parse_schema
+from contract.catalog import Contract
+from contract.cql import (
     DEAD_LETTER_COLUMNS,
     create_keyspace_cql,
     create_table_cql,
@@ -34,9 +33,10 @@ from schemas.cql import (
     quote_identifier,
     table_spec,
 )
-from schemas.findings import format_text
-from schemas.live import KeyspaceState, LiveState, RegistryState, TableState, TopicState
-from schemas.migration import UnsafeMigrationError, plan_migration
+from contract.migration import UnsafeMigrationError, plan_migration
+from schematool.gate.compat import check_compatibility
+from schematool.gate.findings import format_text
+from schematool.migrate.live import KeyspaceState, LiveState, RegistryState, TableState, TopicState
 
 TOPICS, CASSANDRA, REGISTRY = "topics", "cassandra", "registry"
 
@@ -291,7 +291,7 @@ def plan_registry(contract: Contract, state: RegistryState) -> StepPlan:
             notes.append(
                 f"{source} is registered as v{state.match.version}, but the subject's latest is "
                 f"v{latest.version}: producers and the streaming job read the latest; "
-                "see python -m schemas diff"
+                "see python -m schematool diff"
             )
         return StepPlan(REGISTRY, tuple(actions), tuple(notes), (), current=current)
     if latest is not None:
@@ -340,6 +340,6 @@ def _compatibility_refusals(
         )
     if registry_refuses and not findings:
         parts.append("the local checker found no breaking field; compare with the registry's v"
-                     f"{latest.version} (python -m schemas diff)")
+                     f"{latest.version} (python -m schematool diff)")
     # The verdict first, then one line per breaking field path.
     return ["; ".join(parts), *(format_text(f) for f in findings)]

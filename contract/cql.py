@@ -16,7 +16,7 @@ from typing import Any
 
 from avro.schema import RecordSchema, Schema
 
-from schemas.avro_types import (
+from contract.avro_types import (
     SchemaError,
     child,
     logical_type,
@@ -24,8 +24,8 @@ from schemas.avro_types import (
     parse_schema,
     snake_case,
 )
-from schemas.catalog import Contract
-from schemas.migration import Migration, UnsafeMigrationError, plan_migration
+from contract.catalog import Contract
+from contract.migration import Migration, UnsafeMigrationError, plan_migration
 
 __all__ = [
     "DEAD_LETTER_CLUSTERING_KEY",
