@@ -106,7 +106,7 @@ produce: $(STAMP) ## Fetch N users and produce them to Kafka now, without Airflo
 
 .PHONY: stream
 stream: $(STAMP) ## Run the streaming job in the foreground (ARGS=--available-now to drain and stop)
-	$(PY) -m streaming run $(ARGS)
+	$(PY) -m stack spark streaming run $(ARGS)
 
 .PHONY: stream-up
 stream-up: $(STAMP) ## Start the streaming job in the background, supervised (part of the stack)
@@ -118,7 +118,7 @@ stream-down: $(STAMP) ## Stop the background streaming job
 
 .PHONY: replay-dead-letters
 replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=decode SINCE=12h)
-	$(PY) -m streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE))
+	$(PY) -m stack spark streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE))
 
 # ---------------------------------------------------------------- benchmarks
 .PHONY: bench

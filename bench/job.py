@@ -26,11 +26,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from config.settings import load_settings
     from contract.catalog import load_contract
+    from stack.spark import with_spark_runtime
     from streaming.job import Trigger, run
     from streaming.logs import configure_logging
 
     configure_logging()
-    settings = replace(load_settings(), spark_checkpoint_dir=str(args.checkpoint))
+    settings = replace(with_spark_runtime(load_settings()),
+                       spark_checkpoint_dir=str(args.checkpoint))
     contract = load_contract(args.subject, args.contract_dir)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -38,6 +38,8 @@ from bench.results import Figure, StageResult
 from bench.stats import best, rate
 from config.settings import Settings
 from contract.catalog import Contract
+from stack.paths import StackPaths
+from stack.spark import spark_runtime
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -251,7 +253,8 @@ def spark_session(settings: Settings) -> Iterator[SparkSession]:
 
     # Python workers (the UDF variant) must run this interpreter: it has fastavro.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = build_spark_session(settings, "userstream-bench-stream")
+    runtime = spark_runtime(StackPaths.from_settings(settings))
+    spark = build_spark_session(settings, "userstream-bench-stream", runtime=runtime)
     spark.sparkContext.setLogLevel("ERROR")  # per-task Kafka consumer warnings drown the log
     try:
         yield spark

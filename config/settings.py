@@ -92,6 +92,13 @@ class Settings:
     randomuser_source: str = "auto"
     # Spark streaming job
     spark_master: str = "local[2]"
+    # The job's connector jars (spark-sql-kafka, spark-avro, the Cassandra connector) as
+    # local files, comma-separated, and a Java that Spark 3.5 runs on (8-17; empty: the
+    # JAVA_HOME it inherits). The job never resolves them itself: `make stream`,
+    # `make stream-up` and `make replay-dead-letters` fill both from the native stack
+    # (python -m stack spark ...); a deployment of its own sets them.
+    spark_jars: str = ""
+    spark_java_home: str = ""
     spark_checkpoint_dir: str = str(PROJECT_ROOT / ".stack" / "checkpoints")
     stream_trigger_seconds: int = 2  # p95 latency ~ trigger + one batch (docs/performance.md)
     stream_max_offsets_per_trigger: int = 100_000

@@ -7,9 +7,7 @@ exactly when something is broken.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 
 from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
@@ -17,25 +15,7 @@ from contract.catalog import Contract, load_contracts
 from ops.airflow_api import AirflowApi
 from ops.demo import DAG_ID
 from ops.reconcile import Offsets, end_offsets
-from streaming.job import checkpoint_location
-
-
-def committed_offsets(checkpoint: Path, topic: str) -> Offsets | None:
-    """The source offsets of the last committed micro-batch in a Spark checkpoint.
-
-    ``offsets/<n>`` holds a version line, batch metadata, then one JSON line per
-    source; ``commits/<n>`` exists once batch ``n`` is done. The offsets of a
-    committed batch are where the next one starts, i.e. what has been processed.
-    """
-    commits = [int(p.name) for p in (checkpoint / "commits").glob("[0-9]*")]
-    if not commits:
-        return None
-    lines = (checkpoint / "offsets" / str(max(commits))).read_text().splitlines()
-    for line in lines[2:]:
-        source = json.loads(line)
-        if topic in source:
-            return {int(p): int(o) for p, o in source[topic].items()}
-    return None
+from streaming.checkpoint import checkpoint_location, committed_offsets
 
 
 def lag(end: Offsets, committed: Offsets | None) -> int | None:

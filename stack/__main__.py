@@ -1,4 +1,8 @@
-"""``python -m stack {fetch,up,down,status,logs}``: the native stack's command line."""
+"""``python -m stack {fetch,up,down,status,logs}``: the native stack's command line.
+
+``python -m stack spark MODULE [ARGS...]`` runs a Spark program of this project
+(``streaming run``, ``streaming replay-dead-letters``) with the stack's jars and Java.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,13 @@ from stack.java import JavaNotFound
 from stack.maven import ArtifactError
 from stack.paths import StackPaths
 from stack.services import ALL_SERVICES, OPTIONAL_SERVICES, Context, by_name
+from stack.spark import exec_spark_module
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["spark"]:
+        return _spark(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     parser.add_argument("action", choices=("fetch", "up", "down", "status", "logs"))
     parser.add_argument(
@@ -51,6 +59,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _spark(args: list[str]) -> int:
+    if not args:
+        print("usage: python -m stack spark MODULE [ARGS...]", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings()
+        exec_spark_module(StackPaths.from_settings(settings), args)  # returns only on error
+    except (SettingsError, ArtifactError, JavaNotFound, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from config.settings import PROJECT_ROOT, Settings
 from stack import maven
 from stack.java import find_java
 from stack.paths import StackPaths
+from stack.spark import spark_env
 
 CONF_TEMPLATES = Path(__file__).resolve().parent / "conf"
 
@@ -424,7 +425,8 @@ class Stream(Service):
         return Command(
             [sys.executable, "-m", "stack.supervise", "--",
              sys.executable, "-m", "streaming", "run"],
-            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **spark_env(ctx.paths), "PYTHONPATH": str(PROJECT_ROOT),
+                 "PYTHONUNBUFFERED": "1"},
             cwd=PROJECT_ROOT,
         )
 

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -24,6 +23,7 @@ from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from config.settings import Settings
 from contract.catalog import Contract
+from streaming.checkpoint import checkpoint_location, query_name
 from streaming.decode import WriterResolution, current_reader, resolve_writers
 from streaming.frames import parse_frames
 from streaming.logs import log_event
@@ -44,14 +44,6 @@ class Trigger(Enum):
     PROCESSING_TIME = "processing-time"  # a micro-batch every STREAM_TRIGGER_SECONDS
     ONCE = "once"  # one batch with everything available, then stop
     AVAILABLE_NOW = "available-now"  # everything available, in maxOffsetsPerTrigger batches
-
-
-def query_name(contract: Contract) -> str:
-    return f"{contract.topic}_to_{contract.keyspace}_{contract.table}"
-
-
-def checkpoint_location(settings: Settings, contract: Contract) -> Path:
-    return Path(settings.spark_checkpoint_dir) / query_name(contract)
 
 
 def kafka_source_options(settings: Settings, contract: Contract) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 Three things matter beyond the usual settings:
 
-* the connector jars come from ``stack.maven.spark_jars`` (resolved once into ~/.m2):
-  never ``--packages``, which would reach for Maven Central at every start;
+* the connector jars are local files handed in by the caller (:class:`SparkRuntime`, from
+  the ``SPARK_JARS`` setting or, for tests and benchmarks, from the native stack): never
+  ``--packages``, which would reach for Maven Central at every start;
 * Avro's read limits are set as JVM system properties. Without them a corrupt payload
   whose length prefix decodes to, say, 2 GB makes Avro allocate that much: an
   ``OutOfMemoryError`` that PERMISSIVE mode cannot catch and that kills the executor,
@@ -19,7 +20,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
@@ -37,13 +39,37 @@ AVRO_READ_LIMITS: Mapping[str, int] = MappingProxyType(
         "org.apache.avro.limits.collectionItems.maxLength": 1_000_000,
     }
 )
-SPARK_JAVA_RANGE = (8, 17)  # Spark 3.5 runs on Java 8, 11 and 17
 # The truststore holds only the public CA certificate; its password guards nothing secret.
 TRUSTSTORE_PASSWORD = "userstream-public-ca"
 
 
 class SparkSetupError(RuntimeError):
     """The SparkSession cannot be built as the job needs it."""
+
+
+@dataclass(frozen=True)
+class SparkRuntime:
+    """What the job's caller provides: the connector jars (local files) and a Java for Spark."""
+
+    jars: tuple[Path, ...]
+    java_home: Path | None = None  # None: the JAVA_HOME (or PATH) the process inherited
+
+    @classmethod
+    def of(cls, jars: Sequence[Path], java_home: Path | None = None) -> SparkRuntime:
+        missing = [str(j) for j in jars if not Path(j).is_file()]
+        if not jars or missing:
+            raise SparkSetupError(
+                "the Spark connector jars are missing"
+                + (f": {', '.join(missing)}" if missing else "")
+                + ". Run the job through `make stream` / `make stream-up` (they resolve the "
+                "jars into the local Maven cache), or set SPARK_JARS to the local jar files."
+            )
+        return cls(tuple(Path(j) for j in jars), java_home)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SparkRuntime:
+        jars = [Path(j.strip()) for j in settings.spark_jars.split(",") if j.strip()]
+        return cls.of(jars, Path(settings.spark_java_home) if settings.spark_java_home else None)
 
 
 def avro_limit_java_options() -> str:
@@ -99,7 +125,8 @@ def pem_truststore(ca_pem: Path, store: Path) -> Path:
     """A PKCS12 truststore holding ``ca_pem``: the connector (Java) cannot read PEM."""
     if store.exists() and store.stat().st_mtime >= ca_pem.stat().st_mtime:
         return store
-    keytool = _java_home() / "bin" / "keytool"
+    java_home = os.environ.get("JAVA_HOME")
+    keytool = Path(java_home or "/nonexistent") / "bin" / "keytool"
     if not keytool.exists():
         found = shutil.which("keytool")
         if found is None:
@@ -125,16 +152,6 @@ def pem_truststore(ca_pem: Path, store: Path) -> Path:
         )
     partial.replace(store)
     return store
-
-
-def _java_home() -> Path:
-    """A Java that Spark 3.5 runs on, the one ``JAVA_HOME`` names when it fits."""
-    from stack.java import JavaNotFound, find_java
-
-    try:
-        return find_java("Spark 3.5", *SPARK_JAVA_RANGE).home
-    except JavaNotFound as exc:
-        raise SparkSetupError(str(exc)) from exc
 
 
 def spark_conf(
@@ -166,18 +183,18 @@ def build_spark_session(
     settings: Settings,
     app_name: str = "userstream-streaming",
     *,
+    runtime: SparkRuntime | None = None,
     master: str | None = None,
     shuffle_partitions: int = 4,
     extra: Mapping[str, str] | None = None,
 ) -> SparkSession:
-    """Start (or join) the SparkSession, with the connector jars from the local Maven cache."""
-    from stack.maven import spark_jars
-    from stack.paths import StackPaths
-
-    os.environ["JAVA_HOME"] = str(_java_home())
+    """Start (or join) the SparkSession with ``runtime``'s jars (default: from settings)."""
+    runtime = runtime or SparkRuntime.from_settings(settings)
+    if runtime.java_home is not None:
+        os.environ["JAVA_HOME"] = str(runtime.java_home)  # read by pyspark's JVM launcher
     conf = spark_conf(
         settings,
-        jars=spark_jars(StackPaths.from_settings(settings)),
+        jars=list(runtime.jars),
         master=master,
         shuffle_partitions=shuffle_partitions,
         extra=extra,

@@ -17,6 +17,7 @@ from config.settings import Settings, load_settings
 from stack import launcher
 from stack.paths import StackPaths
 from stack.services import Context
+from stack.spark import with_spark_runtime
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,6 @@ def stack_context() -> Context:
 def stack(stack_context: Context) -> Iterator[Settings]:
     ctx = stack_context
     started = launcher.up(ctx)  # a no-op for services already running
-    yield ctx.settings
+    yield with_spark_runtime(ctx.settings)  # jobs run in-process get the stack's jars
     if started and os.environ.get("KEEP_STACK") != "1":
         launcher.down(ctx, started)

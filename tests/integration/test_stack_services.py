@@ -18,7 +18,9 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
 from config.settings import PROJECT_ROOT, Settings
 from stack import launcher, process
+from stack.paths import StackPaths
 from stack.services import Context, by_name
+from stack.spark import spark_env
 from tests.support import AIRFLOW, airflow_test_env, unique_name, wait_for_topics, wait_until
 
 pytestmark = pytest.mark.integration
@@ -153,7 +155,9 @@ def test_spark_reads_kafka_and_writes_cassandra(stack: Settings, tmp_path: Path)
     try:
         result = subprocess.run(
             [sys.executable, str(script)], capture_output=True, text=True, timeout=600,
-            cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **spark_env(StackPaths.from_settings(stack)),
+                 "PYTHONPATH": str(PROJECT_ROOT)},
         )
         assert result.returncode == 0, result.stderr[-4000:]
         with cassandra_session(stack) as session:

@@ -29,11 +29,15 @@ def spark() -> Iterator[SparkSession]:
     network), the Avro read limits, UTC, UI off; only two shuffle partitions.
     """
     from config.settings import load_settings
+    from stack.paths import StackPaths
+    from stack.spark import spark_runtime
     from streaming.session import build_spark_session
 
+    settings = load_settings()
     session = build_spark_session(
-        load_settings(),
+        settings,
         "userstream-unit-tests",
+        runtime=spark_runtime(StackPaths.from_settings(settings)),
         master="local[2]",
         shuffle_partitions=2,
         extra={"spark.default.parallelism": "2", "spark.driver.host": "127.0.0.1"},

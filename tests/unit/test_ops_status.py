@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ops.status import committed_offsets, lag
+from ops.status import lag
+from streaming.checkpoint import committed_offsets
 
 META = '{"batchWatermarkMs":0,"batchTimestampMs":1}'
 

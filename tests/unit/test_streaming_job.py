@@ -17,14 +17,13 @@ from pyspark.sql import DataFrame, SparkSession
 from config.settings import load_settings
 from contract.catalog import load_contract
 from streaming.__main__ import build_parser, parse_since
+from streaming.checkpoint import checkpoint_location, query_name
 from streaming.job import (
     BatchProcessor,
     ProgressLogger,
     Trigger,
     await_query,
-    checkpoint_location,
     kafka_source_options,
-    query_name,
     start_query,
     trigger_options,
 )
