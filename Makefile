@@ -139,9 +139,10 @@ bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 
 
 # ---------------------------------------------------------------- quality
 .PHONY: lint
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the layer check (lint-imports: [tool.importlinter] in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy contract config schematool producers streaming stack dags ops bench
+	$(VENV)/bin/lint-imports --no-cache
 
 .PHONY: test-unit
 test-unit: $(STAMP) ## Unit tests only (no services)
