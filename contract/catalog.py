@@ -70,6 +70,11 @@ class Contract:
     def qualified_table(self) -> str:
         return f"{self.keyspace}.{self.table}"
 
+    @property
+    def source(self) -> str:
+        """The schema file, as messages name it (``schemas/<subject>.avsc``)."""
+        return f"schemas/{self.avsc_path.name}"
+
 
 def _require(table: dict[str, Any], key: str, kind: type, where: Path) -> Any:
     if key not in table:

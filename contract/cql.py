@@ -45,6 +45,7 @@ __all__ = [
     "schema_statements",
     "table_columns",
     "table_spec",
+    "unquote_identifier",
 ]
 
 # Written by the Spark sink next to the Avro fields: which registered schema wrote the row.
@@ -124,6 +125,22 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def unquote_identifier(name: str) -> str:
+    """A CQL identifier as Cassandra stores it (``system_schema`` lists it so).
+
+    A double-quoted identifier keeps its case and ``""`` in it is one ``"``
+    (``"Name"`` -> ``Name``, ``"a""b"`` -> ``a"b``); an unquoted one is case-insensitive,
+    stored lower-cased (``Name`` -> ``name``). The inverse of :func:`quote_identifier`
+    for every name that one spells.
+    """
+    if name.startswith('"'):
+        inner = name[1:-1]
+        if len(name) < 2 or not name.endswith('"') or inner.replace('""', "").count('"'):
+            raise ValueError(f"not a CQL identifier: {name!r} (unbalanced double quotes)")
+        return inner.replace('""', '"')
+    return name.lower()
+
+
 @dataclass(frozen=True)
 class UserType:
     name: str
@@ -133,10 +150,12 @@ class UserType:
 
 @dataclass(frozen=True)
 class TableSpec:
+    """A table and its columns: the one model of it (CQL, migrations, the streaming sink)."""
+
     keyspace: str
     table: str
-    columns: tuple[tuple[str, str], ...]  # Avro fields first, then lineage columns
-    partition_key: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # Avro fields first, then lineage; CQL-quoted names
+    partition_key: tuple[str, ...]  # the key columns' names as stored (Avro field names)
     clustering_key: tuple[str, ...] = ()
     ttl_seconds: int = 0
     user_types: tuple[UserType, ...] = ()  # dependencies first
@@ -148,6 +167,15 @@ class TableSpec:
     @property
     def column_map(self) -> dict[str, str]:
         return dict(self.columns)
+
+    @property
+    def stored_columns(self) -> dict[str, str]:
+        """``column -> CQL type``, the names as Cassandra stores them (unquoted)."""
+        return {unquote_identifier(name): cql for name, cql in self.columns}
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return self.partition_key + self.clustering_key
 
 
 @dataclass
@@ -264,7 +292,7 @@ def table_spec(contract: Contract) -> TableSpec:
         partition_key=contract.partition_key,
         clustering_key=contract.clustering_key,
         ttl_seconds=contract.ttl_seconds,
-        source=_source(contract),
+        source=contract.source,
     )
 
 
@@ -364,10 +392,6 @@ def cql_file_name(keyspace: str, table: str) -> str:
     return f"{keyspace}.{table}.cql"
 
 
-def _source(contract: Contract) -> str:
-    return f"schemas/{contract.avsc_path.name}"
-
-
 def _render(header: str, statements: list[str]) -> str:
     return f"-- {header}\n\n" + "\n\n".join(statements) + "\n"
 
@@ -377,7 +401,7 @@ def cql_files(contracts: Iterable[Contract], replication_factor: int = 1) -> dic
     files: dict[str, str] = {}
     keyspaces: dict[str, list[str]] = {}
     for contract in contracts:
-        source = _source(contract)
+        source = contract.source
         header = f"generated from {source} and its .toml sidecar, do not edit; run make cql"
         files[cql_file_name(contract.keyspace, contract.table)] = _render(
             header, schema_statements(contract, replication_factor)

@@ -15,11 +15,11 @@ from typing import Any
 
 from config.settings import Settings
 from contract.catalog import Contract
-from contract.cql import DEAD_LETTER_COLUMNS, table_spec
+from contract.cql import DEAD_LETTER_COLUMNS, table_spec, unquote_identifier
 from contract.migration import normalize_cql_type
 from schematool.migrate.live import KeyspaceState, LiveState, RegistryState, TableState, TopicState
 from schematool.migrate.observe import connect, live_state
-from schematool.migrate.plan import key_text, source_of, unquote_identifier, validate_contracts
+from schematool.migrate.plan import key_text, source_of, validate_contracts
 
 
 def registry_drift(contract: Contract, state: RegistryState) -> list[str]:
@@ -122,8 +122,7 @@ def cassandra_drift(
         found.append(f"cassandra has no table {spec.qualified_table}")
     else:
         found += column_drift("column ", spec.column_map, table.columns)
-        partition = tuple(map(unquote_identifier, spec.partition_key))
-        clustering = tuple(map(unquote_identifier, spec.clustering_key))
+        partition, clustering = spec.partition_key, spec.clustering_key  # names as stored
         if (table.partition_key, table.clustering_key) != (partition, clustering):
             found.append(
                 f"cassandra {spec.qualified_table} primary key is "

@@ -213,7 +213,7 @@ def plan_cassandra(
     if not table.exists:
         statements.append(create_table_cql(spec))
     else:
-        wanted_key = (_unquoted(spec.partition_key), _unquoted(spec.clustering_key))
+        wanted_key = (spec.partition_key, spec.clustering_key)  # names as stored
         if (table.partition_key, table.clustering_key) != wanted_key:
             refusals.append(
                 f"{spec.qualified_table} has primary key "
@@ -255,15 +255,6 @@ def _dead_letter_statements(dead_letters: TableState, refusals: list[str]) -> li
         refusals.append(f"{spec.qualified_table}: {exc}")
         return []
     return migration.alter_table_statements(_qualified(spec.keyspace, spec.table))
-
-
-def unquote_identifier(name: str) -> str:
-    """The name as system_schema lists it: ``"order"`` -> ``order``."""
-    return name[1:-1].replace('""', '"') if name.startswith('"') else name
-
-
-def _unquoted(names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(unquote_identifier(n) for n in names)
 
 
 def key_text(partition: tuple[str, ...], clustering: tuple[str, ...]) -> str:

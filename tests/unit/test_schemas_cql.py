@@ -14,8 +14,10 @@ from contract.cql import (
     create_table_cql,
     create_type_cql,
     dead_letter_table_cql,
+    dead_letter_spec,
     quote_identifier,
     table_spec_for,
+    unquote_identifier,
 )
 from contract.migration import Migration, UnsafeMigrationError, normalize_cql_type, plan_migration
 
@@ -267,3 +269,39 @@ def test_migration_compares_types_as_cassandra_spells_them() -> None:
     current = {"tags": "map<text,frozen<list<int>>>", "name": "varchar"}
     assert plan_migration(desired, current).is_empty
     assert normalize_cql_type("MAP<text, int>") == "map<text,int>"
+
+
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        ("id", "id"),
+        ("Name", "name"),  # unquoted: case-insensitive, stored lower-cased
+        ('"Name"', "Name"),  # quoted: keeps its case
+        ('"order"', "order"),  # a reserved word, quoted
+        ('"a""b"', 'a"b'),  # "" inside quotes is one "
+        ('"a"""', 'a"'),
+        ('""""', '"'),
+        ('"with space"', "with space"),
+    ],
+)
+def test_unquote_identifier_follows_cql(name: str, stored: str) -> None:
+    assert unquote_identifier(name) == stored
+
+
+@pytest.mark.parametrize("name", ['"', '"abc', '"a"b"', '"a""'])
+def test_unquote_identifier_refuses_unbalanced_quotes(name: str) -> None:
+    with pytest.raises(ValueError, match="not a CQL identifier"):
+        unquote_identifier(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["id", "Name", "order", "a\"b", "with space", "ünïcode", "_x", "x1", '"', '""']
+)
+def test_unquote_identifier_inverts_quote_identifier(name: str) -> None:
+    assert unquote_identifier(quote_identifier(name)) == name
+
+
+def test_stored_columns_are_the_unquoted_names() -> None:
+    table = spec(field("Name", "string"), field("order", "int"))
+    assert list(table.stored_columns) == ["id", "Name", "order", *LINEAGE_COLUMNS]
+    assert dead_letter_spec("ks").stored_columns == dict(DEAD_LETTER_COLUMNS)
