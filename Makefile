@@ -90,11 +90,11 @@ schemas-diff: $(STAMP) ## Drift report between git, the registry and Cassandra
 # ---------------------------------------------------------------- pipeline
 .PHONY: demo-evolve
 demo-evolve: $(STAMP) $(SYSDEPS) ## Evolve the schema to v2 (an optional field) while the stream runs; v1 and v2 rows side by side
-	$(PY) -m ops evolve --count 20 --source $(SOURCE)
+	$(PY) -m stack evolve --count 20 --source $(SOURCE)
 
 .PHONY: demo
 demo: $(STAMP) $(SYSDEPS) ## THE MAIN COMMAND: stack up, schemas, stream, a real DAG run, a reconciled summary (N=100 SOURCE=auto|live|local)
-	$(PY) -m ops demo --count $(N) --source $(SOURCE)
+	$(PY) -m stack demo --count $(N) --source $(SOURCE)
 
 .PHONY: preflight
 preflight: $(STAMP) ## Check the registry subject and topics the producer needs

@@ -1,9 +1,13 @@
 """`make demo`: the whole pipeline from a fresh clone, with a summary that reconciles.
 
-Starts the stack, registers the schemas and migrates the table (`make schemas`),
+Starts the services, registers the schemas and migrates the table (`make schemas`),
 starts the streaming job, triggers a real DAG run in the running Airflow,
 waits until every produced record is in Cassandra or in the dead letters, and
 prints what happened. The end-to-end test drives the same functions.
+
+Whatever runs the services is passed in as a ``Services`` (the native stack's is
+``stack.demo.NativeServices``, which ``python -m stack demo`` wires in): ops is a layer
+below the stack and never imports it.
 """
 
 from __future__ import annotations
@@ -14,15 +18,15 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from config.clients import schema_registry_client
 from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract
 from ops.airflow_api import AirflowApi, DagRun
 from ops.reconcile import Offsets, Reconciliation, end_offsets, reconcile
-from stack import launcher
-from stack.services import Context, by_name
+from producers.randomuser_client import choose_source
 
 DAG_ID = "user_automation"
 Progress = Callable[[str], None]
@@ -30,6 +34,31 @@ Progress = Callable[[str], None]
 
 class DemoError(RuntimeError):
     """A step of the demo failed; the message names the step and what to look at."""
+
+
+class Services(Protocol):
+    """What the demo needs from whatever runs the services and the streaming job."""
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where the services' logs are (Airflow's task logs under ``airflow/``)."""
+        ...
+
+    def log(self, service: str) -> Path:
+        """The log file of ``service`` (``stream``: the streaming job's)."""
+        ...
+
+    def up(self) -> None:
+        """Start the services that are not running; return once every one is healthy."""
+
+    def start_stream(self) -> None:
+        """Start the streaming job (supervised) unless it runs; return once it is healthy."""
+
+    def stream_pid(self) -> int | None:
+        """The running streaming job's pid, None when it does not run."""
+
+    def stream_starts(self) -> int:
+        """How many times the streaming job has been started (restarts included)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +93,6 @@ class PipelineResult:
 
 def resolve_source(settings: Settings, source: str) -> tuple[str, str]:
     """(``live`` or ``local``, a sentence saying why)."""
-    from producers.randomuser_client import choose_source
-
     chosen = choose_source(replace(settings, randomuser_source=source).validate())
     if source == "auto" and chosen == "local":
         why = (f"{settings.randomuser_url} did not answer: using the bundled "
@@ -87,18 +114,19 @@ def run_module(progress: Progress, *args: str) -> None:
         raise DemoError(f"`python -m {' '.join(args)}` failed (exit {result.returncode})")
 
 
-def prepare(ctx: Context, progress: Progress) -> None:
-    """Stack up, schemas registered and tables migrated, streaming job running."""
+def prepare(services: Services, progress: Progress) -> None:
+    """Services up, schemas registered and tables migrated, streaming job running."""
     progress("starting the stack (make up)")
-    launcher.up(ctx)
+    services.up()
     progress("registering schemas and migrating tables (make schemas)")
     run_module(progress, "schematool", "apply")
     progress("starting the streaming job (make stream-up)")
-    launcher.up(ctx, [by_name("stream")])
+    services.start_stream()
 
 
 def run_pipeline(
-    ctx: Context,
+    settings: Settings,
+    services: Services,
     contract: Contract,
     *,
     count: int,
@@ -116,7 +144,6 @@ def run_pipeline(
     job writes a batch's rows before its dead letters, so the run's rows being stored
     does not mean that earlier records of the same batch are accounted for.
     """
-    settings = ctx.settings
     started = time.monotonic()
     if start is None:
         start = end_offsets(settings, contract.topic, contract.partitions)
@@ -140,7 +167,7 @@ def run_pipeline(
         if run.state != "success":
             raise DemoError(
                 f"DAG run {run.run_id} ended {run.state}: see its task logs in the UI "
-                f"({settings.airflow_url}) or {ctx.paths.logs_dir / 'airflow'}"
+                f"({settings.airflow_url}) or {services.logs_dir / 'airflow'}"
             )
         summary = api.xcom_result(DAG_ID, run.run_id, "summary")
     end = end_offsets(settings, contract.topic, contract.partitions)
@@ -161,7 +188,7 @@ def run_pipeline(
         if time.monotonic() > deadline:
             raise DemoError(
                 f"after {stream_timeout:.0f} s only {accounted} of {rec.produced} records are "
-                f"in Cassandra; see {ctx.paths.log('stream')}"
+                f"in Cassandra; see {services.log('stream')}"
             )
         time.sleep(3)
     registry = schema_registry_client(settings)

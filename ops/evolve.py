@@ -17,11 +17,9 @@ import subprocess
 from collections.abc import Callable
 
 from config.clients import cassandra_session
-from config.settings import PROJECT_ROOT
+from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract, load_contract
-from ops.demo import PipelineResult, prepare, run_module, run_pipeline
-from stack import process
-from stack.services import Context
+from ops.demo import PipelineResult, Services, prepare, run_module, run_pipeline
 
 V2_PROPOSAL = PROJECT_ROOT / "docs" / "examples" / "users_created-value.v2.avsc"
 NEW_FIELD = "nationality"
@@ -47,11 +45,11 @@ def apply_proposal(progress: Progress) -> Contract:
     return load_contract()
 
 
-def side_by_side(ctx: Context, contract: Contract, per_version: int = 3) -> list[str]:
+def side_by_side(settings: Settings, contract: Contract, per_version: int = 3) -> list[str]:
     """A few rows of each writer schema version, with the new field."""
     columns = ["id", "first_name", "last_name", NEW_FIELD, "writer_schema_version"]
     found: dict[int, list[tuple]] = {}
-    with cassandra_session(ctx.settings) as session:
+    with cassandra_session(settings) as session:
         rows = session.execute(
             f"SELECT {', '.join(columns)} FROM {contract.qualified_table} LIMIT 5000"
         )
@@ -68,26 +66,20 @@ def side_by_side(ctx: Context, contract: Contract, per_version: int = 3) -> list
     return lines
 
 
-def job_starts(ctx: Context) -> int:
-    """How many times the supervisor has started the streaming job (its log says)."""
-    log = ctx.paths.log("stream")
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return text.count("==== supervise: starting")
-
-
-def evolve(ctx: Context, *, count: int, source: str, progress: Progress) -> PipelineResult:
-    prepare(ctx, progress)  # the stack and the stream, running on v1 if this is a first run
-    stream_pid = process.running(ctx.paths.pidfile("stream"))
-    starts = job_starts(ctx)
+def evolve(
+    settings: Settings, services: Services, *, count: int, source: str, progress: Progress
+) -> PipelineResult:
+    prepare(services, progress)  # the stack and the stream, running on v1 if this is a first run
+    stream_pid = services.stream_pid()
+    starts = services.stream_starts()
     contract = apply_proposal(progress)
     progress("3. make schemas: add the column first, then register v2 (the stream keeps running)")
     run_module(progress, "schematool", "apply")
     progress(f"4. a DAG run producing {count} users with v2")
-    result = run_pipeline(ctx, contract, count=count, batch_size=max(count // 2, 1),
+    result = run_pipeline(settings, services, contract, count=count, batch_size=max(count // 2, 1),
                           source=source, progress=progress)
-    after = process.running(ctx.paths.pidfile("stream"))
-    same = (stream_pid is not None and after is not None and after.pid == stream_pid.pid
-            and job_starts(ctx) == starts)
+    same = (stream_pid is not None and services.stream_pid() == stream_pid
+            and services.stream_starts() == starts)
     progress(f"5. the streaming job was {'never restarted' if same else 'RESTARTED'} "
-             f"(see {ctx.paths.log('stream')})")
+             f"(see {services.log('stream')})")
     return result

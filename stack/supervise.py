@@ -18,6 +18,7 @@ import time
 from types import FrameType
 
 EXIT_REFUSED = 2
+STARTING = "==== supervise: starting"  # a line in the job's log at every (re)start
 
 
 def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 60.0) -> float:
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     restarts = 0
     while True:
         started = time.monotonic()
-        print(f"==== supervise: starting {' '.join(command)}", flush=True)
+        print(f"{STARTING} {' '.join(command)}", flush=True)
         child = subprocess.Popen(command)
         code = child.wait()
         if stopping:

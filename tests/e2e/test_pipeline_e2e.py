@@ -20,6 +20,7 @@ from contract.catalog import Contract, load_contract
 from ops.demo import PipelineResult, prepare, run_pipeline
 from ops.reconcile import dead_letters, end_offsets, reconcile
 from stack import launcher
+from stack.demo import NativeServices
 from stack.services import Context, by_name
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +36,7 @@ POISON = [
 def pipeline(stack: Settings, stack_context: Context) -> Iterator[Context]:
     stream = by_name("stream")
     was_running = launcher.status(stack_context, [stream])[0].pid is not None
-    prepare(stack_context, print)
+    prepare(NativeServices(stack_context), print)
     yield stack_context
     if not was_running and os.environ.get("KEEP_STACK") != "1":
         launcher.down(stack_context, [stream])
@@ -57,8 +58,8 @@ def result(pipeline: Context) -> PipelineResult:
     _produce_poison(pipeline.settings, contract)
     # Followed from before the poison: a batch's rows are written before its dead
     # letters, so the run's users being stored does not mean the poison is handled.
-    outcome = run_pipeline(pipeline, contract, count=60, batch_size=20, source="local",
-                           progress=print, start=start)
+    outcome = run_pipeline(pipeline.settings, NativeServices(pipeline), contract, count=60,
+                           batch_size=20, source="local", progress=print, start=start)
     rec = reconcile(pipeline.settings, contract, start, outcome.end)
     return replace(outcome, start=start, reconciliation=rec)
 
