@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from config import registry
+
 
 class ProducerError(Exception):
     """Base of every error raised by :mod:`producers`."""
@@ -64,7 +66,9 @@ class PreflightError(ProducerError):
     """The environment is not ready for producing: registry, broker or topic."""
 
 
-class RegistryUnavailable(PreflightError):
+class RegistryUnavailable(PreflightError, registry.RegistryUnavailable):
+    """The registry did not answer (its error answers are :class:`RegistryError`)."""
+
     def __init__(self, url: str, detail: str):
         self.url = url
         super().__init__(f"schema registry at {url} is unreachable: {detail}")

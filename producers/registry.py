@@ -8,21 +8,11 @@ the subject when it is not.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
-import httpx
 from confluent_kafka.schema_registry import RegisteredSchema, Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from config.registry import RegistryFailure, client_errors, public_url
 from contract.catalog import Contract
 from producers.errors import RegistryError, RegistryUnavailable, SchemaNotRegistered
-
-
-def public_url(url: str) -> str:
-    """The URL without user:password, fit for messages and logs."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def lookup_contract_schema(
@@ -32,10 +22,10 @@ def lookup_contract_schema(
     url = public_url(url)
     try:
         return registry.lookup_schema(contract.subject, Schema(contract.schema_str, "AVRO"))
-    except SchemaRegistryError as exc:
-        if exc.http_status_code == 404:
-            raise SchemaNotRegistered(contract.subject, url, exc.error_message) from exc
-        raise RegistryError(contract.subject, url, exc.http_status_code,
-                            exc.error_message) from exc
-    except (httpx.TransportError, OSError) as exc:
-        raise RegistryUnavailable(url, f"{type(exc).__name__}: {exc}") from exc
+    except client_errors() as exc:
+        failure = RegistryFailure.of(exc)
+        if failure.status is None:
+            raise RegistryUnavailable(url, f"{type(exc).__name__}: {exc}") from exc
+        if failure.status == 404:
+            raise SchemaNotRegistered(contract.subject, url, failure.message) from exc
+        raise RegistryError(contract.subject, url, failure.status, failure.message) from exc

@@ -22,15 +22,15 @@ from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+# RegistryUnavailable (the registry could not answer) fails the batch, to be retried from
+# the checkpoint: nothing is dead-lettered. Callers catch it from here or from config.
+from config.registry import RegistryFailure, RegistryUnavailable, client_errors
+
 if TYPE_CHECKING:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
 HTTP_NOT_FOUND = 404
 T = TypeVar("T")
-
-
-class RegistryUnavailable(RuntimeError):
-    """The registry could not answer; the batch must fail and be retried, not dead-lettered."""
 
 
 class ReaderSchemaMissing(RuntimeError):
@@ -204,16 +204,11 @@ def _call(
 
     Anything else the registry or the network does raises :class:`RegistryUnavailable`.
     """
-    import httpx
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
     try:
         return method(*args)
-    except SchemaRegistryError as exc:
-        if exc.http_status_code in absent:
+    except client_errors() as exc:
+        if RegistryFailure.of(exc).status in absent:
             return None
-        raise RegistryUnavailable(f"schema registry: {what}: {exc}") from exc
-    except (httpx.TransportError, OSError) as exc:
         raise RegistryUnavailable(f"schema registry: {what}: {exc}") from exc
 
 

@@ -11,9 +11,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
+from config.registry import RegistryFailure, client_errors, public_url
 from config.settings import Settings
 from contract.catalog import Contract
 from contract.cql import DEAD_LETTER_TABLE
@@ -49,12 +50,6 @@ class ServiceRefused(RuntimeError):
     """A service answered with an error; the message names the service and the subject."""
 
 
-def public_url(url: str) -> str:
-    """The URL without user:password, fit for messages."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
-
-
 @dataclass
 class Services:
     settings: Settings
@@ -70,20 +65,17 @@ class Services:
 @contextmanager
 def connect(settings: Settings, timeout: float = REQUEST_TIMEOUT_S) -> Iterator[Services]:
     """Clients for the three services, each proven reachable (registry, Cassandra, Kafka)."""
-    import httpx
     from cassandra.cluster import NoHostAvailable
     from confluent_kafka import KafkaException
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
 
     address = public_url(settings.schema_registry_url)
     with ExitStack() as stack:
         registry = stack.enter_context(schema_registry_client(settings, timeout=timeout))
         try:
             registry.get_compatibility()
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable("registry", address, _one_line(exc)) from exc
-        except SchemaRegistryError as exc:
-            raise ServiceUnavailable("registry", address, _registry_reason(exc)) from exc
+        except client_errors() as exc:
+            reason = _registry_reason(RegistryFailure.of(exc))
+            raise ServiceUnavailable("registry", address, reason) from exc
         cassandra = f"{settings.cassandra_hosts}:{settings.cassandra_port}"
         try:
             session = stack.enter_context(cassandra_session(settings, timeout=timeout))
@@ -109,8 +101,10 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _registry_reason(exc: Any) -> str:
-    return f"HTTP {exc.http_status_code} (error {exc.error_code}): {exc.error_message}"
+def _registry_reason(failure: RegistryFailure) -> str:
+    if not failure.answered:
+        return _one_line(failure.error)
+    return f"HTTP {failure.status} (error {failure.code}): {failure.message}"
 
 
 # -- the registry ----------------------------------------------------------------------
@@ -119,16 +113,15 @@ def _registry_reason(exc: Any) -> str:
 @contextmanager
 def registry_errors(services: Services, subject: str) -> Iterator[None]:
     """Turn the client's exceptions into this module's typed errors."""
-    import httpx
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
     try:
         yield
-    except httpx.TransportError as exc:
-        raise ServiceUnavailable("registry", services.registry_address, _one_line(exc)) from exc
-    except SchemaRegistryError as exc:
+    except client_errors() as exc:
+        failure = RegistryFailure.of(exc)
+        reason = _registry_reason(failure)
+        if not failure.answered:
+            raise ServiceUnavailable("registry", services.registry_address, reason) from exc
         raise ServiceRefused(
-            f"registry at {services.registry_address}, subject {subject}: {_registry_reason(exc)}"
+            f"registry at {services.registry_address}, subject {subject}: {reason}"
         ) from exc
 
 
