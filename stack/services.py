@@ -19,7 +19,9 @@ from string import Template
 from urllib.parse import urlparse
 
 import requests
+from confluent_kafka.admin import AdminClient
 
+from config.clients import cassandra_session
 from config.settings import PROJECT_ROOT, Settings
 from stack import maven
 from stack.java import find_java
@@ -149,8 +151,6 @@ class Kafka(Service):
         return Command(self._java_cmd(ctx, "kafka.Kafka", str(conf)))
 
     def probe(self, ctx: Context) -> str | None:
-        from confluent_kafka.admin import AdminClient
-
         admin = AdminClient(
             {**ctx.settings.kafka_client_config(), "socket.connection.setup.timeout.ms": 3000}
         )
@@ -290,8 +290,6 @@ class Cassandra(Service):
         )
 
     def probe(self, ctx: Context) -> str | None:
-        from config.clients import cassandra_session
-
         try:
             with cassandra_session(ctx.settings, timeout=3) as session:
                 row = session.execute("SELECT release_version FROM system.local").one()
