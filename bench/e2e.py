@@ -189,17 +189,16 @@ def _produce_lane(settings: Settings, contract: Contract, config: E2EConfig, run
                   lane: int, lanes: int, started: float) -> tuple[int, list[float]]:
     """Pages ``lane + 1``, ``lane + 1 + lanes``, ... one ``fetch_and_produce`` each."""
     from producers.randomuser_client import RandomUserClient, base_url_for
-    from producers.run import fetch_and_produce
+    from producers.run import RunConfig, fetch_and_produce
 
     produced = 0
     ends: list[float] = []
     page = lane + 1
     with RandomUserClient(base_url_for(settings, "local")) as client:
         while time.monotonic() - started < config.seconds:
-            summary = fetch_and_produce(
-                settings, contract, seed=run_tag, pages=PAGES_PER_RUN, batch_size=PAGE_SIZE,
-                run_id=f"{run_tag}-{page}", first_page=page, source="local", client=client,
-            )
+            run = RunConfig(seed=run_tag, pages=PAGES_PER_RUN, batch_size=PAGE_SIZE,
+                            run_id=f"{run_tag}-{page}", first_page=page, source="local")
+            summary = fetch_and_produce(settings, contract, run, client=client)
             produced += summary.produced
             page += PAGES_PER_RUN * lanes
             ends.append(time.monotonic() - started)
@@ -215,12 +214,12 @@ def warm_up(settings: Settings, contract: Contract, config: E2EConfig, job: JobP
     least one page): the first micro-batches pay for the connector's sessions and the JIT
     compilation of the job's JVM, a cost a long-running job no longer pays. Returns the
     records produced, once the job has taken them all."""
-    from producers.run import fetch_and_produce
+    from producers.run import RunConfig, fetch_and_produce
 
-    produced = fetch_and_produce(
-        settings, contract, seed=f"bench-warm-up-{contract.topic}", pages=1,
-        batch_size=WARM_UP_RECORDS, run_id="bench-warm-up", source="local",
-    ).produced
+    produced = fetch_and_produce(settings, contract, RunConfig(
+        seed=f"bench-warm-up-{contract.topic}", pages=1, batch_size=WARM_UP_RECORDS,
+        run_id="bench-warm-up", source="local",
+    )).produced
     if config.warm_up_seconds > 0:
         load = replace(config, seconds=config.warm_up_seconds, rate=0.0)
         produced += produce_for(settings, contract, load, f"bench-warm-up-load-{contract.topic}")[0]

@@ -162,13 +162,12 @@ def send_bytes(settings: Settings, topic: str, values: Sequence[bytes],
 def run_producer(settings: Settings, contract: Contract, records: int,
                  tuning: ProducerTuning) -> dict[str, float]:
     """The real orchestration (``fetch_and_produce``): records/s overall and per step."""
-    from producers.run import fetch_and_produce, pages_needed
+    from producers.run import RunConfig, fetch_and_produce, pages_needed
 
-    summary = fetch_and_produce(
-        settings, contract, seed=SEED + "-run", pages=pages_needed(records, PAGE_SIZE),
-        batch_size=PAGE_SIZE, run_id="bench-produce", limit=records, source="local",
-        tuning=tuning,
-    )
+    summary = fetch_and_produce(settings, contract, RunConfig(
+        seed=SEED + "-run", pages=pages_needed(records, PAGE_SIZE), batch_size=PAGE_SIZE,
+        run_id="bench-produce", limit=records, source="local", tuning=tuning,
+    ))
     return {"total": rate(summary.produced, summary.total_seconds),
             "fetch_s": summary.fetch_seconds, "map_s": summary.map_seconds,
             "produce_s": summary.produce_seconds}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
@@ -75,8 +76,8 @@ def user_automation() -> None:
     @task
     def preflight() -> list[int]:
         """Check the environment; pin the API source of the run; return the page numbers."""
-        from dataclasses import replace
-
+        # In the task, not at the top: the scheduler parses this file often, and importing
+        # the producer (Kafka and registry clients) takes ~1.2 s (test_dag_integrity holds it).
         from config.settings import load_settings
         from contract.catalog import load_contract
         from producers.randomuser_client import choose_source
@@ -102,25 +103,27 @@ def user_automation() -> None:
     @task(max_active_tis_per_dagrun=4)
     def produce_pages(page: int) -> dict[str, int | float]:
         """Fetch one page with the run's seed and produce it; returns counts only."""
+        # In the task, not at the top: see preflight.
         from config.settings import load_settings
         from contract.catalog import load_contract
-        from producers.run import fetch_and_produce, seed_for_run
+        from producers.run import RunConfig, fetch_and_produce, pages_needed, seed_for_run
 
         context = get_current_context()
         params, run_id = context["params"], context["run_id"]
         source = context["ti"].xcom_pull(task_ids="preflight", key=SOURCE_XCOM_KEY)
-        batch_size = params["batch_size"]
-        seed = params["seed"] or seed_for_run(DAG_ID, run_id)
-        summary = fetch_and_produce(
-            load_settings(), load_contract(), seed=seed, pages=1, first_page=page,
-            batch_size=batch_size, run_id=run_id, nat=params["nat"], source=source,
-            limit=min(batch_size, params["count"] - (page - 1) * batch_size),
+        count, batch_size = params["count"], params["batch_size"]
+        whole_run = RunConfig(
+            seed=params["seed"] or seed_for_run(DAG_ID, run_id),
+            pages=pages_needed(count, batch_size), batch_size=batch_size, run_id=run_id,
+            limit=count, nat=params["nat"], source=source,
         )
+        summary = fetch_and_produce(load_settings(), load_contract(), whole_run.page(page))
         return summary.to_dict()
 
     @task
     def summary(pages: list[dict[str, int | float]]) -> dict[str, int | float]:
         """The run's result: the pages' counts and timings added up."""
+        # In the task, not at the top: see preflight.
         from producers.run import merge_summaries
 
         total = merge_summaries(pages)

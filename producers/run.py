@@ -1,7 +1,7 @@
 """The producer's orchestration, shared by the Airflow DAG and the CLI.
 
 ``preflight`` checks that the environment is ready (registry, subject, topics);
-``fetch_and_produce`` fetches a bounded number of pages, maps them to the
+``fetch_and_produce`` fetches the pages a :class:`RunConfig` names, maps them to the
 contract, produces records and rejects, and returns counts and timings.
 """
 
@@ -11,8 +11,9 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -38,6 +39,7 @@ from producers.rejects import make_reject
 __all__ = [
     "PreflightReport",
     "RejectPolicy",
+    "RunConfig",
     "RunSummary",
     "fetch_and_produce",
     "merge_summaries",
@@ -167,87 +169,95 @@ class RecordSink(Protocol):
     def finish(self) -> DeliveryStats: ...
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """What one run fetches and how it produces: pages ``first_page .. first_page+pages-1``
+    of ``batch_size`` users, with the API ``seed``.
+
+    ``limit`` caps the users kept in total: the last page is still fetched whole (so page
+    boundaries stay the same for a given batch size) and cut. ``source`` (``live`` or
+    ``local``) pins the API; None chooses it from the settings. Built once from the
+    settings and the CLI's or the DAG's parameters; validated when built.
+    """
+
+    seed: str
+    pages: int
+    batch_size: int
+    run_id: str  # stamped on the rejects
+    first_page: int = 1
+    limit: int | None = None
+    nat: str | tuple[str, ...] | None = None  # nationalities: "US,GB" or ("US", "GB")
+    source: str | None = None
+    tuning: ProducerTuning = field(default_factory=ProducerTuning)
+    reject_policy: RejectPolicy = field(default_factory=RejectPolicy)
+
+    def __post_init__(self) -> None:
+        if self.pages < 1 or self.first_page < 1:
+            raise ValueError(
+                f"pages and first_page must be at least 1, got {self.pages}, {self.first_page}"
+            )
+        pages_needed(self.limit or self.batch_size, self.batch_size)  # validates batch_size
+
+    def page(self, number: int) -> RunConfig:
+        """Page ``number`` alone (one DAG task): the same users as in the whole run."""
+        if not self.first_page <= number < self.first_page + self.pages:
+            raise ValueError(f"page {number} is not one of this run's pages")
+        before = (number - self.first_page) * self.batch_size
+        limit = None if self.limit is None else min(self.batch_size, self.limit - before)
+        return replace(self, first_page=number, pages=1, limit=limit)
+
+
 def fetch_and_produce(
     settings: Settings,
     contract: Contract,
+    run: RunConfig,
     *,
-    seed: str,
-    pages: int,
-    batch_size: int,
-    run_id: str,
-    nat: str | Sequence[str] | None = None,
-    first_page: int = 1,
-    limit: int | None = None,
-    source: str | None = None,
-    tuning: ProducerTuning | None = None,
-    reject_policy: RejectPolicy | None = None,
     client: RandomUserClient | None = None,
     sink: RecordSink | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RunSummary:
-    """Fetch pages ``first_page .. first_page+pages-1`` of ``batch_size`` users and produce them.
+    """Fetch the pages ``run`` names, map them and produce them.
 
-    ``limit`` caps the users kept in total: the last page is still fetched whole
-    (so page boundaries stay the same for a given batch size) and cut. ``source``
-    (``live``/``local``) pins the API; by default it is chosen from the settings.
+    ``client`` (the randomuser API) and ``sink`` (Kafka) are opened from the settings
+    unless given, and then closed here.
     """
-    if pages < 1 or first_page < 1:
-        raise ValueError(f"pages and first_page must be at least 1, got {pages}, {first_page}")
-    pages_needed(limit or batch_size, batch_size)  # validates batch_size
-    if client is None:
-        with RandomUserClient.from_settings(settings, source) as own_client:
-            return fetch_and_produce(
-                settings, contract, seed=seed, pages=pages, batch_size=batch_size,
-                run_id=run_id, nat=nat, first_page=first_page, limit=limit, tuning=tuning,
-                reject_policy=reject_policy, client=own_client, sink=sink, clock=clock,
-            )
-    if sink is None:
-        with ContractProducer(settings, contract, tuning=tuning) as producer:
-            return _run_pages(contract, client, producer, seed=seed, pages=pages,
-                              batch_size=batch_size, run_id=run_id, nat=nat,
-                              first_page=first_page, limit=limit,
-                              policy=reject_policy or RejectPolicy(), clock=clock)
-    return _run_pages(contract, client, sink, seed=seed, pages=pages, batch_size=batch_size,
-                      run_id=run_id, nat=nat, first_page=first_page, limit=limit,
-                      policy=reject_policy or RejectPolicy(), clock=clock)
+    with ExitStack() as owned:
+        if client is None:
+            client = owned.enter_context(RandomUserClient.from_settings(settings, run.source))
+        if sink is None:
+            sink = owned.enter_context(ContractProducer(settings, contract, tuning=run.tuning))
+        return _run_pages(contract, client, sink, run, clock)
 
 
 def _run_pages(
     contract: Contract,
     client: RandomUserClient,
     sink: RecordSink,
-    *,
-    seed: str,
-    pages: int,
-    batch_size: int,
-    run_id: str,
-    nat: str | Sequence[str] | None,
-    first_page: int,
-    limit: int | None,
-    policy: RejectPolicy,
+    run: RunConfig,
     clock: Callable[[], datetime],
 ) -> RunSummary:
     started = time.perf_counter()
     seconds = {"fetch": 0.0, "map": 0.0, "produce": 0.0}
     fetched = pages_done = 0
-    remaining = limit if limit is not None else pages * batch_size
-    for page in range(first_page, first_page + pages):  # bounded: never `while True`
+    remaining = run.limit if run.limit is not None else run.pages * run.batch_size
+    for page in range(run.first_page, run.first_page + run.pages):  # bounded: no `while True`
         if remaining <= 0:
             break
         t0 = time.perf_counter()
-        answer = client.fetch_page(results=batch_size, page=page, seed=seed, nat=nat)
+        answer = client.fetch_page(results=run.batch_size, page=page, seed=run.seed, nat=run.nat)
         users = answer.users[:remaining]
         t1 = time.perf_counter()
         mapped = map_users(users, contract)
         if mapped.rejected:
-            policy.check(page, len(mapped.rejected), len(users), str(mapped.rejected[0][1]))
+            example = str(mapped.rejected[0][1])
+            run.reject_policy.check(page, len(mapped.rejected), len(users), example)
         t2 = time.perf_counter()
         for record in mapped.records:
             sink.produce(record)
         now = clock()
         for user, error in mapped.rejected:
             sink.produce_reject(make_reject(user, error, subject=contract.subject,
-                                            run_id=run_id, now=now))
+                                            run_id=run.run_id, now=now))
         t3 = time.perf_counter()
         seconds["fetch"] += t1 - t0
         seconds["map"] += t2 - t1

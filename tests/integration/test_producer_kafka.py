@@ -24,7 +24,7 @@ from config.settings import Settings
 from contract.catalog import Contract, load_contract
 from producers.errors import PartitionMismatch, SchemaNotRegistered, TopicMissing
 from producers.mapping import map_users
-from producers.run import fetch_and_produce, preflight
+from producers.run import RunConfig, fetch_and_produce, preflight
 from stack.randomuser import FailurePlan, serve_in_thread
 from stack.randomuser.generator import generate_page, normalize_nats
 from tests.support import unique_name, wait_for_topics, wait_until
@@ -105,8 +105,8 @@ def test_preflight_names_what_is_missing(stack: Settings) -> None:
 def test_round_trip_records_and_rejects(stack: Settings) -> None:
     with isolated_contract(stack) as contract, \
             serve_in_thread(plan=FailurePlan(broken=2)) as url:
-        summary = fetch_and_produce(local_settings(stack, url), contract, seed="it-seed",
-                                    pages=2, batch_size=50, run_id="it-run", source="local")
+        run = RunConfig(seed="it-seed", pages=2, batch_size=50, run_id="it-run", source="local")
+        summary = fetch_and_produce(local_settings(stack, url), contract, run)
         assert (summary.fetched, summary.produced, summary.rejected) == (100, 96, 4)
 
         expected: list[dict[str, Any]] = []
@@ -136,7 +136,7 @@ def test_a_rerun_with_the_same_seed_produces_the_same_ids(stack: Settings) -> No
     with isolated_contract(stack) as contract, serve_in_thread() as url:
         settings = local_settings(stack, url)
         for _ in range(2):
-            fetch_and_produce(settings, contract, seed="rerun", pages=1, batch_size=20,
-                              run_id="r", source="local")
+            fetch_and_produce(settings, contract, RunConfig(seed="rerun", pages=1, batch_size=20,
+                                                            run_id="r", source="local"))
         ids = [m.key() for m in consume(stack, contract.topic, 40)]
         assert len(ids) == 40 and len(set(ids)) == 20

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from producers.randomuser_client import RandomUserClient, RetryPolicy
 from producers.rejects import RejectRecord
 from producers.run import (
     RejectPolicy,
+    RunConfig,
     RunSummary,
     fetch_and_produce,
     merge_summaries,
@@ -56,10 +57,15 @@ def settings(url: str) -> Settings:
     return load_settings({"RANDOMUSER_SOURCE": "local", "RANDOMUSER_LOCAL_URL": url})
 
 
-def run(url: str, sink: MemorySink, **kwargs: Any) -> RunSummary:
+def run_config(**kwargs: Any) -> RunConfig:
     args: dict[str, Any] = {"seed": "run-seed", "pages": 3, "batch_size": 10, "run_id": "r1"}
-    args.update(kwargs)
-    return fetch_and_produce(settings(url), CONTRACT, sink=sink, **args)
+    return RunConfig(**{**args, **kwargs})
+
+
+def run(url: str, sink: MemorySink, client: RandomUserClient | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC), **kwargs: Any) -> RunSummary:
+    return fetch_and_produce(settings(url), CONTRACT, run_config(**kwargs), sink=sink,
+                             client=client, clock=clock)
 
 
 def test_pages_are_fetched_mapped_and_produced(api: str) -> None:
@@ -95,6 +101,21 @@ def test_a_single_page_task_equals_the_same_page_of_a_whole_run(api: str) -> Non
     assert page2.records == whole.records[10:20]
 
 
+def test_the_page_tasks_of_a_run_are_the_whole_run(api: str) -> None:
+    whole = MemorySink()
+    run(api, whole, limit=25)
+    config = run_config(limit=25)
+    tasks = [MemorySink() for _ in range(config.pages)]
+    for number, sink in enumerate(tasks, start=1):
+        page = config.page(number)
+        assert (page.first_page, page.pages) == (number, 1)
+        fetch_and_produce(settings(api), CONTRACT, page, sink=sink)
+    assert [len(t.records) for t in tasks] == [10, 10, 5]
+    assert [r for t in tasks for r in t.records] == whole.records
+    with pytest.raises(ValueError, match="page 4"):
+        config.page(4)
+
+
 def test_bad_records_go_to_rejects_with_the_run_id(api: str) -> None:
     sink = MemorySink()
     fixed = datetime(2025, 1, 2, tzinfo=UTC)
@@ -113,6 +134,12 @@ def test_too_many_rejects_stop_the_run(api: str) -> None:
         run(api, MemorySink(), client=client, reject_policy=RejectPolicy(max_ratio=0.5))
 
 
+def test_too_many_rejects_follow_the_run_s_policy(api: str) -> None:
+    client = RandomUserClient(api, extra_params={"broken": "6"})
+    summary = run(api, MemorySink(), client=client, reject_policy=RejectPolicy(max_ratio=0.7))
+    assert (summary.fetched, summary.rejected) == (30, 18)
+
+
 def test_an_unavailable_api_fails_the_run_with_a_typed_error() -> None:
     with serve_in_thread(plan=FailurePlan(fail="500")) as url:
         client = RandomUserClient(url, retry=RetryPolicy(max_attempts=2), sleep=lambda s: None)
@@ -120,10 +147,15 @@ def test_an_unavailable_api_fails_the_run_with_a_typed_error() -> None:
             run(url, MemorySink(), client=client)
 
 
-@pytest.mark.parametrize("kwargs", [{"pages": 0}, {"first_page": 0}, {"batch_size": 5001}])
-def test_invalid_bounds_are_refused(api: str, kwargs: dict[str, int]) -> None:
-    with pytest.raises(ValueError):
-        run(api, MemorySink(), **kwargs)
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"pages": 0}, "pages and first_page must be at least 1"),
+    ({"first_page": 0}, "pages and first_page must be at least 1"),
+    ({"batch_size": 5001}, "batch_size must be between 1 and 5000"),
+    ({"limit": -1}, "count must be at least 1"),
+])
+def test_invalid_bounds_are_refused(kwargs: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        run_config(**kwargs)
 
 
 def test_seed_for_run_is_deterministic() -> None:
