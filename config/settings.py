@@ -8,6 +8,8 @@ Defaults point at the native stack (``make up``). Secrets are wrapped in
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -264,9 +266,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def main() -> None:
     """``make env``: print the settings as shell exports (secrets hidden)."""
-    import shlex
-    import sys
-
     show = "--show-secrets" in sys.argv[1:]
     for key, value in load_settings().as_env(show_secrets=show).items():
         print(f"export {key}={shlex.quote(value)}")
