@@ -25,6 +25,11 @@ from schematool.migrate.apply import ApplyError, run_apply
 from schematool.migrate.drift import run_diff
 from schematool.migrate.observe import ServiceRefused, ServiceUnavailable
 
+try:
+    import authlib.deprecate as authlib_deprecate  # before _quiet_authlib's filter (1 ms)
+except ImportError:  # authlib comes with the registry client
+    authlib_deprecate = None
+
 DEFAULT_REPO = SCHEMAS_DIR.parent
 
 
@@ -123,12 +128,9 @@ def _diff(args: argparse.Namespace) -> int:
 def _quiet_authlib() -> None:
     """authlib, imported by the registry client, warns on import about its own httpx module
     (and forces its warnings to "always" when imported): noise in a one-line-per-subject
-    report. Import it first, then filter that one message."""
-    try:
-        import authlib.deprecate  # noqa: F401
-    except ImportError:
-        return
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    report. It is imported first (at the top of this module), then that one message filtered."""
+    if authlib_deprecate is not None:
+        warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 
 
 COMMANDS = {"check": _check, "generate": _generate, "apply": _apply, "diff": _diff}
