@@ -59,10 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("bench").setLevel(logging.INFO)
-    with warnings.catch_warnings(record=True):  # authlib's import-time deprecation warning
+    # Inner, all four: the first import of the registry client must be inside the catch
+    # (authlib warns on import), and --help takes 0.04 s instead of 1.1 s.
+    with warnings.catch_warnings(record=True):
         import confluent_kafka.schema_registry  # noqa: F401
-
     from bench import runner
+    from bench.machine import describe
     from config.settings import load_settings
 
     settings = load_settings()
@@ -76,8 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     machine_file = runner.results_dir(settings) / "machine.json"
     if args.command == "all":
-        from bench.machine import describe
-
         started = time.monotonic()
         machine = describe(settings)  # before the load: the load average says who else runs
         failed = runner.run_all(settings, runner.STAGES, [])

@@ -21,17 +21,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.monitor import Monitor, service_groups
+from bench.monitor import MACHINE, Monitor, service_groups
 from bench.results import Figure, StageResult
 from bench.sandbox import Sandbox
 from bench.stats import Distribution, rate
 from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract
+from ops.reconcile import end_offsets, read_span, reconcile
+from producers.randomuser_client import RandomUserClient, base_url_for
+from producers.run import RunConfig, fetch_and_produce
+from stack.paths import StackPaths
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 5000
@@ -174,8 +179,6 @@ def produce_for(settings: Settings, contract: Contract, config: E2EConfig,
                 run_tag: str) -> tuple[int, float, list[float]]:
     """``config.producers`` page tasks at once (``fetch_and_produce``, one page each) until
     ``config.seconds``; (produced, seconds, when each page ended)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     started = time.monotonic()
     lanes = max(1, config.producers)
     with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="page-task") as pool:
@@ -188,9 +191,6 @@ def produce_for(settings: Settings, contract: Contract, config: E2EConfig,
 def _produce_lane(settings: Settings, contract: Contract, config: E2EConfig, run_tag: str,
                   lane: int, lanes: int, started: float) -> tuple[int, list[float]]:
     """Pages ``lane + 1``, ``lane + 1 + lanes``, ... one ``fetch_and_produce`` each."""
-    from producers.randomuser_client import RandomUserClient, base_url_for
-    from producers.run import RunConfig, fetch_and_produce
-
     produced = 0
     ends: list[float] = []
     page = lane + 1
@@ -214,8 +214,6 @@ def warm_up(settings: Settings, contract: Contract, config: E2EConfig, job: JobP
     least one page): the first micro-batches pay for the connector's sessions and the JIT
     compilation of the job's JVM, a cost a long-running job no longer pays. Returns the
     records produced, once the job has taken them all."""
-    from producers.run import RunConfig, fetch_and_produce
-
     produced = fetch_and_produce(settings, contract, RunConfig(
         seed=f"bench-warm-up-{contract.topic}", pages=1, batch_size=WARM_UP_RECORDS,
         run_id="bench-warm-up", source="local",
@@ -263,8 +261,6 @@ def reconcile_all(settings: Settings, contract: Contract, start: dict[int, int],
                   end: dict[int, int], keys: set[bytes] | None = None) -> Totals:
     """:func:`ops.reconcile.reconcile` span by span, and keys counted over the whole span
     (and over earlier spans, when their ``keys`` are passed in)."""
-    from ops.reconcile import read_span, reconcile
-
     totals = Totals()
     seen: set[bytes] = set() if keys is None else keys
     for lo, hi in sub_spans(start, end, RECONCILE_CHUNK):
@@ -290,9 +286,6 @@ def reconcile_all(settings: Settings, contract: Contract, start: dict[int, int],
 
 def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
         result: StageResult) -> StageResult:
-    from ops.reconcile import end_offsets
-    from stack.paths import StackPaths
-
     contract = box.contract
     work_dir.mkdir(parents=True, exist_ok=True)
     job = start_job(settings, box, work_dir)
@@ -443,8 +436,6 @@ def record_series(result: StageResult, monitor: Monitor, events: list[BatchEvent
 
 def record_cpu(result: StageResult, monitor: Monitor, phases: Phases) -> None:
     """Cores each process kept busy during the saturation phase: where the machine went."""
-    from bench.monitor import MACHINE
-
     s = monitor.samples
     window = (0.0, phases.load_s)  # the monitor's clock starts with the load
     cores = os.cpu_count() or 1

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import Settings
+from stack import maven
+from stack.java import find_java
+from stack.paths import StackPaths
 
 PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
 CONSUMER_PERFORMANCE = "org.apache.kafka.tools.ConsumerPerformance"
@@ -112,10 +115,6 @@ def _escape(value: str) -> str:
 
 
 def _java_command(settings: Settings, main: str, args: list[str]) -> list[str]:
-    from stack import maven
-    from stack.java import find_java
-    from stack.paths import StackPaths
-
     java = find_java("Kafka tools", 17, 23)
     jars = maven.classpath("kafka", StackPaths.from_settings(settings))
     return [str(java.executable), "-Xmx512m", "-cp", ":".join(str(j) for j in jars), main, *args]
@@ -161,9 +160,6 @@ def consumer_performance(
 
 def tool_version(settings: Settings) -> str:
     """The version of the Kafka jars the tools (and the broker) run from."""
-    from stack import maven
-    from stack.paths import StackPaths
-
     for jar in maven.classpath("kafka", StackPaths.from_settings(settings)):
         m = re.fullmatch(r"kafka-clients-(.+)\.jar", Path(jar).name)
         if m:

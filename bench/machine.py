@@ -6,9 +6,16 @@ import os
 import platform
 import re
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
+import confluent_kafka
+
+from config.clients import cassandra_session
 from config.settings import Settings
+from stack import maven
+from stack.java import find_java
+from stack.paths import StackPaths
 
 
 def cpu_model(cpuinfo: str) -> str:
@@ -47,21 +54,12 @@ def _java_version(executable: Path) -> str:
 
 
 def _cassandra_version(settings: Settings) -> str:
-    from config.clients import cassandra_session
-
     with cassandra_session(settings) as session:
         row = session.execute("SELECT release_version FROM system.local").one()
     return str(row.release_version) if row else "unknown"
 
 
 def describe(settings: Settings) -> dict[str, str]:
-    import confluent_kafka
-    import pyspark
-
-    from stack import maven
-    from stack.java import find_java
-    from stack.paths import StackPaths
-
     paths = StackPaths.from_settings(settings)
     kafka_jars = maven.classpath("kafka", paths)
     spark_jars = maven.classpath("spark", paths)
@@ -76,7 +74,7 @@ def describe(settings: Settings) -> dict[str, str]:
         "Java (Kafka, Spark, tools)": _java_version(find_java("Kafka", 17, 23).executable),
         "Kafka (broker, tools)": jar_version(kafka_jars, "kafka-clients"),
         "Cassandra": _cassandra_version(settings),
-        "Spark (pyspark)": pyspark.__version__,
+        "Spark (pyspark)": version("pyspark"),
         "spark-cassandra-connector": jar_version(spark_jars, "spark-cassandra-connector_2.12"),
         "confluent-kafka / librdkafka": f"{confluent_kafka.__version__} / "
                                         f"{confluent_kafka.libversion()[0]}",

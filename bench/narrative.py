@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 
 from bench.comparisons import slowest_stage
+from bench.e2e import E2EConfig
 from bench.results import Comparison, StageResult, find
 
 NOISE = 0.10  # run-to-run spread on this shared machine: differences below it decide nothing
@@ -237,14 +238,10 @@ def _write_share(results: Mapping[str, StageResult]) -> str:
 
 
 def _warm_up_seconds() -> float:
-    from bench.e2e import E2EConfig
-
     return E2EConfig.warm_up_seconds
 
 
 def _page_tasks() -> int:
-    from bench.e2e import E2EConfig
-
     return E2EConfig.producers
 
 

@@ -32,9 +32,9 @@ def short_label(key: str, label: str) -> str:
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    import matplotlib  # inner: 2.4 s with pyplot, for the report's plots only
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # no display; before pyplot is first imported
     import matplotlib.pyplot as plt
 
     return plt
@@ -155,7 +155,5 @@ def e2e_memory_plot(result: StageResult, path: Path) -> Path | None:
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    _pyplot().close(fig)
     return path

@@ -17,13 +17,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
 from bench import kafka_tools
 from bench.results import Figure, StageResult
 from bench.stats import best, rate
 from bench.stream import unique_records
+from config.clients import schema_registry_client
 from config.settings import Settings
 from contract.catalog import Contract
 from producers.kafka_producer import ContractProducer, ProducerTuning
+from producers.mapping import map_users
+from producers.randomuser_client import RandomUserClient, base_url_for
+from producers.run import RunConfig, fetch_and_produce, pages_needed
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 5000
@@ -74,8 +82,6 @@ def timed(action: Callable[[], Any]) -> tuple[Any, float]:
 
 def fetch_users(settings: Settings, records: int) -> tuple[list[dict[str, Any]], float]:
     """``records`` users from the local server in pages of 5000; seconds spent fetching."""
-    from producers.randomuser_client import RandomUserClient, base_url_for
-
     users: list[dict[str, Any]] = []
     seconds = 0.0
     with RandomUserClient(base_url_for(settings, "local")) as client:
@@ -93,11 +99,6 @@ def fetch_users(settings: Settings, records: int) -> tuple[list[dict[str, Any]],
 def serialize_all(settings: Settings, contract: Contract,
                   records: Sequence[dict[str, Any]]) -> tuple[list[bytes], float]:
     """The Confluent-framed Avro values by confluent-kafka's AvroSerializer; seconds spent."""
-    from confluent_kafka.schema_registry.avro import AvroSerializer
-    from confluent_kafka.serialization import MessageField, SerializationContext
-
-    from config.clients import schema_registry_client
-
     serializer = AvroSerializer(schema_registry_client(settings), contract.schema_str,
                                 conf={"auto.register.schemas": False,
                                       "use.latest.version": False})
@@ -133,8 +134,6 @@ def produce_records(settings: Settings, contract: Contract, records: Sequence[di
 def send_bytes(settings: Settings, topic: str, values: Sequence[bytes],
                keys: Sequence[bytes], tuning: ProducerTuning) -> float:
     """Records/s of pre-serialized values through librdkafka with the same settings."""
-    from confluent_kafka import Producer
-
     producer = Producer({**settings.kafka_client_config(), "client.id": "userstream-bench-raw",
                          **tuning.librdkafka_config()})
     failed: list[str] = []
@@ -162,8 +161,6 @@ def send_bytes(settings: Settings, topic: str, values: Sequence[bytes],
 def run_producer(settings: Settings, contract: Contract, records: int,
                  tuning: ProducerTuning) -> dict[str, float]:
     """The real orchestration (``fetch_and_produce``): records/s overall and per step."""
-    from producers.run import RunConfig, fetch_and_produce, pages_needed
-
     summary = fetch_and_produce(settings, contract, RunConfig(
         seed=SEED + "-run", pages=pages_needed(records, PAGE_SIZE), batch_size=PAGE_SIZE,
         run_id="bench-produce", limit=records, source="local", tuning=tuning,
@@ -178,8 +175,6 @@ def run_producer(settings: Settings, contract: Contract, records: int,
 
 def run(settings: Settings, contract: Contract, config: ProduceConfig,
         result: StageResult) -> StageResult:
-    from producers.mapping import map_users
-
     n = config.records
     users, fetch_s = fetch_users(settings, n)
     result.add(Figure("produce.fetch", "fetch from the local randomuser server (pages of 5000)",

@@ -17,9 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import cassandra_limit, e2e, plots, produce, stream
 from bench import results as store
+from bench.comparisons import comparisons, latency_budget
+from bench.narrative import commands, sections
+from bench.report import render
 from bench.results import StageResult
-from bench.sandbox import Sandbox
+from bench.sandbox import Sandbox, sandbox
 from config.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -45,8 +49,6 @@ class StageOptions:
 
 def run_stage(settings: Settings, stage: str, options: StageOptions) -> StageResult:
     """One stage, in its own sandbox; its result saved under <stack home>/bench/results."""
-    from bench.sandbox import sandbox
-
     result = StageResult(stage, datetime.now(UTC).isoformat(timespec="seconds"))
     started = time.monotonic()
     with sandbox(settings, prefix=f"bench_{stage}") as box:
@@ -60,8 +62,6 @@ def run_stage(settings: Settings, stage: str, options: StageOptions) -> StageRes
 
 def _produce(settings: Settings, box: Sandbox, options: StageOptions,
              result: StageResult) -> None:
-    from bench import produce
-
     config = produce.ProduceConfig()
     if options.records:
         config = produce.ProduceConfig(records=options.records)
@@ -70,8 +70,6 @@ def _produce(settings: Settings, box: Sandbox, options: StageOptions,
 
 def _stream(settings: Settings, box: Sandbox, options: StageOptions,
             result: StageResult) -> None:
-    from bench import stream
-
     records = options.records or settings.stream_max_offsets_per_trigger
     config = stream.StreamConfig(records=records)
     stream.run(settings, box.contract, config, result)
@@ -79,8 +77,6 @@ def _stream(settings: Settings, box: Sandbox, options: StageOptions,
 
 def _cassandra(settings: Settings, box: Sandbox, options: StageOptions,
                result: StageResult) -> None:
-    from bench import cassandra_limit
-
     config = cassandra_limit.CassandraConfig(seconds=int(options.seconds)) if options.seconds \
         else cassandra_limit.CassandraConfig()
     cassandra_limit.run(settings, box.contract, config, result)
@@ -88,8 +84,6 @@ def _cassandra(settings: Settings, box: Sandbox, options: StageOptions,
 
 def _e2e(settings: Settings, box: Sandbox, options: StageOptions,
          result: StageResult) -> None:
-    from bench import e2e
-
     offered = options.rate or 0.0
     share = e2e.E2EConfig.paced_share_of_capacity
     result.notes.append(
@@ -135,11 +129,6 @@ def load_results(settings: Settings) -> dict[str, StageResult]:
 
 
 def write_report(results: dict[str, StageResult], machine: dict[str, str]) -> Path:
-    from bench import plots
-    from bench.comparisons import comparisons, latency_budget
-    from bench.narrative import commands, sections
-    from bench.report import render
-
     rows = comparisons(results)
     made: dict[str, str] = {}
 

@@ -18,8 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cassandra import DriverException
+from confluent_kafka import KafkaException
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+from config.clients import cassandra_session, kafka_admin, schema_registry_client
 from config.settings import Settings
 from contract.catalog import DEFAULT_SUBJECT, Contract, load_contract, load_contract_file
+from schematool.migrate.apply import run_apply
 
 log = logging.getLogger(__name__)
 TOPIC_TIMEOUT_S = 30.0
@@ -73,8 +79,6 @@ def sandbox(
     base_subject: str = DEFAULT_SUBJECT, keep: bool = False,
 ) -> Iterator[Sandbox]:
     """A registered contract copy with its topics and tables; all removed on exit."""
-    from schematool.migrate.apply import run_apply
-
     base = load_contract(base_subject)
     directory = Path(tempfile.mkdtemp(prefix=f"{prefix}-contract-"))
     contract = write_contract(directory, base, sandbox_name(prefix),
@@ -92,12 +96,6 @@ def sandbox(
 
 def remove(settings: Settings, contract: Contract) -> None:
     """Drop the keyspace, delete the subject and the topics (whatever of them exists)."""
-    from cassandra import DriverException
-    from confluent_kafka import KafkaException
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
-    from config.clients import cassandra_session, kafka_admin, schema_registry_client
-
     problems: list[str] = []
     try:
         with cassandra_session(settings) as session:
