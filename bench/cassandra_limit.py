@@ -25,8 +25,13 @@ from typing import Any
 
 from bench.results import Figure, StageResult
 from bench.stats import rate
+from config.clients import cassandra_session
 from config.settings import Settings
 from contract.catalog import Contract
+from contract.cql import table_spec
+from contract.migration import normalize_cql_type
+from producers.mapping import map_users
+from producers.randomuser_client import RandomUserClient, base_url_for
 
 LATTE_ENV = "BENCH_LATTE"
 INSERT = "insert"
@@ -116,20 +121,14 @@ def text_lengths(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def sample_records(settings: Settings, contract: Contract, count: int = 1000) -> list[dict]:
-    from producers.mapping import map_users
-    from producers.randomuser_client import RandomUserClient, base_url_for
-
     with RandomUserClient(base_url_for(settings, "local")) as client:
         users = client.fetch_page(results=count, page=1, seed="bench-cassandra").users
     return list(map_users(users, contract).records)
 
 
 def table_columns(contract: Contract) -> list[tuple[str, str]]:
-    from contract.cql import table_spec
-    from contract.migration import normalize_cql_type
-    from streaming.sink import unquote
-
-    return [(unquote(name), normalize_cql_type(cql)) for name, cql in table_spec(contract).columns]
+    columns = table_spec(contract).stored_columns
+    return [(name, normalize_cql_type(cql)) for name, cql in columns.items()]
 
 
 # -- running the load -----------------------------------------------------------------------
@@ -157,9 +156,8 @@ def run_latte(latte: Path, settings: Settings, contract: Contract, lengths: Mapp
 def run_driver_loader(settings: Settings, contract: Contract,
                       records: Sequence[Mapping[str, Any]], config: CassandraConfig) -> float:
     """Rows/s of cassandra-driver's concurrent execution of the same insert (the fallback)."""
+    # Imported here: only this fallback needs the driver, 0.6 s to import (-X importtime).
     from cassandra.concurrent import execute_concurrent_with_args
-
-    from config.clients import cassandra_session
 
     columns = table_columns(contract)
     names = [name for name, _ in columns]

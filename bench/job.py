@@ -16,6 +16,12 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from config.settings import load_settings
+from contract.catalog import load_contract
+from stack.spark import with_spark_runtime
+from streaming.job import Trigger, run
+from streaming.logs import configure_logging
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.job")
@@ -23,13 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subject", required=True)
     parser.add_argument("--checkpoint", type=Path, required=True)
     args = parser.parse_args(argv)
-
-    from config.settings import load_settings
-    from contract.catalog import load_contract
-    from stack.spark import with_spark_runtime
-    from streaming.job import Trigger, run
-    from streaming.logs import configure_logging
-
     configure_logging()
     settings = replace(with_spark_runtime(load_settings()),
                        spark_checkpoint_dir=str(args.checkpoint))

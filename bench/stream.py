@@ -23,6 +23,8 @@ Kafka's ``ConsumerPerformance`` on the same topic is the raw read limit.
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import os
 import sys
@@ -33,14 +35,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import fastavro
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
 from bench import kafka_tools
 from bench.results import Figure, StageResult
 from bench.stats import best, rate
+from config.clients import schema_registry_client
 from config.settings import Settings
 from contract.catalog import Contract
+from contract.spark_types import spark_struct
+from producers.kafka_producer import ProducerTuning
+from producers.mapping import map_users
+from producers.randomuser_client import RandomUserClient, base_url_for
 from stack.paths import StackPaths
 from stack.spark import spark_runtime
+from streaming.registry import RegistrySchemas
+from streaming.table_target import TableTarget
 
+# pyspark and the streaming modules that load it are imported inside the functions that
+# use Spark: bench.produce imports this module (unique_records), and pyspark would add
+# 0.8 s and the memory of its import to the produce stage (measured with -X importtime).
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
@@ -74,15 +91,6 @@ def unique_records(pool: list[dict[str, Any]], count: int, namespace: str) -> It
 
 def fill_topic(settings: Settings, contract: Contract, count: int) -> float:
     """Produce ``count`` distinct contract records (Confluent-framed Avro); seconds taken."""
-    from confluent_kafka import Producer
-    from confluent_kafka.schema_registry.avro import AvroSerializer
-    from confluent_kafka.serialization import MessageField, SerializationContext
-
-    from config.clients import schema_registry_client
-    from producers.kafka_producer import ProducerTuning
-    from producers.mapping import map_users
-    from producers.randomuser_client import RandomUserClient, base_url_for
-
     started = time.perf_counter()
     with RandomUserClient(base_url_for(settings, "local")) as client:
         users = client.fetch_page(results=POOL_SIZE, page=1, seed=SEED).users
@@ -140,7 +148,7 @@ CONNECTOR_TUNINGS: tuple[dict[str, str], ...] = (
 
 def describe_settings(settings: dict[str, str]) -> str:
     if not settings:
-        from streaming.session import SINK_WRITE_TUNING
+        from streaming.session import SINK_WRITE_TUNING  # loads pyspark: see the module note
 
         return "the job's ({})".format(", ".join(
             f"{k.removeprefix('spark.cassandra.output.')}={v}"
@@ -167,7 +175,7 @@ def connector_settings(spark: SparkSession, settings: dict[str, str]) -> Iterato
 
 def bare_from_avro(df: DataFrame, writer: WriterSchema) -> DataFrame:
     """``from_avro`` of the bytes after the 5-byte header, nothing else: its cost alone."""
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as F  # Spark: see the module note
     from pyspark.sql.avro.functions import from_avro
 
     payload = F.expr("substr(value, 6)")
@@ -188,13 +196,13 @@ def decoded_rows(df: DataFrame, reader: ReaderSchema,
     node Spark's optimizer pushes the filter below the decoding and runs ``from_avro``
     twice a row.
     """
-    from pyspark.sql import Observation
+    from pyspark.sql import Observation  # Spark: see the module note
     from pyspark.sql import functions as F
 
     from streaming.decode import DECODE_ERROR, DECODED, decode_frames
     from streaming.frames import parse_frames
 
-    outcome = decode_frames(parse_frames(df), reader, dict(writers)).outcome
+    outcome = decode_frames(parse_frames(df), reader, dict(writers))
     kept = outcome.select(DECODED, "frame_error", DECODE_ERROR, "writer_schema_id",
                           "writer_schema_version")
     barrier = kept.observe(Observation(), F.count(F.lit(1)).alias("rows"))
@@ -206,7 +214,7 @@ def decoded_rows(df: DataFrame, reader: ReaderSchema,
 def job_rows(df: DataFrame, reader: ReaderSchema, writers: dict[int, WriterSchema],
              target: Any) -> DataFrame:
     """All the job does to a row before the connector: decode, row checks, metrics."""
-    from streaming.frames import parse_frames
+    from streaming.frames import parse_frames  # Spark: see the module note
     from streaming.triage import triage
 
     rows, _ = triage(parse_frames(df), reader, dict(writers), target).observed_rows()
@@ -216,16 +224,12 @@ def job_rows(df: DataFrame, reader: ReaderSchema, writers: dict[int, WriterSchem
 def fastavro_udf_rows(df: DataFrame, reader: ReaderSchema,
                       writers: dict[int, WriterSchema]) -> DataFrame:
     """The alternative: a row-at-a-time Python UDF decoding each payload with fastavro."""
-    import io
-    import json
+    from pyspark.sql import functions as F  # Spark: see the module note
 
-    import fastavro
-    from pyspark.sql import functions as F
-
-    from contract.spark_types import spark_struct
     from streaming.frames import parse_frames
+    from streaming.sql import struct_type
 
-    struct = spark_struct(reader.schema_str)
+    struct = struct_type(spark_struct(reader.schema_str))
     reader_schema = fastavro.parse_schema(json.loads(reader.schema_str))
     parsed = {sid: fastavro.parse_schema(json.loads(w.schema_str)) for sid, w in writers.items()}
     names = reader.field_names
@@ -249,7 +253,7 @@ def fastavro_udf_rows(df: DataFrame, reader: ReaderSchema,
 
 @contextmanager
 def spark_session(settings: Settings) -> Iterator[SparkSession]:
-    from streaming.session import build_spark_session
+    from streaming.session import build_spark_session  # Spark: see the module note
 
     # Python workers (the UDF variant) must run this interpreter: it has fastavro.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -304,11 +308,10 @@ def rates_detail(count: int, seconds: list[float]) -> str:
 
 def run(settings: Settings, contract: Contract, config: StreamConfig,
         result: StageResult) -> StageResult:
-    from config.clients import schema_registry_client
+    from streaming.cassandra_writer import CassandraSink, write_table  # Spark: module note
     from streaming.frames import parse_frames
     from streaming.job import BatchProcessor
-    from streaming.registry import RegistrySchemas
-    from streaming.sink import CassandraSink, TableTarget, table_rows, write_table
+    from streaming.triage import table_rows
 
     n = config.records
     fill_s = fill_topic(settings, contract, n)

@@ -32,6 +32,7 @@ __all__ = [
     "DEAD_LETTER_COLUMNS",
     "DEAD_LETTER_PARTITION_KEY",
     "DEAD_LETTER_TABLE",
+    "DeadLetterStage",
     "LINEAGE_COLUMNS",
     "Migration",
     "TableSpec",
@@ -78,6 +79,19 @@ DEAD_LETTER_COLUMNS: Mapping[str, str] = MappingProxyType(
         "replayed_at": "timestamp",
     }
 )
+
+
+
+class DeadLetterStage:
+    """The values of the dead letters' ``stage`` column: where in the streaming job a
+    record was dead-lettered (its frame, its decoding, the row checks before the sink)."""
+
+    FRAME = "frame"
+    DECODE = "decode"
+    SINK = "sink"
+
+    ALL = (FRAME, DECODE, SINK)
+
 
 PRIMITIVE_CQL: Mapping[str, str] = MappingProxyType(
     {

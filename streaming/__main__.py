@@ -17,14 +17,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-from streaming.dead_letters import Stage
+from config.settings import Settings, SettingsError, load_settings
+from contract.catalog import DEFAULT_SUBJECT, Contract, ContractError, load_contract
+from contract.cql import DeadLetterStage
 from streaming.logs import configure_logging, log_event
-
-if TYPE_CHECKING:
-    from config.settings import Settings
-    from contract.catalog import Contract
+from streaming.registry import ReaderSchemaMissing, RegistryUnavailable
+from streaming.schema_check import TableMismatch, check_tables
+from streaming.table_target import TableBehindReaderSchema, TableTarget
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     replay = commands.add_parser("replay-dead-letters", help="re-run dead letters through the job")
-    replay.add_argument("--stage", choices=Stage.ALL, help="only dead letters of this stage")
+    replay.add_argument(
+        "--stage", choices=DeadLetterStage.ALL, help="only dead letters of this stage"
+    )
     replay.add_argument(
         "--since", type=parse_since, help="only dead letters since (ISO time or age)"
     )
@@ -78,60 +80,61 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from config.settings import SettingsError, load_settings
-    from contract.catalog import DEFAULT_SUBJECT, ContractError, load_contract
-    from streaming.decode import ReservedFieldError
-    from streaming.registry import ReaderSchemaMissing, RegistryUnavailable
-    from streaming.schema_check import TableMismatch
-    from streaming.session import SparkSetupError
-    from streaming.sink import TableBehindReaderSchema
+# Refusals a command can meet before Spark starts; the Spark ones are in _spark_command.
+REFUSALS: tuple[type[Exception], ...] = (
+    SettingsError, ContractError, TableMismatch, ReaderSchemaMissing, TableBehindReaderSchema,
+)
 
+
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
-    refusals = (
-        SettingsError, ContractError, TableMismatch, ReaderSchemaMissing,
-        TableBehindReaderSchema, ReservedFieldError, SparkSetupError,
-    )
     try:
         settings = load_settings()
         contract = load_contract(args.subject or DEFAULT_SUBJECT)
-        if args.command == "run":
-            return _run(settings, contract, args)
-        if args.command == "replay-dead-letters":
-            from streaming.replay import run_replay
-
-            run_replay(settings, contract, stage=args.stage, since=args.since)
+        if args.command == "check-tables":
+            check_tables(settings, TableTarget.from_contract(contract))
+            log_event("tables_ok", table=contract.qualified_table)
             return 0
-        from streaming.schema_check import check_tables
-        from streaming.sink import TableTarget
-
-        check_tables(settings, TableTarget.from_contract(contract))
-        log_event("tables_ok", table=contract.qualified_table)
-        return 0
-    except refusals as exc:
-        log_event("refused", command=args.command, error=str(exc), error_class=type(exc).__name__)
-        return EXIT_REFUSED
+        return _spark_command(settings, contract, args)
+    except REFUSALS as exc:
+        return _refused(args.command, exc)
     except RegistryUnavailable as exc:
         log_event("failed", command=args.command, error=str(exc), error_class=type(exc).__name__)
         return EXIT_FAILED
 
 
-def _run(settings: Settings, contract: Contract, args: argparse.Namespace) -> int:
+def _refused(command: str, exc: Exception) -> int:
+    log_event("refused", command=command, error=str(exc), error_class=type(exc).__name__)
+    return EXIT_REFUSED
+
+
+def _spark_command(settings: Settings, contract: Contract, args: argparse.Namespace) -> int:
+    """``run`` or ``replay-dead-letters``: the commands that start Spark."""
+    # Imported only here: they load pyspark (0.8 s measured), which --help and
+    # check-tables never need.
     from pyspark.errors import StreamingQueryException
 
+    from streaming.decode import ReservedFieldError
     from streaming.job import Trigger, run
+    from streaming.replay import run_replay
+    from streaming.session import SparkSetupError
 
-    trigger = (
-        Trigger.ONCE if args.once
-        else Trigger.AVAILABLE_NOW if args.available_now
-        else Trigger.PROCESSING_TIME
-    )
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     try:
+        if args.command == "replay-dead-letters":
+            run_replay(settings, contract, stage=args.stage, since=args.since)
+            return 0
+        trigger = (
+            Trigger.ONCE if args.once
+            else Trigger.AVAILABLE_NOW if args.available_now
+            else Trigger.PROCESSING_TIME
+        )
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
         run(settings, contract, trigger, stop)
+    except (ReservedFieldError, SparkSetupError) as exc:
+        return _refused(args.command, exc)
     except StreamingQueryException as exc:
         # The failed batch's offsets were not committed: the next start retries it.
         log_event("query_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc))

@@ -10,22 +10,12 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from contract.cql import DEAD_LETTER_COLUMNS
+from contract.cql import DEAD_LETTER_COLUMNS, DeadLetterStage
 
 # The Kafka source columns a record keeps through the job (``includeHeaders`` on).
 KAFKA_SOURCE_COLUMNS = ("key", "value", "headers", "topic", "partition", "offset", "timestamp")
 # Decoded rows carry them in one struct column, so no contract field can collide with them.
 KAFKA_COLUMN = "kafka"
-
-
-class Stage:
-    """Where in the job a record was dead-lettered."""
-
-    FRAME = "frame"
-    DECODE = "decode"
-    SINK = "sink"
-
-    ALL = (FRAME, DECODE, SINK)
 
 
 def kafka_struct(*, has_headers: bool) -> Column:
@@ -71,14 +61,16 @@ def dead_letter_rows(
 ) -> DataFrame:
     """``df``'s rows in the dead-letter table's shape.
 
-    ``stage`` is one of :class:`Stage`, or a column holding it for each row.
+    ``stage`` is one of :class:`DeadLetterStage`, or a column holding it for each row.
 
     ``kafka`` is the struct of the record's Kafka columns (default: built from ``df``'s
     own source columns).
     """
     if isinstance(stage, str):
-        if stage not in Stage.ALL:
-            raise ValueError(f"unknown dead-letter stage {stage!r}; expected one of {Stage.ALL}")
+        if stage not in DeadLetterStage.ALL:
+            raise ValueError(
+                f"unknown dead-letter stage {stage!r}; expected one of {DeadLetterStage.ALL}"
+            )
         stage = F.lit(stage)
     k = kafka_struct(has_headers="headers" in df.columns) if kafka is None else kafka
     out = df.select(

@@ -1,4 +1,4 @@
-"""Avro payloads -> rows in the reader schema's shape, and dead letters for the rest.
+"""Avro payloads -> records in the reader schema's shape, and why the others are not.
 
 Every row is decoded with the schema it was written with (its frame's id) and resolved
 into the reader schema (the subject's latest version) by Avro's own schema resolution:
@@ -15,9 +15,10 @@ always carries ``true`` and a failed decode carries null (also if a later Spark 
 null struct). Avro does not check that the payload was consumed to the end, so trailing
 bytes after a valid record go unnoticed; that is the format's limit, not ours.
 
-Per micro-batch only the distinct schema ids of the batch are resolved (on the driver,
-one registry call per new id), then one CASE over those ids picks the ``from_avro`` of the
-row's writer: a single pass, no union of per-id scans.
+Only the schema ids a batch needs are resolved (on the driver, one registry call per new
+id; the job learns them from earlier batches, replay with :func:`batch_schema_ids`), then
+one CASE over those ids picks the ``from_avro`` of the row's writer: a single pass, no
+union of per-id scans.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import avro.errors
 import avro.schema
@@ -36,7 +37,7 @@ from pyspark.sql.avro.functions import from_avro
 
 from contract.cql import LINEAGE_COLUMNS
 from contract.wire import HEADER_SIZE, header
-from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows, kafka_struct
+from streaming.dead_letters import KAFKA_COLUMN, kafka_struct
 from streaming.frames import schema_id_of
 from streaming.registry import ReaderSchema, SchemaLookup, WriterSchema
 from streaming.sql import EXPRESSIONS, first_match, mapping_key
@@ -67,60 +68,6 @@ class Rejected:
 
 
 WriterResolution = WriterSchema | Rejected
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """The outcome of one batch's decoding; ``rows`` and ``dead_letters`` derive from it.
-
-    Persist :attr:`outcome` when both are used, so that each payload is decoded once.
-    """
-
-    outcome: DataFrame
-    reader: ReaderSchema
-    writers: Mapping[int, WriterResolution] = field(default_factory=dict)
-
-    @property
-    def schema_ids(self) -> list[int]:
-        return sorted(self.writers)
-
-    @property
-    def rows(self) -> DataFrame:
-        """Reader fields as columns + writer_schema_id, writer_schema_version, ``kafka``."""
-        ok = self.outcome.where(F.col("frame_error").isNull() & F.col(DECODE_ERROR).isNull())
-        return ok.select(
-            *[F.col(DECODED)[name].alias(name) for name in self.reader.field_names],
-            F.col("writer_schema_id"),
-            F.col("writer_schema_version"),
-            F.col(KAFKA_COLUMN),
-        )
-
-    @property
-    def dead_letters(self) -> DataFrame:
-        bad_frames = dead_letter_rows(
-            self.outcome.where(F.col("frame_error").isNotNull()),
-            stage=Stage.FRAME,
-            error=F.col("frame_error"),
-            error_class=F.col("frame_error_class"),
-            schema_id=F.lit(None),
-            kafka=F.col(KAFKA_COLUMN),
-        )
-        undecodable = dead_letter_rows(
-            self.outcome.where(F.col("frame_error").isNull() & F.col(DECODE_ERROR).isNotNull()),
-            stage=Stage.DECODE,
-            error=F.col(DECODE_ERROR),
-            error_class=F.col(DECODE_ERROR_CLASS),
-            schema_id=F.col("schema_id"),
-            kafka=F.col(KAFKA_COLUMN),
-        )
-        return bad_frames.unionByName(undecodable)
-
-    def persist(self) -> Decoded:
-        self.outcome.persist()
-        return self
-
-    def unpersist(self) -> None:
-        self.outcome.unpersist()
 
 
 # -- the driver side: which writer schemas this batch needs ---------------------------------
@@ -218,8 +165,12 @@ def reader_with_sentinel(reader: ReaderSchema) -> str:
 
 def decode_frames(
     framed: DataFrame, reader: ReaderSchema, writers: Mapping[int, WriterResolution]
-) -> Decoded:
-    """Decode the well-formed frames of ``framed`` (output of :func:`wire.parse_frames`).
+) -> DataFrame:
+    """Decode the well-formed frames of ``framed`` (output of :func:`frames.parse_frames`).
+
+    Adds the Kafka struct (:data:`KAFKA_COLUMN`), :data:`DECODED` (the record in the
+    reader's shape), ``writer_schema_id``, ``writer_schema_version``, and for a row not
+    decoded :data:`DECODE_ERROR` and :data:`DECODE_ERROR_CLASS`.
 
     Pure transform: ``writers`` must cover every schema id of the batch
     (:func:`batch_schema_ids`), an id missing from it is dead-lettered as unknown.
@@ -234,10 +185,10 @@ def decode_frames(
         ("decode", reader, mapping_key(writers), has_headers),
         lambda: _decode_steps(reader, writers, has_headers),
     )
-    outcome = framed
+    decoded = framed
     for step in steps:
-        outcome = outcome.withColumns(step)
-    return Decoded(outcome=outcome, reader=reader, writers=dict(writers))
+        decoded = decoded.withColumns(step)
+    return decoded
 
 
 def _decode_steps(
@@ -330,8 +281,3 @@ def batch_writers(
     reader = current_reader(schema_ids, lookup)
     return reader, resolve_writers(schema_ids, lookup, reader)
 
-
-def decode(framed: DataFrame, lookup: SchemaLookup) -> Decoded:
-    """Resolve the batch's writer schemas through ``lookup``, then :func:`decode_frames`."""
-    reader, writers = batch_writers(framed, lookup)
-    return decode_frames(framed, reader, writers)

@@ -1,4 +1,4 @@
-"""The streaming query: Kafka -> frames -> decode -> Cassandra, one micro-batch at a time.
+"""The streaming query: Kafka -> one batch's triage -> Cassandra, one micro-batch at a time.
 
 Delivery is at least once: a micro-batch that raises (registry down, Cassandra down) stops
 the query before its offsets are committed, and the next start re-runs it from the
@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -21,15 +21,19 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
+from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
 from contract.catalog import Contract
+from streaming.cassandra_writer import CassandraSink, Sink, write_pass
 from streaming.checkpoint import checkpoint_location, query_name
 from streaming.decode import WriterResolution, current_reader, resolve_writers
 from streaming.frames import parse_frames
 from streaming.logs import log_event
-from streaming.registry import ReaderSchema, SchemaLookup
+from streaming.registry import ReaderSchema, RegistrySchemas, SchemaLookup
 from streaming.report import BatchReport, lag_from
-from streaming.sink import Sink, TableTarget
+from streaming.schema_check import check_tables, live_columns
+from streaming.session import build_spark_session
+from streaming.table_target import TableTarget, columns_to_write
 from streaming.triage import BatchMetrics, Triage, stage_counts, triage
 
 # How stale the reader schema may get: a newly registered version is used within this time.
@@ -68,6 +72,25 @@ def trigger_options(trigger: Trigger, settings: Settings) -> dict[str, Any]:
 
 
 # -- one micro-batch --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One triage of a batch's records, once its rows are written."""
+
+    triaged: Triage
+    metrics: BatchMetrics  # collected by its write
+    later_ids: tuple[int, ...] = ()  # frame ids whose records a later pass decides about
+    later_rows: int = 0  # how many of this pass's unwritten rows have those ids
+
+    @property
+    def not_written(self) -> int:
+        """The rows this pass dead-letters."""
+        return self.metrics.not_written - self.later_rows
+
+    def leaving(self, ids: tuple[int, ...], rows: int) -> Pass:
+        """The same pass, leaving the ``rows`` records of frame ids ``ids`` to a later one."""
+        return replace(self, later_ids=ids, later_rows=rows)
 
 
 @dataclass
@@ -132,13 +155,9 @@ class BatchProcessor:
         started = self.monotonic()
         framed = parse_frames(batch)
         reader = self.schemas.reader()  # refreshed here when stale, between batches
-        first = self._triage(framed, reader, self._known_ids | {reader.schema_id})
-        metrics = self._write(first)
-        written = metrics.written
-        # (a pass, the frame ids it leaves to a later pass, how many rows it did not write)
-        passes: list[tuple[Triage, tuple[int, ...], int]] = [(first, (), metrics.not_written)]
-
-        new_ids = [i for i in metrics.schema_ids if i not in first.writers]
+        first = self._pass(framed, reader)
+        passes = [first]
+        new_ids = [i for i in first.metrics.schema_ids if i not in first.triaged.writers]
         # Only ids the registry knows join the decoder's CASE: the ids of random bytes
         # would grow it batch after batch (their look-ups are cached as unknown anyway).
         retry = tuple(i for i in new_ids if self.schemas.writer(i) is not None)
@@ -146,35 +165,36 @@ class BatchProcessor:
         if retry:
             reader = current_reader(retry, self.schemas)
             rows = framed.where(F.col("frame_error").isNull() & F.col("schema_id").isin(*retry))
-            second = self._triage(rows, reader, self._known_ids | {reader.schema_id})
-            again = self._write(second)
-            written += again.written
+            second = self._pass(rows, reader)
             # The first pass could not read those rows (their ids were new): the second's call.
-            passes = [(first, retry, metrics.not_written - again.rows),
-                      (second, (), again.not_written)]
+            passes = [first.leaving(retry, second.metrics.rows), second]
 
         by_stage: dict[str, int] = {}
-        for triaged, exclude, not_written in passes:
-            if not_written:
-                for stage, n in self._write_dead_letters(triaged, exclude).items():
+        for done in passes:
+            if done.not_written:
+                letters = self._write_dead_letters(done.triaged, done.later_ids)
+                for stage, n in letters.items():
                     by_stage[stage] = by_stage.get(stage, 0) + n
         completed_ms = int(self.wall_clock() * 1000)
         return BatchReport(
             batch_id=batch_id,
-            input_rows=metrics.rows,
-            rows_written=written,
+            input_rows=first.metrics.rows,
+            rows_written=sum(done.metrics.written for done in passes),
             dead_lettered=sum(by_stage.values()),
             dead_lettered_by_stage=by_stage,
-            schema_ids=list(metrics.schema_ids),
+            schema_ids=list(first.metrics.schema_ids),
             reader_version=reader.version,
             reader_schema_id=reader.schema_id,
             duration_ms=self._elapsed_ms(started),
-            lag=lag_from(metrics, completed_ms),
+            lag=lag_from(first.metrics, completed_ms),
         )
 
-    def _triage(self, framed: DataFrame, reader: ReaderSchema, ids: set[int]) -> Triage:
+    def _pass(self, framed: DataFrame, reader: ReaderSchema) -> Pass:
+        """Triage ``framed`` with every writer known so far, and write its rows."""
         self._follow_reader(reader.version, framed.sparkSession)
-        return triage(framed, reader, self._writers(reader, ids), self.target)
+        writers = self._writers(reader, self._known_ids | {reader.schema_id})
+        triaged = triage(framed, reader, writers, self.target)
+        return Pass(triaged, write_pass(self.sink, triaged))
 
     def _writers(self, reader: ReaderSchema, ids: set[int]) -> dict[int, WriterResolution]:
         """Each id resolved against ``reader`` once (registry look-ups are cached too)."""
@@ -182,11 +202,6 @@ class BatchProcessor:
             resolution = resolve_writers([schema_id], self.schemas, reader)[schema_id]
             self._resolved[(schema_id, reader.schema_id)] = resolution
         return {i: w for (i, r), w in self._resolved.items() if r == reader.schema_id and i in ids}
-
-    def _write(self, triaged: Triage) -> BatchMetrics:
-        rows, observation = triaged.observed_rows()
-        self.sink.write_rows(rows)  # the one action: it decodes, checks, writes and counts
-        return BatchMetrics.from_observation(observation)
 
     def _write_dead_letters(self, triaged: Triage, exclude: tuple[int, ...]) -> dict[str, int]:
         letters, observation = triaged.observed_dead_letters(exclude)
@@ -292,19 +307,10 @@ def run(settings: Settings, contract: Contract, trigger: Trigger, stop: threadin
     Refuses to start when the tables do not match the contract, when the subject is not
     registered, or when the registry's latest version has fields the table lacks.
     """
-    from config.clients import schema_registry_client
-    from streaming.registry import RegistrySchemas
-    from streaming.schema_check import check_tables
-    from streaming.session import build_spark_session
-    from streaming.sink import CassandraSink, columns_to_write
-
     target = TableTarget.from_contract(contract)
     check_tables(settings, target)  # the table holds at least what the contract asks
 
     def table_columns() -> dict[str, str]:
-        from config.clients import cassandra_session
-        from streaming.schema_check import live_columns
-
         with cassandra_session(settings) as session:
             return live_columns(session, target.keyspace, target.table)
 

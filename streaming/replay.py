@@ -13,15 +13,20 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from config.clients import schema_registry_client
 from config.settings import Settings
 from contract.catalog import Contract
-from streaming.dead_letters import KAFKA_COLUMN, Stage, as_kafka_records
+from contract.cql import DEAD_LETTER_TABLE, DeadLetterStage
+from streaming.cassandra_writer import CassandraSink, Sink, read_table, write_pass
+from streaming.dead_letters import KAFKA_COLUMN, as_kafka_records
 from streaming.decode import batch_writers
 from streaming.frames import parse_frames
 from streaming.logs import log_event
-from streaming.registry import SchemaLookup
-from streaming.sink import Sink, TableTarget
-from streaming.triage import STAGE, BatchMetrics, stage_counts, triage
+from streaming.registry import RegistrySchemas, SchemaLookup
+from streaming.schema_check import check_tables
+from streaming.session import build_spark_session
+from streaming.table_target import TableTarget
+from streaming.triage import STAGE, stage_counts, triage
 
 # What a failed replay updates in its dead letter: everything but the bytes and first time.
 FAILURE_UPDATE_COLUMNS = (
@@ -46,8 +51,9 @@ def select_dead_letters(
     since: datetime | None = None,
 ) -> DataFrame:
     """The not-yet-replayed dead letters of ``topic``, optionally of one stage / since a time."""
-    if stage is not None and stage not in Stage.ALL:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(Stage.ALL)}")
+    if stage is not None and stage not in DeadLetterStage.ALL:
+        expected = ", ".join(DeadLetterStage.ALL)
+        raise ValueError(f"unknown stage {stage!r}; expected one of {expected}")
     selected = letters.where((F.col("topic") == topic) & F.col("replayed_at").isNull())
     if stage is not None:
         selected = selected.where(F.col("stage") == stage)
@@ -75,9 +81,7 @@ def replay(
         reader, writers = batch_writers(framed, schemas)
         triaged = triage(framed, reader, writers, target)
 
-        rows, observation = triaged.observed_rows()
-        sink.write_rows(rows)
-        metrics = BatchMetrics.from_observation(observation)
+        metrics = write_pass(sink, triaged)
         if metrics.written:
             kafka = F.col(KAFKA_COLUMN)
             sink.update_dead_letters(
@@ -110,13 +114,6 @@ def run_replay(
     settings: Settings, contract: Contract, *, stage: str | None, since: datetime | None
 ) -> ReplayReport:
     """Read the dead letters from Cassandra, replay them, write the outcome back."""
-    from config.clients import schema_registry_client
-    from contract.cql import DEAD_LETTER_TABLE
-    from streaming.registry import RegistrySchemas
-    from streaming.schema_check import check_tables
-    from streaming.session import build_spark_session
-    from streaming.sink import CassandraSink, read_table
-
     target = TableTarget.from_contract(contract)
     check_tables(settings, target)
     schemas = RegistrySchemas(schema_registry_client(settings), contract.subject)

@@ -3,6 +3,7 @@
 The expected columns come from :mod:`contract.cql` (the same mapping that generates the
 CQL); the live ones from ``system_schema.columns``. Extra live columns are fine (a field
 removed from the schema keeps its column); a missing column or a different type is not.
+No Spark here: ``python -m streaming check-tables`` runs without a JVM.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from config.clients import cassandra_session
 from config.settings import Settings
-from contract.cql import DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE
+from contract.cql import DEAD_LETTER_TABLE, dead_letter_spec
 from contract.migration import normalize_cql_type
-from streaming.sink import TableTarget, unquote
+from streaming.table_target import TableTarget
 
 if TYPE_CHECKING:
     from cassandra.cluster import Session
@@ -59,8 +61,6 @@ def live_columns(session: Session, keyspace: str, table: str) -> dict[str, str]:
 
 def check_tables(settings: Settings, target: TableTarget) -> None:
     """The contract's table and the keyspace's dead-letter table, against Cassandra."""
-    from config.clients import cassandra_session
-
     with cassandra_session(settings) as session:
         require_columns(
             target.qualified_table,
@@ -71,6 +71,6 @@ def check_tables(settings: Settings, target: TableTarget) -> None:
         require_columns(
             f"{target.keyspace}.{DEAD_LETTER_TABLE}",
             "contract/cql.py (DEAD_LETTER_COLUMNS)",
-            {unquote(k): v for k, v in DEAD_LETTER_COLUMNS.items()},
+            dead_letter_spec(target.keyspace).stored_columns,
             live_columns(session, target.keyspace, DEAD_LETTER_TABLE),
         )

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from pyspark import SparkContext
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 T = TypeVar("T")
 
@@ -58,3 +59,9 @@ EXPRESSIONS = ExpressionCache()
 def mapping_key(mapping: Mapping[Any, Any]) -> tuple[tuple[Any, Any], ...]:
     """A hashable, order-independent key for a mapping of hashable keys and values."""
     return tuple(sorted(mapping.items(), key=lambda item: repr(item[0])))
+
+
+def struct_type(json_struct: Mapping[str, Any]) -> StructType:
+    """A struct in Spark's JSON representation (as :mod:`contract.spark_types` gives it)
+    as a ``StructType``."""
+    return StructType.fromJson(dict(json_struct))

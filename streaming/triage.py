@@ -1,4 +1,4 @@
-"""Each record of a micro-batch gets its fate in one pass: a table row, or a dead letter.
+"""One batch's plan: each record gets its fate in one pass, a table row or a dead letter.
 
 The job's hot path is a single Spark job per micro-batch: Kafka -> frames -> decode ->
 row checks -> write the writable rows. What the batch report needs (how many rows, how
@@ -22,8 +22,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
-from contract.cql import LINEAGE_COLUMNS
-from streaming.dead_letters import KAFKA_COLUMN, Stage, dead_letter_rows
+from contract.cql import LINEAGE_COLUMNS, DeadLetterStage
+from streaming.dead_letters import KAFKA_COLUMN, dead_letter_rows
 from streaming.decode import (
     DECODE_ERROR,
     DECODE_ERROR_CLASS,
@@ -32,8 +32,9 @@ from streaming.decode import (
     decode_frames,
 )
 from streaming.registry import ReaderSchema
-from streaming.sink import TableTarget, row_problems, table_rows
+from streaming.row_rules import row_problems
 from streaming.sql import EXPRESSIONS, first_match
+from streaming.table_target import TableTarget, columns_to_write
 
 # Bookkeeping columns of the triaged batch; reserved: no contract field may use them.
 STAGE = "__stage"  # null: the row is written; else where it was dead-lettered
@@ -79,7 +80,7 @@ class BatchMetrics:
 
 def stage_counts(values: Mapping[str, Any]) -> dict[str, int]:
     """Dead letters by stage (the non-zero ones), from a dead-letter write's metrics."""
-    return {s: int(values[s]) for s in Stage.ALL if values.get(s)}
+    return {s: int(values[s]) for s in DeadLetterStage.ALL if values.get(s)}
 
 
 @dataclass(frozen=True)
@@ -152,9 +153,8 @@ class Triage:
         (:func:`stage_counts`): counting is off the hot path, where the rare rows are."""
         observation = Observation()
         letters = self.dead_letters(exclude_ids)
-        counted = letters.observe(
-            observation, *[F.count(F.when(F.col("stage") == s, 1)).alias(s) for s in Stage.ALL]
-        )
+        counts = [F.count(F.when(F.col("stage") == s, 1)).alias(s) for s in DeadLetterStage.ALL]
+        counted = letters.observe(observation, *counts)
         return counted, observation
 
 
@@ -166,7 +166,7 @@ def triage(
 ) -> Triage:
     """Decode ``framed`` (:func:`streaming.frames.parse_frames`' output), check each decoded
     row as the sink would, and give every row its stage (null: writable) and reason."""
-    decoded = decode_frames(framed, reader, writers).outcome
+    decoded = decode_frames(framed, reader, writers)
     names = reader.field_names
     clashes = sorted(TRIAGE_COLUMNS.intersection(names))
     if clashes:
@@ -212,9 +212,9 @@ def _triage_columns(
     sink_error = first_match([(rule == i, why) for i, (_, why, _) in enumerate(problems)])
     sink_class = first_match([(rule == i, F.lit(k)) for i, (_, _, k) in enumerate(problems)])
     stage = first_match([
-        (frame_error.isNotNull(), F.lit(Stage.FRAME)),
-        (decode_error.isNotNull(), F.lit(Stage.DECODE)),
-        (rule.isNotNull(), F.lit(Stage.SINK)),
+        (frame_error.isNotNull(), F.lit(DeadLetterStage.FRAME)),
+        (decode_error.isNotNull(), F.lit(DeadLetterStage.DECODE)),
+        (rule.isNotNull(), F.lit(DeadLetterStage.SINK)),
     ])
     outcome = [
         *[field_of(name).alias(name) for name in names],
@@ -232,11 +232,26 @@ def _triage_columns(
     return rule_step, outcome
 
 
+def table_rows(writable: DataFrame, reader_fields: Sequence[str], target: TableTarget) -> DataFrame:
+    """Decoded rows in the table's shape: data columns + lineage (``ingested_at`` = now)."""
+    columns = EXPRESSIONS.get(
+        ("table_rows", tuple(reader_fields), target.cache_key),
+        lambda: [
+            *[F.col(c) for c in columns_to_write(reader_fields, target)],
+            F.col("writer_schema_id").cast("int"),
+            F.col("writer_schema_version").cast("int"),
+            F.current_timestamp().alias("ingested_at"),
+        ],
+    )
+    return writable.select(*columns)
+
+
 def _metrics_text(observation: Observation) -> str:
     """The :data:`METRICS` value of ``observation``, in three Py4J round trips.
 
+    The job's one use of a private PySpark attribute, kept here alone: the public
     ``Observation.get`` copies the whole Java map, and the end of that iteration (a Java
-    exception, inspected through Py4J reflection) alone costs ~70 round trips.
+    exception, inspected through Py4J reflection) alone costs ~70 round trips a batch.
     """
     java = getattr(observation, "_jo", None)  # PySpark's JVM handle, set by observe()
     if java is None:

@@ -17,7 +17,9 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 if TYPE_CHECKING:
-    from streaming.sink import TableTarget
+    from streaming.registry import SchemaLookup
+    from streaming.table_target import TableTarget
+    from streaming.triage import Triage
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +52,7 @@ def spark() -> Iterator[SparkSession]:
 
 
 class FakeSink:
-    """A :class:`streaming.sink.Sink` that keeps what would have been written.
+    """A :class:`streaming.cassandra_writer.Sink` that keeps what would have been written.
 
     Rows are collected at write time, as a real sink reads them: that action is also
     what fills the job's batch metrics.
@@ -80,6 +82,25 @@ class FakeSink:
 @pytest.fixture
 def fake_sink() -> FakeSink:
     return FakeSink()
+
+
+TriageBatch = Callable[["DataFrame", "SchemaLookup", "TableTarget"], "Triage"]
+
+
+@pytest.fixture
+def triage_batch() -> TriageBatch:
+    """``triage_batch(kafka_rows, schemas, target)``: the job's triage of those records,
+    every frame id of them resolved against the current reader (as replay runs it)."""
+    from streaming.decode import batch_writers
+    from streaming.frames import parse_frames
+    from streaming.triage import triage
+
+    def run(kafka_rows: DataFrame, schemas: SchemaLookup, target: TableTarget) -> Triage:
+        framed = parse_frames(kafka_rows)
+        reader, writers = batch_writers(framed, schemas)
+        return triage(framed, reader, writers, target)
+
+    return run
 
 
 UserValue = Callable[..., bytes]

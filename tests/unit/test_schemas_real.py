@@ -11,6 +11,7 @@ from contract.cql import LINEAGE_COLUMNS, table_columns
 from contract.spark_types import cql_column_names, spark_struct
 from schematool.gate.generate import expected_files, find_drift
 from schematool.gate.lint import lint_contract
+from streaming.sql import struct_type
 
 AVSC_FILES = sorted(SCHEMAS_DIR.glob("*.avsc"))
 REPO = SCHEMAS_DIR.parent
@@ -31,7 +32,7 @@ def test_contract_maps_to_cql_and_spark(avsc: Path) -> None:
     columns = table_columns(contract)
     assert list(columns) == cql_column_names(contract)
     assert list(columns)[-len(LINEAGE_COLUMNS) :] == list(LINEAGE_COLUMNS)
-    struct = spark_struct(contract.schema)
+    struct = struct_type(spark_struct(contract.schema))
     assert struct.fieldNames() == contract.field_names
     for key in contract.primary_key:
         assert not struct[key].nullable

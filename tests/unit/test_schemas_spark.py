@@ -1,5 +1,8 @@
 """The Spark reader side: spark_struct mirrors spark-avro's SchemaConverters (no JVM needed).
 
+contract.spark_types gives Spark's JSON type representation; streaming.sql.struct_type
+turns it into the StructType compared here.
+
 The expected types below were checked once against spark-avro 3.5.7's
 ``SchemaConverters.toSqlType`` on a JVM; these tests pin them.
 """
@@ -22,11 +25,12 @@ from contract.spark_types import (
     spark_struct,
     table_struct,
 )
+from streaming.sql import struct_type
 
 
 def decoded(avro_type: Any) -> T.StructField:
     schema = {"type": "record", "name": "R", "fields": [{"name": "v", "type": avro_type}]}
-    return spark_struct(schema)["v"]
+    return struct_type(spark_struct(schema))["v"]
 
 
 INNER = {"type": "record", "name": "Inner", "fields": [{"name": "x", "type": ["null", "int"]}]}
@@ -98,7 +102,7 @@ def test_spark_struct_follows_spark_avro(
 
 
 def test_users_contract_decodes_to_the_expected_struct() -> None:
-    struct = spark_struct(load_contract().schema)
+    struct = struct_type(spark_struct(load_contract().schema))
     assert struct["id"] == T.StructField("id", T.StringType(), False)
     assert struct["dob"] == T.StructField("dob", T.TimestampType(), True)
     assert struct["email"] == T.StructField("email", T.StringType(), True)
@@ -107,12 +111,12 @@ def test_users_contract_decodes_to_the_expected_struct() -> None:
 def test_sink_columns_are_the_fields_then_the_lineage_columns() -> None:
     contract = load_contract()
     assert cql_column_names(contract) == [*contract.field_names, *LINEAGE_COLUMNS]
-    assert [f.name for f in table_struct(contract).fields] == cql_column_names(contract)
-    assert [f.name for f in lineage_fields()] == list(LINEAGE_COLUMNS)
+    assert struct_type(table_struct(contract)).fieldNames() == cql_column_names(contract)
+    assert [f["name"] for f in lineage_fields()] == list(LINEAGE_COLUMNS)
 
 
 def test_dead_letter_struct_matches_the_table() -> None:
-    struct = dead_letter_struct()
+    struct = struct_type(dead_letter_struct())
     assert [f.name for f in struct.fields] == list(DEAD_LETTER_COLUMNS)
     assert struct["offset"].dataType == T.LongType()
     assert struct["headers"].dataType == T.MapType(T.StringType(), T.BinaryType(), True)
@@ -121,7 +125,9 @@ def test_dead_letter_struct_matches_the_table() -> None:
 def test_producers_do_not_import_pyspark() -> None:
     code = (
         "import sys, contract.cql, schematool.gate.lint, schematool.gate.check, "
-        "contract.spark_types; "
+        "contract.spark_types, contract.catalog; "
+        "contract.spark_types.table_struct(contract.catalog.load_contract()); "
+        "contract.spark_types.dead_letter_struct(); "
         "sys.exit('pyspark' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -1,4 +1,8 @@
-"""Decoding Confluent-framed Avro with local Spark: evolution, and where bad records go."""
+"""Decoding Confluent-framed Avro with local Spark: evolution, and where bad records go.
+
+Records go through the job's triage (``triage_batch``: frames, decode, row rules), so what
+is asserted here is what a batch writes and dead-letters.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import json
 import random
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastavro
 import pytest
@@ -16,17 +20,22 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.avro.functions import from_avro
 
 from contract.catalog import load_contract
+from contract.cql import LINEAGE_COLUMNS, table_spec_for
 from contract.wire import GUID_REASON, MAGIC_BYTE_V1, frame
+from streaming.dead_letters import KAFKA_COLUMN
 from streaming.decode import (
     DECODED_SENTINEL,
     ReservedFieldError,
-    decode,
-    decode_frames,
     readability_problem,
     reader_with_sentinel,
 )
 from streaming.frames import parse_frames
 from streaming.registry import ReaderSchema, StaticSchemas
+from streaming.table_target import TableTarget
+from streaming.triage import STAGE, BatchMetrics, Triage, triage
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import TriageBatch
 
 V1_ID, V2_ID, UNKNOWN_ID, INCOMPATIBLE_ID = 11, 12, 99999, 13
 KAFKA_SCHEMA = (
@@ -82,6 +91,19 @@ def avro_bytes(schema: dict[str, Any], record: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
+# The v2 reader's table: what the rows decoded here are written to.
+TARGET = TableTarget.from_spec(
+    table_spec_for(v2_schema(), keyspace="ks", table="users", partition_key=["id"]),
+    source="schemas/users.avsc",
+)
+
+
+def written(triaged: Triage) -> list[dict[str, Any]]:
+    """The rows the write pass writes (table shape), as dicts."""
+    rows, _ = triaged.observed_rows()
+    return [r.asDict() for r in rows.collect()]
+
+
 def kafka_df(spark: SparkSession, values: list[bytes]) -> DataFrame:
     rows = [
         (f"k{i}".encode(), v, [{"key": "trace", "value": b"t%d" % i}], "users_created", 0, i, TS)
@@ -132,17 +154,17 @@ def test_permissive_accepts_trailing_bytes(spark: SparkSession) -> None:
 
 
 def test_v1_and_v2_rows_decode_into_the_v2_shape(
-    spark: SparkSession, schemas: StaticSchemas
+    spark: SparkSession, schemas: StaticSchemas, triage_batch: TriageBatch
 ) -> None:
     values = [
         frame(V1_ID, avro_bytes(v1_schema(), user(1))),
         frame(V2_ID, avro_bytes(v2_schema(), user(2, nickname="Bee"))),
         frame(V2_ID, avro_bytes(v2_schema(), user(3, nickname=None))),
     ]
-    decoded = decode(parse_frames(kafka_df(spark, values)), schemas)
+    decoded = triage_batch(kafka_df(spark, values), schemas, TARGET)
 
-    assert decoded.dead_letters.count() == 0
-    rows = {r["username"]: r.asDict() for r in decoded.rows.collect()}
+    assert decoded.dead_letters().count() == 0
+    rows = {r["username"]: r for r in written(decoded)}
     assert rows["user1"]["nickname"] == "none given"  # v2's default
     assert rows["user2"]["nickname"] == "Bee"
     assert rows["user3"]["nickname"] is None
@@ -150,16 +172,23 @@ def test_v1_and_v2_rows_decode_into_the_v2_shape(
     assert lineage == [(V1_ID, 1), (V2_ID, 2), (V2_ID, 2)]
     assert rows["user1"]["id"] == str(uuid.UUID(int=1))
     assert rows["user1"]["registered_date"] == TS.replace(tzinfo=None)  # session tz is UTC
-    assert rows["user1"]["kafka"]["offset"] == 0
-    assert bytes(rows["user1"]["kafka"]["key"]) == b"k0"
-    columns = decoded.rows.columns
+    # A decoded record keeps its Kafka record beside it (for its dead letter, if any).
+    kafka = {r["username"]: r[KAFKA_COLUMN] for r in decoded.outcome.collect()}
+    assert kafka["user1"]["offset"] == 0
+    assert bytes(kafka["user1"]["key"]) == b"k0"
+    columns = decoded.outcome.columns
     assert columns[: len(v2_schema()["fields"])] == [f["name"] for f in v2_schema()["fields"]]
-    assert columns[-3:] == ["writer_schema_id", "writer_schema_version", "kafka"]
+    assert columns[len(v2_schema()["fields"]):][:3] == [
+        "writer_schema_id", "writer_schema_version", KAFKA_COLUMN
+    ]
     assert DECODED_SENTINEL not in columns
+    written_columns, _ = decoded.observed_rows()
+    assert written_columns.columns == [*[f["name"] for f in v2_schema()["fields"]],
+                                       *LINEAGE_COLUMNS]
 
 
 def test_a_record_with_only_null_fields_is_not_mistaken_for_a_corrupt_one(
-    spark: SparkSession,
+    spark: SparkSession, triage_batch: TriageBatch
 ) -> None:
     schema = {
         "type": "record",
@@ -167,16 +196,22 @@ def test_a_record_with_only_null_fields_is_not_mistaken_for_a_corrupt_one(
         "fields": [{"name": "a", "type": ["null", "string"], "default": None}],
     }
     values = [frame(1, avro_bytes(schema, {"a": None}))]
-    decoded = decode(parse_frames(kafka_df(spark, values)), StaticSchemas({1: schema}, schema))
-    assert [r["a"] for r in decoded.rows.collect()] == [None]
-    assert decoded.dead_letters.count() == 0
+    target = TableTarget.from_spec(
+        table_spec_for(schema, keyspace="ks", table="t", partition_key=["a"]), source="x"
+    )
+    decoded = triage_batch(kafka_df(spark, values), StaticSchemas({1: schema}, schema), target)
+    # Decoded (not a decode dead letter): its only field is null, so the row rules stop it.
+    outcome = decoded.outcome.collect()
+    assert [(r["a"], r[STAGE], r["__error_class"]) for r in outcome] == [
+        (None, "sink", "null_primary_key")
+    ]
 
 
 # -- dead-letter routing --------------------------------------------------------------------
 
 
 def test_each_kind_of_bad_record_is_dead_lettered_with_its_raw_bytes(
-    spark: SparkSession, schemas: StaticSchemas
+    spark: SparkSession, schemas: StaticSchemas, triage_batch: TriageBatch
 ) -> None:
     good = avro_bytes(v1_schema(), user(1))
     bad = {
@@ -189,10 +224,10 @@ def test_each_kind_of_bad_record_is_dead_lettered_with_its_raw_bytes(
         "too short": b"\x00\x00\x01",
     }
     values = [frame(V1_ID, good), *bad.values()]
-    decoded = decode(parse_frames(kafka_df(spark, values)), schemas)
+    decoded = triage_batch(kafka_df(spark, values), schemas, TARGET)
 
-    assert [r["username"] for r in decoded.rows.collect()] == ["user1"]
-    letters = {r["offset"]: r.asDict() for r in decoded.dead_letters.collect()}
+    assert [r["username"] for r in written(decoded)] == ["user1"]
+    letters = {r["offset"]: r.asDict() for r in decoded.dead_letters().collect()}
     by_case = {case: letters[i + 1] for i, case in enumerate(bad)}
     assert {case: (r["stage"], r["error"]) for case, r in by_case.items()} == {
         "random bytes": ("frame", "unknown magic byte 0x7f"),
@@ -226,30 +261,35 @@ def test_each_kind_of_bad_record_is_dead_lettered_with_its_raw_bytes(
 
 
 def test_a_batch_with_no_decodable_frame_keeps_the_reader_shape(
-    spark: SparkSession, schemas: StaticSchemas
+    spark: SparkSession, schemas: StaticSchemas, triage_batch: TriageBatch
 ) -> None:
-    decoded = decode(parse_frames(kafka_df(spark, [b"", frame(UNKNOWN_ID, b"\x00")])), schemas)
-    assert decoded.rows.count() == 0
-    assert "nickname" in decoded.rows.columns
-    assert sorted(r["stage"] for r in decoded.dead_letters.collect()) == ["decode", "frame"]
+    kafka = kafka_df(spark, [b"", frame(UNKNOWN_ID, b"\x00")])
+    decoded = triage_batch(kafka, schemas, TARGET)
+    rows, _ = decoded.observed_rows()
+    assert rows.count() == 0
+    assert "nickname" in rows.columns
+    assert sorted(r["stage"] for r in decoded.dead_letters().collect()) == ["decode", "frame"]
 
 
 def test_decode_frames_treats_an_unresolved_id_as_unknown(spark: SparkSession) -> None:
     reader = ReaderSchema("s", V1_ID, 1, json.dumps(v1_schema()))
     framed = parse_frames(kafka_df(spark, [frame(V1_ID, avro_bytes(v1_schema(), user(1)))]))
-    decoded = decode_frames(framed, reader, writers={})
-    assert [r["error"] for r in decoded.dead_letters.collect()] == [f"unknown schema id {V1_ID}"]
+    target = TableTarget.from_contract(load_contract())
+    decoded = triage(framed, reader, {}, target)
+    assert [r["error"] for r in decoded.dead_letters().collect()] == [
+        f"unknown schema id {V1_ID}"
+    ]
 
 
 def test_headers_keep_the_last_value_of_a_repeated_key(
-    spark: SparkSession, schemas: StaticSchemas
+    spark: SparkSession, schemas: StaticSchemas, triage_batch: TriageBatch
 ) -> None:
     df = spark.createDataFrame(
         [(None, b"", [{"key": "h", "value": b"1"}, {"key": "h", "value": b"2"},
                       {"key": "n", "value": None}], "t", 0, 0, TS)],
         KAFKA_SCHEMA,
     )
-    row = decode(parse_frames(df), schemas).dead_letters.collect()[0]
+    row = triage_batch(df, schemas, TARGET).dead_letters().collect()[0]
     assert row["headers"] == {"h": bytearray(b"2"), "n": bytearray(b"")}
 
 
@@ -280,23 +320,26 @@ def _zigzag_varint(n: int) -> bytes:
 
 
 def test_a_huge_length_prefix_is_dead_lettered_not_an_out_of_memory(
-    spark: SparkSession, schemas: StaticSchemas
+    spark: SparkSession, schemas: StaticSchemas, triage_batch: TriageBatch
 ) -> None:
     """A payload claiming a 2 GB string: without the Avro read limits of streaming.session
     the JVM tries to allocate it and dies (a poison pill); with them the row is dead."""
     values = [frame(V1_ID, _zigzag_varint(2**31 - 16) + b"x"), frame(V1_ID, _zigzag_varint(2**30))]
-    decoded = decode(parse_frames(kafka_df(spark, values)), schemas)
-    assert [r["error_class"] for r in decoded.dead_letters.collect()] == [
+    decoded = triage_batch(kafka_df(spark, values), schemas, TARGET)
+    assert [r["error_class"] for r in decoded.dead_letters().collect()] == [
         "undecodable_payload",
         "undecodable_payload",
     ]
 
 
 def test_random_payloads_behind_a_valid_header_never_crash_the_batch(
-    spark: SparkSession, schemas: StaticSchemas
+    spark: SparkSession, schemas: StaticSchemas, triage_batch: TriageBatch
 ) -> None:
     rng = random.Random(1)
     values = [frame(V1_ID, rng.randbytes(rng.randint(0, 200))) for _ in range(500)]
-    decoded = decode(parse_frames(kafka_df(spark, values)), schemas).persist()
-    assert decoded.rows.count() + decoded.dead_letters.count() == len(values)
-    decoded.unpersist()
+    decoded = triage_batch(kafka_df(spark, values), schemas, TARGET)
+    rows, observation = decoded.observed_rows()
+    rows.collect()  # the write's action
+    metrics = BatchMetrics.from_observation(observation)
+    assert metrics.rows == len(values)
+    assert metrics.written + decoded.dead_letters().count() == len(values)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from contract.cql import TableSpec
 from streaming.decode import current_reader
+from streaming.job import EXIT_STUCK, BatchProcessor
 from streaming.registry import ReaderSchema, WriterSchema
-from streaming.sink import TableTarget, columns_to_write
+from streaming.table_target import TableTarget, columns_to_write
 
 V1 = '{"type":"record","name":"U","fields":[{"name":"id","type":"string"}]}'
 V2 = ('{"type":"record","name":"U","fields":[{"name":"id","type":"string"},'
@@ -55,17 +59,14 @@ def test_unknown_ids_do_not_refresh() -> None:
 
 
 def test_a_target_with_live_columns_writes_the_new_field() -> None:
-    target = TableTarget("ks", "t", {"id": "text", "writer_schema_id": "int"}, ("id",), (), "x")
+    spec = TableSpec("ks", "t", (("id", "text"), ("writer_schema_id", "int")), ("id",))
+    target = TableTarget.from_spec(spec, source="x")
     reader_fields = ["id", "nationality"]
     live = target.with_columns({"id": "text", "nationality": "text", "writer_schema_id": "int"})
     assert "nationality" in columns_to_write(reader_fields, live)
 
 
 def test_a_stuck_batch_exits_so_the_supervisor_restarts_the_job() -> None:
-    import threading
-
-    from streaming.job import EXIT_STUCK, BatchProcessor
-
     exited: list[int] = []
     done = threading.Event()
 

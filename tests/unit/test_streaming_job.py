@@ -30,7 +30,7 @@ from streaming.job import (
 from streaming.logs import LOGGER_NAME
 from streaming.registry import ReaderSchema, RegistryUnavailable, StaticSchemas, WriterSchema
 from streaming.report import BatchReport, LagStats
-from streaming.sink import TableTarget
+from streaming.table_target import TableTarget
 from tests.support import wait_until
 
 if TYPE_CHECKING:

@@ -11,14 +11,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from contract.catalog import load_contract
-from streaming.decode import decode
-from streaming.frames import parse_frames
 from streaming.registry import StaticSchemas
 from streaming.replay import replay, select_dead_letters
-from streaming.sink import TableTarget
+from streaming.table_target import TableTarget
 
 if TYPE_CHECKING:
-    from tests.unit.conftest import FakeSink, UserValue
+    from tests.unit.conftest import FakeSink, TriageBatch, UserValue
 
 CONTRACT = load_contract()
 SCHEMA: dict[str, Any] = json.loads(CONTRACT.schema_str)
@@ -31,7 +29,9 @@ LATE_ID = 42
 TS = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-def dead_letters(spark: SparkSession, user_value: UserValue) -> DataFrame:
+def dead_letters(
+    spark: SparkSession, user_value: UserValue, triage_batch: TriageBatch
+) -> DataFrame:
     """What the stream dead-lettered while schema id 42 was unknown, plus one random value."""
     values = [user_value(1, LATE_ID), user_value(2, LATE_ID), b"\x7f-not-a-frame"]
     rows = [
@@ -39,14 +39,14 @@ def dead_letters(spark: SparkSession, user_value: UserValue) -> DataFrame:
         for i, v in enumerate(values)
     ]
     kafka = spark.createDataFrame(rows, KAFKA_SCHEMA)
-    letters = decode(parse_frames(kafka), StaticSchemas({}, SCHEMA)).dead_letters
+    letters = triage_batch(kafka, StaticSchemas({}, SCHEMA), TARGET).dead_letters()
     return letters.localCheckpoint()  # fix dead_lettered_at, as a table read would
 
 
 def test_replay_writes_what_now_decodes_and_keeps_the_rest(
-    spark: SparkSession, fake_sink: FakeSink, user_value: UserValue
+    spark: SparkSession, fake_sink: FakeSink, user_value: UserValue, triage_batch: TriageBatch
 ) -> None:
-    letters = dead_letters(spark, user_value)
+    letters = dead_letters(spark, user_value, triage_batch)
     assert sorted(r["error"] for r in letters.collect()) == [
         "unknown magic byte 0x7f",
         f"unknown schema id {LATE_ID}",
@@ -70,8 +70,10 @@ def test_replay_writes_what_now_decodes_and_keeps_the_rest(
     assert "value" not in failed[0] and "dead_lettered_at" not in failed[0]  # kept as they were
 
 
-def test_select_dead_letters(spark: SparkSession, user_value: UserValue) -> None:
-    letters = dead_letters(spark, user_value).withColumn(
+def test_select_dead_letters(
+    spark: SparkSession, user_value: UserValue, triage_batch: TriageBatch
+) -> None:
+    letters = dead_letters(spark, user_value, triage_batch).withColumn(
         "replayed_at", F.when(F.col("offset") == 11, F.current_timestamp())
     )
     assert select_dead_letters(letters, topic=CONTRACT.topic).count() == 2
@@ -84,9 +86,9 @@ def test_select_dead_letters(spark: SparkSession, user_value: UserValue) -> None
 
 
 def test_replaying_nothing(
-    spark: SparkSession, fake_sink: FakeSink, user_value: UserValue
+    spark: SparkSession, fake_sink: FakeSink, user_value: UserValue, triage_batch: TriageBatch
 ) -> None:
-    empty = dead_letters(spark, user_value).limit(0)
+    empty = dead_letters(spark, user_value, triage_batch).limit(0)
     sink = fake_sink
     assert replay(empty, StaticSchemas({}, SCHEMA), TARGET, sink).selected == 0
     assert sink.rows == [] and sink.updates == []

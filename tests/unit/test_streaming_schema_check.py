@@ -6,7 +6,7 @@ import pytest
 
 from contract.catalog import load_contract
 from streaming.schema_check import TableMismatch, column_problems, require_columns
-from streaming.sink import TableTarget
+from streaming.table_target import TableTarget
 
 TARGET = TableTarget.from_contract(load_contract())
 

@@ -15,9 +15,8 @@ from contract.wire import frame
 from streaming.frames import parse_frames
 from streaming.registry import StaticSchemas
 from streaming.report import lag_from
-from streaming.sink import TableTarget
 from streaming.triage import STAGE, BatchMetrics, stage_counts, triage
-from tests.unit.test_streaming_sink import KAFKA_SCHEMA, SCHEMA, TARGET
+from tests.unit.test_streaming_row_rules import KAFKA_SCHEMA, SCHEMA, TARGET
 
 GOOD_ID = str(uuid.UUID(int=7))
 TS = datetime(2024, 6, 1, tzinfo=UTC)
@@ -101,6 +100,6 @@ def test_an_empty_batch_has_empty_metrics(spark: SparkSession) -> None:
 def test_a_reader_field_named_like_a_bookkeeping_column_is_refused(spark: SparkSession) -> None:
     schema = {**SCHEMA, "fields": [*SCHEMA["fields"], {"name": STAGE, "type": "int"}]}
     schemas = StaticSchemas({1: schema}, schema)
-    target = TableTarget(**{**TARGET.__dict__, "columns": {**TARGET.columns, STAGE: "int"}})
+    target = TARGET.with_columns({**TARGET.columns, STAGE: "int"})
     with pytest.raises(ValueError, match="reserved"):
         triage(parse_frames(kafka_batch(spark, [])), schemas.reader(), {}, target)

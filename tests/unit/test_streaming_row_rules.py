@@ -1,9 +1,13 @@
-"""Row checks before the Cassandra write, and the table's shape (no Cassandra needed)."""
+"""Row rules before the Cassandra write, and the table's shape (no Cassandra needed).
+
+Records go through the job's own triage (:func:`streaming.triage.triage`), as a batch does.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -11,25 +15,21 @@ from typing import TYPE_CHECKING, Any
 import fastavro
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from contract.catalog import load_contract
+from contract.cql import LINEAGE_COLUMNS, TableSpec
 from contract.spark_types import dead_letter_struct, spark_struct, table_struct
 from contract.wire import frame
-from streaming.decode import decode
-from streaming.frames import parse_frames
 from streaming.registry import StaticSchemas
-from streaming.sink import (
-    TableBehindReaderSchema,
-    TableTarget,
-    check_rows,
-    columns_to_write,
-    table_rows,
-    unquote,
-)
+from streaming.row_rules import UUID_PATTERN, is_uuid_text
+from streaming.sql import struct_type
+from streaming.table_target import TableBehindReaderSchema, TableTarget, columns_to_write
+from streaming.triage import STAGE
 
 if TYPE_CHECKING:
-    from tests.unit.conftest import UserValue
+    from tests.unit.conftest import TriageBatch, UserValue
 
 SCHEMA: dict[str, Any] = {
     "type": "record",
@@ -44,19 +44,14 @@ SCHEMA: dict[str, Any] = {
         {"name": "tags", "type": {"type": "array", "items": ["null", "string"]}, "default": []},
     ],
 }
-TARGET = TableTarget(
-    keyspace="ks",
-    table="things",
-    columns={
-        "id": "uuid",
-        "name": "text",
-        "tags": "list<text>",
-        "writer_schema_id": "int",
-        "writer_schema_version": "int",
-        "ingested_at": "timestamp",
-    },
-    partition_key=("id",),
-    clustering_key=(),
+TARGET = TableTarget.from_spec(
+    TableSpec(
+        keyspace="ks",
+        table="things",
+        columns=(("id", "uuid"), ("name", "text"), ("tags", "list<text>"),
+                 *LINEAGE_COLUMNS.items()),
+        partition_key=("id",),
+    ),
     source="schemas/things.avsc",
 )
 GOOD_ID = str(uuid.UUID(int=7))
@@ -73,14 +68,13 @@ def encoded(record: dict[str, Any]) -> bytes:
     return frame(1, out.getvalue())
 
 
-def decoded_rows(spark: SparkSession, records: list[dict[str, Any]]) -> DataFrame:
+def kafka_rows(spark: SparkSession, records: list[dict[str, Any]]) -> DataFrame:
     rows = [(None, encoded(r), None, "things", 0, i, TS) for i, r in enumerate(records)]
-    df = spark.createDataFrame(rows, KAFKA_SCHEMA)
-    return decode(parse_frames(df), StaticSchemas({1: SCHEMA}, SCHEMA)).rows
+    return spark.createDataFrame(rows, KAFKA_SCHEMA)
 
 
 def test_rows_cassandra_would_refuse_are_dead_lettered_before_the_write(
-    spark: SparkSession,
+    spark: SparkSession, triage_batch: TriageBatch
 ) -> None:
     records = [
         {"id": GOOD_ID, "name": "ok", "tags": ["a"]},
@@ -90,12 +84,13 @@ def test_rows_cassandra_would_refuse_are_dead_lettered_before_the_write(
         {"id": GOOD_ID.upper(), "name": "upper-case uuid is fine", "tags": []},
         {"id": str(uuid.uuid4()), "name": "null in list", "tags": ["a", None]},
     ]
-    checked = check_rows(decoded_rows(spark, records), TARGET)
-    assert sorted(r["name"] for r in checked.writable.collect()) == [
+    triaged = triage_batch(kafka_rows(spark, records), StaticSchemas({1: SCHEMA}, SCHEMA), TARGET)
+    writable, _ = triaged.observed_rows()
+    assert sorted(r["name"] for r in writable.collect()) == [
         "ok",
         "upper-case uuid is fine",
     ]
-    letters = {r["offset"]: r for r in checked.dead_letters.collect()}
+    letters = {r["offset"]: r for r in triaged.dead_letters().collect()}
     assert {o: (r["stage"], r["error_class"], r["error"]) for o, r in letters.items()} == {
         1: ("sink", "null_primary_key", "primary key column id is null"),
         2: ("sink", "empty_partition_key", "partition key column id is empty"),
@@ -109,9 +104,11 @@ def test_rows_cassandra_would_refuse_are_dead_lettered_before_the_write(
     assert all(r["schema_id"] == 1 and r["value"] is not None for r in letters.values())
 
 
-def test_table_rows_have_the_data_columns_then_lineage(spark: SparkSession) -> None:
-    rows = decoded_rows(spark, [{"id": GOOD_ID, "name": "x", "tags": []}])
-    out = table_rows(rows, ["id", "name", "tags"], TARGET)
+def test_table_rows_have_the_data_columns_then_lineage(
+    spark: SparkSession, triage_batch: TriageBatch
+) -> None:
+    kafka = kafka_rows(spark, [{"id": GOOD_ID, "name": "x", "tags": []}])
+    out, _ = triage_batch(kafka, StaticSchemas({1: SCHEMA}, SCHEMA), TARGET).observed_rows()
     assert out.columns == list(TARGET.columns)
     row = out.collect()[0]
     assert (row["id"], row["writer_schema_id"]) == (GOOD_ID, 1)
@@ -137,33 +134,29 @@ def test_target_from_the_users_contract() -> None:
     assert target.primary_key == ("id",)
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"), [("id", "id"), ('"Name"', "Name"), ('"a""b"', 'a"b')]
-)
-def test_unquote(name: str, expected: str) -> None:
-    assert unquote(name) == expected
-
-
-def _types(struct: StructType) -> list[tuple[str, str]]:
+def _types(struct: StructType | dict[str, Any]) -> list[tuple[str, str]]:
     """Names and types, not nullability: PERMISSIVE from_avro makes every field nullable."""
+    if isinstance(struct, dict):  # Spark's JSON representation, as contract.spark_types has it
+        struct = struct_type(struct)
     return [(f.name, f.dataType.simpleString()) for f in struct.fields]
 
 
 def test_the_job_produces_the_shapes_schemas_spark_predicts(
-    spark: SparkSession, user_value: UserValue
+    spark: SparkSession, user_value: UserValue, triage_batch: TriageBatch
 ) -> None:
     contract = load_contract()
     kafka = spark.createDataFrame(
         [(None, user_value(1), None, "t", 0, 0, TS), (None, b"", None, "t", 0, 1, TS)],
         KAFKA_SCHEMA,
     )
-    decoded = decode(parse_frames(kafka), StaticSchemas({1: contract.schema}, contract.schema))
-    data = decoded.rows.select(*contract.field_names)
-    assert _types(data.schema) == _types(spark_struct(contract.schema))
     target = TableTarget.from_contract(contract)
-    written = table_rows(decoded.rows, contract.field_names, target)
+    schemas = StaticSchemas({1: contract.schema}, contract.schema)
+    triaged = triage_batch(kafka, schemas, target)
+    data = triaged.outcome.where(F.col(STAGE).isNull()).select(*contract.field_names)
+    assert _types(data.schema) == _types(spark_struct(contract.schema))
+    written, _ = triaged.observed_rows()
     assert _types(written.schema) == _types(table_struct(contract))
-    assert _types(decoded.dead_letters.schema) == _types(dead_letter_struct())
+    assert _types(triaged.dead_letters().schema) == _types(dead_letter_struct())
 
 
 UUID_CANDIDATES = [
@@ -177,12 +170,6 @@ UUID_CANDIDATES = [
 
 
 def test_the_uuid_check_agrees_with_the_pattern(spark: SparkSession) -> None:
-    import re
-
-    from pyspark.sql import functions as F
-
-    from streaming.sink import UUID_PATTERN, is_uuid_text
-
     df = spark.createDataFrame([(s,) for s in UUID_CANDIDATES], "s string")
     seen = {r["s"]: r["ok"] for r in df.select("s", is_uuid_text(F.col("s")).alias("ok")).collect()}
     assert seen == {s: re.fullmatch(UUID_PATTERN, s) is not None for s in UUID_CANDIDATES}

@@ -1,0 +1,127 @@
+"""Writing a batch's outcome: rows to the contract's table, dead letters to ``dead_letters``.
+
+Writes go through spark-cassandra-connector in append mode, which in Cassandra is an
+upsert by primary key: a retried batch writes the same rows again, harmlessly.
+
+Failure policy. A row Cassandra would refuse never gets here (:mod:`streaming.row_rules`
+dead-letters it). Whatever still fails is the cluster itself (down, timeouts, auth): the
+exception propagates, the micro-batch fails and Spark retries it from the checkpoint. No
+row is lost and none is dead-lettered because Cassandra was unavailable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, SparkSession
+
+from contract.cql import DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE
+from streaming.table_target import TableTarget
+from streaming.triage import BatchMetrics, Triage
+
+CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
+
+
+class TableNotVisible(RuntimeError):
+    """The connector's view of the cluster does not show the table (or its columns) yet."""
+
+
+class Sink(Protocol):
+    """Where the job's output goes; :class:`CassandraSink` in production, a fake in tests.
+
+    ``write_rows`` must run an action on its rows: the job's batch metrics are collected
+    by it.
+    """
+
+    def ensure_writable(self, spark: SparkSession, target: TableTarget) -> None:
+        """Block until ``target`` (with its current columns) can be written."""
+        ...
+
+    def write_rows(self, rows: DataFrame) -> None: ...
+
+    def write_dead_letters(self, dead_letters: DataFrame) -> None: ...
+
+    def update_dead_letters(self, updates: DataFrame) -> None:
+        """Upsert some columns of existing dead letters, keyed by (topic, partition, offset)."""
+        ...
+
+
+def write_pass(sink: Sink, triaged: Triage) -> BatchMetrics:
+    """Write ``triaged``'s writable rows: the one action that decodes, checks, writes and
+    counts; the metrics it collected."""
+    rows, observation = triaged.observed_rows()
+    sink.write_rows(rows)
+    return BatchMetrics.from_observation(observation)
+
+
+@dataclass(frozen=True)
+class CassandraSink:
+    target: TableTarget
+
+    def ensure_writable(self, spark: SparkSession, target: TableTarget) -> None:
+        await_columns(spark, target.keyspace, target.table, list(target.columns))
+        await_columns(spark, target.keyspace, DEAD_LETTER_TABLE, list(DEAD_LETTER_COLUMNS))
+
+    def write_rows(self, rows: DataFrame) -> None:
+        write_table(rows, self.target.keyspace, self.target.table)
+
+    def write_dead_letters(self, dead_letters: DataFrame) -> None:
+        write_dead_letters(dead_letters, self.target.keyspace)
+
+    def update_dead_letters(self, updates: DataFrame) -> None:
+        unknown = [c for c in updates.columns if c not in DEAD_LETTER_COLUMNS]
+        if unknown:
+            raise ValueError(f"not dead-letter columns: {unknown}")
+        write_table(updates, self.target.keyspace, DEAD_LETTER_TABLE)
+
+
+def write_table(df: DataFrame, keyspace: str, table: str) -> None:
+    """Upsert ``df``'s rows (append mode is an upsert by primary key in Cassandra)."""
+    df.write.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).mode("append").save()
+
+
+def write_dead_letters(dead_letters: DataFrame, keyspace: str) -> None:
+    missing = [c for c in DEAD_LETTER_COLUMNS if c not in dead_letters.columns]
+    if missing:
+        raise ValueError(f"not dead-letter rows: missing columns {missing}")
+    write_table(dead_letters.select(*DEAD_LETTER_COLUMNS), keyspace, DEAD_LETTER_TABLE)
+
+
+def read_table(spark: SparkSession, keyspace: str, table: str) -> DataFrame:
+    """A Cassandra table as a DataFrame (replay reads the dead letters this way)."""
+    return spark.read.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).load()
+
+
+def await_columns(
+    spark: SparkSession, keyspace: str, table: str, columns: Sequence[str],
+    timeout_s: float = 60.0, poll_s: float = 0.5,
+) -> None:
+    """Until the connector sees ``keyspace.table`` with ``columns``, at most ``timeout_s``.
+
+    The connector's driver session learns about schema changes from Cassandra's events,
+    debounced by a second or so: a table created or altered a moment ago (``make
+    schemas`` just before a start, a column added while the job runs) can be missing
+    from its view, and a write would fail on it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            seen = set(read_table(spark, keyspace, table).columns)
+            missing = [c for c in columns if c not in seen]
+        except AnalysisException as exc:  # the keyspace or the table is not seen yet
+            missing, seen = list(columns), set()
+            problem = str(exc).splitlines()[0]
+        else:
+            problem = f"columns {missing} are not seen yet"
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise TableNotVisible(
+                f"after {timeout_s:.0f}s spark-cassandra-connector still cannot write "
+                f"{keyspace}.{table}: {problem}; run `make schemas` and check the cluster"
+            )
+        time.sleep(poll_s)
