@@ -56,8 +56,8 @@ from streaming.registry import RegistrySchemas
 from streaming.table_target import TableTarget
 
 # pyspark and the streaming modules that load it are imported inside the functions that
-# use Spark: bench.produce imports this module (unique_records), and pyspark would add
-# 0.8 s and the memory of its import to the produce stage (measured with -X importtime).
+# use Spark: bench.runner and bench.produce import this module, and pyspark would add
+# 0.75 s (-X importtime) and its memory to every bench command, the produce stage's too.
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
