@@ -149,5 +149,5 @@ test-unit: $(STAMP) ## Unit tests only (no services)
 	$(PY) -m pytest -m "not integration and not e2e"
 
 .PHONY: test
-test: $(STAMP) $(SYSDEPS) ## Every test: unit, then integration and e2e on the real stack (started if needed)
+test: $(STAMP) $(SYSDEPS) lint ## Every test: the lint gate, unit, then integration and e2e on the real stack (started if needed)
 	$(PY) -m pytest tests/unit tests/integration tests/e2e
