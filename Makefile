@@ -137,11 +137,16 @@ bench-stream: $(STAMP) ## Spark read / decode / sink vs ConsumerPerformance and 
 bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 min, crates.io)
 	cargo install latte-cli --root .stack/bench-tools
 
+# ---------------------------------------------------------------- reliability
+.PHONY: chaos
+chaos: $(STAMP) $(SYSDEPS) ## Fault injection on the real stack (kill -9, SIGSTOP, ...), reconciled; writes docs/reliability.md (SCENARIO=<name> runs one)
+	$(PY) -m chaos $(if $(SCENARIO),--scenario $(SCENARIO),--report)
+
 # ---------------------------------------------------------------- quality
 .PHONY: lint
 lint: $(STAMP) ## ruff, mypy and the layer check (lint-imports: [tool.importlinter] in pyproject.toml)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy contract config schematool producers streaming stack dags ops bench
+	$(VENV)/bin/mypy contract config schematool producers streaming stack dags ops bench chaos
 	$(VENV)/bin/lint-imports --no-cache
 
 .PHONY: test-unit

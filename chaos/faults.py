@@ -1,0 +1,126 @@
+"""Faults on the stack's own processes, found by their pid files, and their healing.
+
+Only processes the stack started (a live pid file whose start time matches) or that a
+scenario started itself (its supervised streaming job) are ever signalled; every signal
+goes to one process group (a service started in its own session) or to the named
+descendants of a supervisor. Loopback only: nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+from stack import launcher, process
+from stack.services import Context, by_name
+
+DEATH_TIMEOUT_S = 30.0
+
+
+class FaultError(RuntimeError):
+    """A fault could not be injected or healed; the message names the service and why."""
+
+
+def service_record(ctx: Context, service: str) -> process.PidRecord:
+    """The running service's pid record; FaultError if the stack does not run it."""
+    record = process.running(ctx.paths.pidfile(service))
+    if record is None:
+        raise FaultError(f"{service} is not running (no live pid in "
+                         f"{ctx.paths.pidfile(service)}): start it with `make up`")
+    return record
+
+
+def _wait_gone(pids: list[int], what: str) -> None:
+    deadline = time.monotonic() + DEATH_TIMEOUT_S
+    while any(_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            raise FaultError(f"{what} (pids {pids}) still alive {DEATH_TIMEOUT_S:.0f} s "
+                             "after SIGKILL")
+        for pid in pids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2 :].split()[0] != "Z"
+
+
+def kill9(ctx: Context, service: str) -> float:
+    """SIGKILL the service's whole process group; returns when it is gone (monotonic time)."""
+    record = service_record(ctx, service)
+    members = process.group_members(record.pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(record.pid, signal.SIGKILL)
+    _wait_gone(members, f"{service}'s process group {record.pid}")
+    return time.monotonic()
+
+
+def freeze(ctx: Context, service: str) -> process.PidRecord:
+    """SIGSTOP the service's process group (it keeps its sockets, answers nothing)."""
+    record = service_record(ctx, service)
+    os.killpg(record.pid, signal.SIGSTOP)
+    return record
+
+
+def thaw(record: process.PidRecord) -> float:
+    """SIGCONT a group :func:`freeze` stopped; the monotonic time it was resumed."""
+    if not process.is_alive(record):
+        raise FaultError(f"the frozen process {record.pid} is gone; cannot resume it")
+    os.killpg(record.pid, signal.SIGCONT)
+    return time.monotonic()
+
+
+def restart(ctx: Context, service: str) -> float:
+    """Start ``service`` again through the stack's launcher and wait until it answers
+    a real request; the monotonic time it did (the fault is healed from then on)."""
+    try:
+        launcher.up(ctx, [by_name(service)])
+    except launcher.StackError as exc:
+        raise FaultError(f"{service} did not come back after the fault: {exc}") from exc
+    return time.monotonic()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (children first), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        kids = children.get(frontier.pop(), [])
+        found.extend(kids)
+        frontier.extend(kids)
+    return found
+
+
+def kill9_children(supervisor: process.PidRecord, what: str) -> list[int]:
+    """SIGKILL everything a supervisor started (its job and the job's JVM), not the
+    supervisor itself, which then restarts the job. The killed pids."""
+    if not process.is_alive(supervisor):
+        raise FaultError(f"the supervisor of {what} (pid {supervisor.pid}) is not running")
+    victims = descendants(supervisor.pid)
+    if not victims:
+        raise FaultError(f"{what} has no running process under its supervisor "
+                         f"(pid {supervisor.pid}); it is between restarts")
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _wait_gone(victims, what)
+    return victims

@@ -1,0 +1,30 @@
+"""The registry of scenarios: one module per scenario, listed here in the order
+``make chaos`` runs them. ``make chaos SCENARIO=<name>`` runs one."""
+
+from __future__ import annotations
+
+from chaos.scenario import Scenario
+from chaos.scenarios.broker_kill import BrokerKill
+from chaos.scenarios.cassandra_freeze import CassandraFreeze
+from chaos.scenarios.cassandra_restart import CassandraRestart
+from chaos.scenarios.driver_kill import DriverKill
+
+SCENARIOS: tuple[Scenario, ...] = (
+    BrokerKill(),
+    DriverKill(),
+    CassandraRestart(),
+    CassandraFreeze(),
+)
+
+
+def by_name(name: str) -> Scenario:
+    for scenario in SCENARIOS:
+        if scenario.name == name:
+            return scenario
+    known = ", ".join(s.name for s in SCENARIOS)
+    raise KeyError(f"unknown scenario {name!r}; known: {known}")
+
+
+def fast() -> tuple[Scenario, ...]:
+    """The subset ``make test`` runs (tests/e2e/test_chaos.py)."""
+    return tuple(s for s in SCENARIOS if s.fast)

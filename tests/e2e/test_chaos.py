@@ -1,0 +1,27 @@
+"""The fast subset of ``make chaos``: each scenario injects its fault into the real stack
+and must end in the exact reconciliation (produced = stored + dead-lettered, nothing lost,
+rows equal field by field) plus its own assertion. The full suite: ``make chaos``."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from chaos.scenario import ChaosContext, Scenario
+from chaos.scenarios import fast
+from config.settings import Settings
+from stack.services import Context
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("scenario", fast(), ids=lambda s: s.name)
+def test_scenario_reconciles(stack: Settings, stack_context: Context, scenario: Scenario) -> None:
+    seed = random.randrange(2**31)
+    ctx = ChaosContext(stack_context, print, seed, random.Random(seed))
+    outcome = scenario.run(ctx)
+    details = "; ".join(outcome.notes)
+    assert outcome.lost == 0, f"seed {seed}: {outcome.lost} records lost: {details}"
+    assert outcome.produced == outcome.stored + outcome.dead_lettered, details
+    assert outcome.passed, f"seed {seed}: {details}"
