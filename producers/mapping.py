@@ -65,14 +65,34 @@ def _getter(path: str) -> Extract:
     return get
 
 
+def _utf8(value: str, path: str) -> str:
+    """``value`` when UTF-8 can spell it; :class:`MappingError` for a lone surrogate.
+
+    JSON's ``"\\ud800"`` decodes to a Python string that no UTF-8 encoder takes: Avro
+    would fail on it at serialization time, for the whole page, on every retry.
+    """
+    if value.isascii():  # the common case, and a C-speed check
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        raise MappingError(
+            f"not valid UTF-8: lone surrogate U+{code:04X} at character {exc.start}", path
+        ) from None
+    return value
+
+
 def _string(path: str) -> Extract:
     get = _getter(path)
 
     def extract(user: Mapping[str, Any]) -> str | None:
         value = get(user)
-        if value is not None and type(value) is not str and not isinstance(value, str):
+        if value is None:
+            return None
+        if type(value) is not str and not isinstance(value, str):
             raise MappingError(f"expected a string, got {type(value).__name__}", path)
-        return value
+        return _utf8(value, path)
 
     return extract
 
@@ -116,8 +136,10 @@ _POSTCODE = _getter("location.postcode")
 def _post_code(user: Mapping[str, Any]) -> str | None:
     # Numbers for some nationalities (US, DE, FR...), strings for others (GB, CA, NL...).
     value = _POSTCODE(user)
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _utf8(value, "location.postcode")
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise MappingError(f"expected a string or an integer, got {type(value).__name__}",
@@ -144,7 +166,7 @@ def _address(user: Mapping[str, Any]) -> str | None:
         if type(value) is not str and (isinstance(value, bool) or not isinstance(value, str | int)):
             raise MappingError(f"expected a string or an integer, got {type(value).__name__}",
                                path)
-        parts.append(value)
+        parts.append(_utf8(value, path) if isinstance(value, str) else value)
     number, street, city, state, country = parts
     return f"{number} {street}, {city}, {state}, {country}"
 

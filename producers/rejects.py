@@ -2,13 +2,14 @@
 
 They go as JSON to the contract's rejects topic (``users_created.rejected``)
 so a bad record is visible and replayable instead of silently dropped. The
-API's fake credentials (password, salt, hashes) are redacted on the way.
+API's fake credentials (password, salt, hashes) are redacted on the way, wherever they
+are: a record that does not fit the contract is exactly the one whose shape is odd.
 """
 
 from __future__ import annotations
 
-import copy
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,20 +18,55 @@ from typing import Any
 from producers.errors import MappingError
 
 REDACTED = "***"
-CREDENTIAL_FIELDS = ("password", "salt", "md5", "sha1", "sha256")
+# A key is a credential when its letters and digits, lower-cased, contain one of these:
+# "password", "Password", "user_password", "passwordHash", "SHA-256", "api_token"...
+CREDENTIAL_WORDS = ("password", "passwd", "salt", "md5", "sha1", "sha256", "hash", "token",
+                    "secret")
+_NOT_ALNUM = re.compile(r"[^0-9a-z]")
+# Python strings can hold lone surrogates (JSON's "\\ud800"), which UTF-8 cannot spell.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def is_credential(key: object) -> bool:
+    """Whether a JSON key names a credential, in any case or spelling (``Pass_Word`` too)."""
+    name = _NOT_ALNUM.sub("", str(key).lower())
+    return any(word in name for word in CREDENTIAL_WORDS)
 
 
 def redact(api_user: Any) -> Any:
-    """A copy of the API user without ``login``'s credentials."""
-    if not isinstance(api_user, Mapping) or not isinstance(api_user.get("login"), Mapping):
-        return copy.deepcopy(api_user)
-    clean = copy.deepcopy(dict(api_user))
-    login = dict(clean["login"])
-    for name in CREDENTIAL_FIELDS:
-        if name in login:
-            login[name] = REDACTED
-    clean["login"] = login
-    return clean
+    """A copy of the API user with every credential-like key's value replaced by
+    :data:`REDACTED`, at any depth: objects, lists, objects inside lists. The input is
+    left alone. Iterative, so that a deeply nested record cannot exhaust the stack."""
+
+    def copy_of(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {}
+        if isinstance(value, list | tuple):
+            return []
+        return value
+
+    root = copy_of(api_user)
+    pending: list[tuple[Any, Any]] = [(api_user, root)]  # (original container, its copy)
+    while pending:
+        original, clean = pending.pop()
+        if isinstance(original, Mapping):
+            items: Any = original.items()
+        elif isinstance(original, list | tuple):
+            items = enumerate(original)
+        else:
+            continue
+        for key, value in items:
+            if isinstance(original, Mapping) and is_credential(key):
+                clean[key] = REDACTED
+                continue
+            child = copy_of(value)
+            if isinstance(clean, dict):
+                clean[key] = child
+            else:
+                clean.append(child)
+            if child is not value:
+                pending.append((value, child))
+    return root
 
 
 @dataclass(frozen=True)
@@ -47,7 +83,9 @@ class RejectRecord:
         """The API's login.uuid when there is a usable one, so rejects of a user co-locate."""
         login = self.raw.get("login") if isinstance(self.raw, Mapping) else None
         uuid = login.get("uuid") if isinstance(login, Mapping) else None
-        return uuid if isinstance(uuid, str) and uuid else None
+        if not isinstance(uuid, str) or not uuid or _SURROGATE.search(uuid):
+            return None
+        return uuid
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,8 +98,13 @@ class RejectRecord:
         }
 
     def to_json(self) -> bytes:
+        """UTF-8 JSON, non-ASCII kept readable; a lone surrogate (which UTF-8 cannot spell)
+        is written as its JSON escape, so the reject of such a record is still produced and
+        reads back as the same string."""
         # default=str: a raw value JSON cannot spell must not lose the reject itself
-        return json.dumps(self.to_dict(), ensure_ascii=False, default=str).encode("utf-8")
+        text = json.dumps(self.to_dict(), ensure_ascii=False, default=str)
+        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        return text.encode("utf-8")
 
 
 def make_reject(

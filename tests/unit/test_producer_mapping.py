@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import fastavro
 import pytest
 from fastavro import parse_schema
 from fastavro.validation import validate
@@ -132,6 +134,16 @@ def test_awkward_but_valid_records(overrides: dict[str, Any], field: str, expect
         ({"error": "Uh oh, something has gone wrong."}, "login.uuid", "missing"),
         ("not an object", "$", "expected a JSON object"),
         (None, "$", "expected a JSON object"),
+        # JSON's "\ud800" (a lone surrogate): accepted by fastavro's validate, refused by
+        # every UTF-8 encoder, so the whole page failed at serialization on every retry.
+        (api_user(name__first=json.loads('"J\\ud800nnie"')), "name.first", "lone surrogate"),
+        (api_user(email=json.loads('"\\udfff@example.com"')), "email", "not valid UTF-8"),
+        (api_user(location__city=json.loads('"Bil\\udc80lings"')), "location.city",
+         "lone surrogate U+DC80 at character 3"),
+        (api_user(location__street__name=json.loads('"\\ud83d"')), "location.street.name",
+         "lone surrogate"),
+        (api_user(location__postcode=json.loads('"6\\ud8003"')), "location.postcode",
+         "lone surrogate"),
     ],
 )
 def test_records_that_do_not_fit_raise_mapping_error(
@@ -172,6 +184,19 @@ def test_map_users_splits_records_and_rejects() -> None:
     assert len(page.records) == 7
     assert [e.field_path for _, e in page.rejected] == ["login.uuid", "dob.date", "name.first"]
     assert page.rejected[0][0] is users[0]
+
+
+def test_a_lone_surrogate_is_one_reject_and_the_rest_of_the_page_encodes() -> None:
+    users = generate_page("mapping", 1, 5, normalize_nats(None))
+    users[2]["name"]["last"] = json.loads('"O\\ud800Brien"')
+    page = map_users(users)
+    assert len(page.records) == 4
+    [(user, error)] = page.rejected
+    assert user is users[2] and error.field_path == "name.last"
+    assert error.reason == "not valid UTF-8: lone surrogate U+D800 at character 1"
+    schema = parse_schema(CONTRACT.schema)
+    for record in page.records:  # what failed the whole page before: Avro's UTF-8 encoding
+        fastavro.schemaless_writer(io.BytesIO(), schema, record)
 
 
 def _with_fields(field_names: list[str]) -> Contract:
