@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,12 +37,20 @@ class Message:
     value: bytes | None
 
 
+# Kafka's timestamp is the producer's clock at produce(), ingested_at the Spark driver's when
+# it writes: the same host's clock, but a row must not be stale for a clock step of a second.
+INGEST_CLOCK_SLACK_MS = 1000
+
+
 @dataclass
 class Reconciliation:
     produced: int = 0
     stored: int = 0
     dead_lettered: int = 0
     missing: list[str] = field(default_factory=list)  # "partition:offset" neither stored nor kept
+    # Of the missing, those whose key has a row written before the record was produced:
+    # "partition:offset id: ingested at ..., before it was produced at ..."
+    stale: list[str] = field(default_factory=list)
     duplicate_keys: int = 0
     mismatches: list[str] = field(default_factory=list)  # "id.field: produced != stored"
     latencies_ms: list[float] = field(default_factory=list)  # Kafka timestamp -> ingested_at
@@ -182,16 +190,42 @@ def _dict_factory(colnames: list[str], rows: list[tuple]) -> list[dict]:
     return [dict(zip(colnames, row, strict=True)) for row in rows]
 
 
+RowSource = Callable[[list[str]], Mapping[str, Mapping[str, Any]]]  # ids -> stored rows by id
+
+
 def reconcile(
     settings: Settings, contract: Contract, start: Offsets, end: Offsets
 ) -> Reconciliation:
     """What happened to every message of the span: stored (and equal), kept, or missing."""
     messages = read_span(settings, contract.topic, start, end)
-    values = decode(settings, contract.topic, messages)
-    kept = dead_letters(settings, contract, start, end)
+    return account(
+        contract,
+        messages,
+        decode(settings, contract.topic, messages),
+        dead_letters(settings, contract, start, end),
+        lambda ids: stored_rows(settings, contract, ids),
+    )
+
+
+def account(
+    contract: Contract,
+    messages: Sequence[Message],
+    values: Mapping[tuple[int, int], Mapping[str, Any] | None],
+    kept: Mapping[tuple[int, int], Any],
+    rows_for: RowSource,
+) -> Reconciliation:
+    """The pure part of :func:`reconcile`: the span's messages, their decoded values, the
+    dead letters and the stored rows (asked for by id) -> the reconciliation.
+
+    A row counts as storing a record only if it was written for it: its ``ingested_at`` is
+    not before the record's Kafka timestamp (:data:`INGEST_CLOCK_SLACK_MS` aside). Otherwise a
+    cleared DAG run, which re-produces the same users, would reconcile against the rows of
+    the first run while the stream is down. Such a record is missing, and named in ``stale``.
+    """
     result = Reconciliation(produced=len(messages))
     key_field = contract.partition_key[0]
-    latest: dict[str, tuple[Message, dict]] = {}  # the last record of each key wins (upserts)
+    latest: dict[str, tuple[Message, Mapping[str, Any]]] = {}  # the last record of a key wins
+    earlier: dict[str, list[Message]] = {}  # the key's other records of the span
     for m in messages:
         record = values.get((m.partition, m.offset))
         if (m.partition, m.offset) in kept:
@@ -202,17 +236,35 @@ def reconcile(
             k = str(record[key_field])
             if k in latest:
                 result.duplicate_keys += 1
+                earlier.setdefault(k, []).append(latest[k][0])
             latest[k] = (m, record)
-    rows = stored_rows(settings, contract, list(latest))
+    rows = rows_for(list(latest))
     for k, (m, record) in latest.items():
         row = rows.get(k)
+        unproven = [*earlier.get(k, ()), m]
         if row is None:
-            result.missing.append(f"{m.partition}:{m.offset}")
+            result.missing.extend(f"{u.partition}:{u.offset}" for u in unproven)
             continue
-        result.stored += 1
+        ingested_ms = None if row.get("ingested_at") is None else normalize(row["ingested_at"])
+        if ingested_ms is None or ingested_ms < m.timestamp_ms - INGEST_CLOCK_SLACK_MS:
+            result.missing.extend(f"{u.partition}:{u.offset}" for u in unproven)
+            result.stale.append(_stale(m, k, ingested_ms))
+            continue
+        # A key produced twice in the span is one row: every record of it counts as stored.
+        result.stored += len(unproven)
         result.mismatches.extend(compare(record, row, contract.field_names))
-        if row.get("ingested_at") is not None:
-            result.latencies_ms.append(normalize(row["ingested_at"]) - m.timestamp_ms)
-    # A key produced twice in the span is one row: both records count as stored.
-    result.stored += result.duplicate_keys
+        result.latencies_ms.append(ingested_ms - m.timestamp_ms)
+    result.missing.sort(key=lambda po: tuple(int(x) for x in po.split(":")))
     return result
+
+
+def _stale(m: Message, key: str, ingested_ms: int | None) -> str:
+    produced = _iso(m.timestamp_ms)
+    if ingested_ms is None:
+        return f"{m.partition}:{m.offset} {key}: its row has no ingested_at (produced {produced})"
+    return (f"{m.partition}:{m.offset} {key}: ingested at {_iso(ingested_ms)}, before it was "
+            f"produced at {produced}: the row is an earlier record's")
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
