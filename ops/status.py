@@ -8,6 +8,7 @@ exactly when something is broken.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
@@ -15,7 +16,16 @@ from contract.catalog import Contract, load_contracts
 from ops.airflow_api import AirflowApi
 from ops.demo import DAG_ID
 from ops.reconcile import Offsets, end_offsets
-from streaming.checkpoint import checkpoint_location, committed_offsets
+from streaming.checkpoint import (
+    RUNBOOK,
+    CheckpointDamaged,
+    DataLost,
+    checkpoint_location,
+    committed_offsets,
+    earliest_offsets,
+    lost_ranges,
+    verify_checkpoint,
+)
 
 
 def lag(end: Offsets, committed: Offsets | None) -> int | None:
@@ -47,17 +57,41 @@ def _registry(settings: Settings, contracts: list[Contract]) -> list[str]:
     return out
 
 
+def stream_position(
+    topic: str, checkpoint: Path, end: Offsets, earliest: Offsets
+) -> tuple[str, list[str]]:
+    """The stream's lag, and what stops it for good: a damaged checkpoint, lost records.
+
+    The lag of a stream that lost records or cannot read its checkpoint is no comfort
+    (its supervisor has stopped it), so those say so, with the runbook.
+    """
+    try:
+        verify_checkpoint(checkpoint)
+        committed = committed_offsets(checkpoint, topic)
+    except CheckpointDamaged as exc:
+        return "unknown", [f"STREAM STOPPED: checkpoint damaged: {exc.path}: {exc.problem}; "
+                           f"see {RUNBOOK}"]
+    behind = lag(end, committed)
+    text = f"{behind} records" if behind is not None else "unknown (no committed batch)"
+    lost = lost_ranges(topic, committed, earliest)
+    if not lost:
+        return text, []
+    return text, [f"STREAM STOPPED: DATA LOST: {DataLost(lost)}"]
+
+
 def _topics(settings: Settings, contracts: list[Contract]) -> list[str]:
     out = []
     for c in contracts:
         end = end_offsets(settings, c.topic, c.partitions)
-        committed = committed_offsets(checkpoint_location(settings, c), c.topic)
-        behind = lag(end, committed)
+        earliest = earliest_offsets(settings, c.topic, c.partitions)
+        behind, problems = stream_position(c.topic, checkpoint_location(settings, c), end,
+                                           earliest)
         rejects = sum(end_offsets(settings, c.rejects_topic, c.partitions).values())
         out.append(
-            f"{c.topic}: {sum(end.values())} records {dict(sorted(end.items()))}; stream lag "
-            + (f"{behind} records" if behind is not None else "unknown (no committed batch)")
+            f"{c.topic}: {sum(end.values())} records {dict(sorted(end.items()))}; "
+            f"stream lag {behind}"
         )
+        out += problems
         out.append(f"{c.rejects_topic}: {rejects} rejected API records")
     return out
 

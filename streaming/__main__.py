@@ -1,11 +1,16 @@
 """``python -m streaming``: run the streaming job, or replay its dead letters.
 
-    python -m streaming run [--once | --available-now] [--subject SUBJECT]
+    python -m streaming run [--once | --available-now] [--accept-data-loss] [--subject SUBJECT]
     python -m streaming replay-dead-letters [--stage frame|decode|sink] [--since WHEN]
     python -m streaming check-tables [--subject SUBJECT]
 
 ``--since`` takes an ISO 8601 date or time (UTC unless it says otherwise) or an age such
-as ``30m``, ``12h``, ``7d``. Exit status: 0 done, 1 the query failed, 2 refused to start.
+as ``30m``, ``12h``, ``7d``. Exit status: 0 done, 1 the query failed (a service is out:
+restart it, the checkpoint resumes), 2 refused to start, 3 a batch got stuck (restart),
+4 data lost (Kafka deleted records the job had not read; ``run --accept-data-loss`` goes on
+past them, see docs/troubleshooting.md), 5 the checkpoint is damaged (see
+docs/troubleshooting.md). The supervisor (stack/supervise.py) restarts 1 and 3 and stops
+on 2, 4 and 5: only a person can act on those.
 """
 
 from __future__ import annotations
@@ -17,10 +22,23 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from config.settings import Settings, SettingsError, load_settings
-from contract.catalog import DEFAULT_SUBJECT, Contract, ContractError, load_contract
+from contract.catalog import (
+    DEFAULT_SUBJECT,
+    SCHEMAS_DIR,
+    Contract,
+    ContractError,
+    load_contract,
+)
 from contract.cql import DeadLetterStage
+from streaming.checkpoint import (
+    CheckpointDamaged,
+    DataLost,
+    OffsetsUnavailable,
+    check_not_lost,
+)
 from streaming.logs import configure_logging, log_event
 from streaming.registry import ReaderSchemaMissing, RegistryUnavailable
 from streaming.schema_check import TableMismatch, check_tables
@@ -28,6 +46,8 @@ from streaming.table_target import TableBehindReaderSchema, TableTarget
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
+EXIT_DATA_LOST = 4  # 3 is streaming.job.EXIT_STUCK
+EXIT_CHECKPOINT_DAMAGED = 5
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -64,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="everything available now, in maxOffsetsPerTrigger batches, then stop",
     )
+    run.add_argument(
+        "--accept-data-loss",
+        action="store_true",
+        help="go on past records that Kafka deleted before the job read them (logged as "
+             "data_loss_accepted); only after docs/troubleshooting.md's runbook",
+    )
 
     replay = commands.add_parser("replay-dead-letters", help="re-run dead letters through the job")
     replay.add_argument(
@@ -77,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for sub in (run, replay, commands.choices["check-tables"]):
         sub.add_argument("--subject", default=None, help="contract subject (default: users)")
+        sub.add_argument("--contract-dir", type=Path, default=SCHEMAS_DIR,
+                         help="where the subject's .avsc and .toml are (default: schemas/)")
     return parser
 
 
@@ -91,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     try:
         settings = load_settings()
-        contract = load_contract(args.subject or DEFAULT_SUBJECT)
+        contract = load_contract(args.subject or DEFAULT_SUBJECT, args.contract_dir)
         if args.command == "check-tables":
             check_tables(settings, TableTarget.from_contract(contract))
             log_event("tables_ok", table=contract.qualified_table)
@@ -99,9 +127,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _spark_command(settings, contract, args)
     except REFUSALS as exc:
         return _refused(args.command, exc)
-    except RegistryUnavailable as exc:
+    except (RegistryUnavailable, OffsetsUnavailable) as exc:
         log_event("failed", command=args.command, error=str(exc), error_class=type(exc).__name__)
         return EXIT_FAILED
+    except DataLost as exc:
+        return _data_lost(exc)
+    except CheckpointDamaged as exc:
+        log_event("checkpoint_damaged", file=str(exc.path), problem=exc.problem, error=str(exc))
+        return EXIT_CHECKPOINT_DAMAGED
+
+
+def _data_lost(exc: DataLost) -> int:
+    log_event(
+        "data_lost", error=str(exc),
+        ranges=[{"topic": r.topic, "partition": r.partition, "first": r.first, "last": r.last}
+                for r in exc.ranges],
+    )
+    return EXIT_DATA_LOST
 
 
 def _refused(command: str, exc: Exception) -> int:
@@ -132,12 +174,21 @@ def _spark_command(settings: Settings, contract: Contract, args: argparse.Namesp
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        run(settings, contract, trigger, stop)
+        run(settings, contract, trigger, stop, accept_data_loss=args.accept_data_loss)
     except (ReservedFieldError, SparkSetupError) as exc:
         return _refused(args.command, exc)
     except StreamingQueryException as exc:
         # The failed batch's offsets were not committed: the next start retries it.
         log_event("query_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+        if args.command == "run" and not args.accept_data_loss:
+            # Spark's failOnDataLoss: retention deleted what the running query had not read
+            # yet. Said once, with the offsets, instead of failing again at every restart.
+            try:
+                check_not_lost(settings, contract)
+            except DataLost as lost:
+                return _data_lost(lost)
+            except (CheckpointDamaged, OffsetsUnavailable):
+                pass  # the next start names the file, or retries once Kafka is back
         return EXIT_FAILED
     return 0
 

@@ -25,7 +25,13 @@ from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
 from contract.catalog import Contract
 from streaming.cassandra_writer import CassandraSink, Sink, write_pass
-from streaming.checkpoint import checkpoint_location, query_name
+from streaming.checkpoint import (
+    DataLost,
+    check_not_lost,
+    checkpoint_location,
+    query_name,
+    verify_checkpoint,
+)
 from streaming.decode import WriterResolution, current_reader, resolve_writers
 from streaming.frames import parse_frames
 from streaming.logs import log_event
@@ -50,15 +56,18 @@ class Trigger(Enum):
     AVAILABLE_NOW = "available-now"  # everything available, in maxOffsetsPerTrigger batches
 
 
-def kafka_source_options(settings: Settings, contract: Contract) -> dict[str, str]:
+def kafka_source_options(
+    settings: Settings, contract: Contract, *, accept_data_loss: bool = False
+) -> dict[str, str]:
     """Spark's Kafka source: the contract's topic, from the earliest offset, headers kept."""
     return {
         **settings.spark_kafka_options(),
         "subscribe": contract.topic,
         "startingOffsets": "earliest",
         "maxOffsetsPerTrigger": str(settings.stream_max_offsets_per_trigger),
-        # Offsets that vanished (retention, a recreated topic) stop the query loudly.
-        "failOnDataLoss": "true",
+        # Offsets that vanished (retention, a recreated topic) stop the query loudly,
+        # unless an operator said to go on past them (docs/troubleshooting.md).
+        "failOnDataLoss": "false" if accept_data_loss else "true",
         "includeHeaders": "true",
     }
 
@@ -268,9 +277,11 @@ def _json_or_text(value: str | None) -> Any:
         return value
 
 
-def kafka_stream(spark: SparkSession, settings: Settings, contract: Contract) -> DataFrame:
+def kafka_stream(
+    spark: SparkSession, settings: Settings, contract: Contract, *, accept_data_loss: bool = False
+) -> DataFrame:
     """The contract's topic as a streaming DataFrame (Spark's Kafka source columns)."""
-    options = kafka_source_options(settings, contract)
+    options = kafka_source_options(settings, contract, accept_data_loss=accept_data_loss)
     return spark.readStream.format("kafka").options(**options).load()
 
 
@@ -301,12 +312,27 @@ def await_query(query: StreamingQuery, stop: threading.Event) -> None:
             return
 
 
-def run(settings: Settings, contract: Contract, trigger: Trigger, stop: threading.Event) -> None:
+def run(
+    settings: Settings, contract: Contract, trigger: Trigger, stop: threading.Event,
+    *, accept_data_loss: bool = False,
+) -> None:
     """Preflight checks, then the query until it ends or ``stop`` is set.
 
     Refuses to start when the tables do not match the contract, when the subject is not
-    registered, or when the registry's latest version has fields the table lacks.
+    registered, or when the registry's latest version has fields the table lacks. Stops
+    with :class:`DataLost` when Kafka deleted records the checkpoint has not read (unless
+    ``accept_data_loss``: then the gap is logged and skipped), and with
+    :class:`CheckpointDamaged` when a checkpoint file is unreadable.
     """
+    checkpoint = checkpoint_location(settings, contract)
+    verify_checkpoint(checkpoint)
+    try:
+        check_not_lost(settings, contract)
+    except DataLost as lost:
+        if not accept_data_loss:
+            raise
+        log_event("data_loss_accepted", error=str(lost),
+                  ranges=[str(r) for r in lost.ranges], action="continuing past the gap")
     target = TableTarget.from_contract(contract)
     check_tables(settings, target)  # the table holds at least what the contract asks
 
@@ -328,7 +354,7 @@ def run(settings: Settings, contract: Contract, trigger: Trigger, stop: threadin
     processor = BatchProcessor(schemas=schemas, target=target, sink=CassandraSink(target),
                                live_columns=table_columns,
                                batch_timeout_seconds=settings.stream_batch_timeout_seconds)
-    records = kafka_stream(spark, settings, contract)
+    records = kafka_stream(spark, settings, contract, accept_data_loss=accept_data_loss)
     query = start_query(records, settings, contract, processor, trigger)
     log_event(
         "job_started",
