@@ -53,8 +53,17 @@ class ProducerTuning:
     compression: str = "lz4"
     message_timeout_ms: int = 120_000  # a record not acknowledged by then is failed
     flush_timeout_s: float = 150.0  # > message_timeout_ms, so reports arrive before it
-    queue_full_timeout_s: float = 60.0  # how long produce() waits for room in the queue
+    # How long produce() waits for room in librdkafka's queue (queue.buffering.max.*), at
+    # least message_timeout_ms (see queue_wait_s): every queued record is acknowledged or
+    # failed by then, so the queue has room again. Waiting less (it was 60 s < 120 s)
+    # failed the page on a broker that was only restarting, its records still in retry.
+    queue_full_timeout_s: float = 150.0
     extra: Mapping[str, Any] = field(default_factory=dict)  # any other librdkafka setting
+
+    @property
+    def queue_wait_s(self) -> float:
+        """The wait for room: never shorter than librdkafka's own verdict on a record."""
+        return max(self.queue_full_timeout_s, self.message_timeout_ms / 1000 + 5.0)
 
     def librdkafka_config(self) -> dict[str, Any]:
         return {
@@ -77,6 +86,8 @@ class DeliveryStats:
     rejects_delivered: int
     rejects_failed: int
     first_errors: tuple[str, ...]
+    queue_full_waits: int = 0  # records that waited for room in librdkafka's queue
+    longest_queue_wait_s: float = 0.0
 
     @property
     def undelivered(self) -> int:
@@ -130,6 +141,8 @@ class ContractProducer:
         self._fast: Encoder | None = None  # set on entry when the schema compiles
         self._fast_checked = False
         self._unpolled = 0
+        self._queue_full_waits = 0
+        self._longest_queue_wait_s = 0.0
         self._value_ctx = SerializationContext(contract.topic, MessageField.VALUE)
         self.schema_id: int | None = None
 
@@ -237,13 +250,23 @@ class ContractProducer:
         self, producer: Producer, topic: str, key: bytes | None, value: bytes | None,
         counter: _Counter,
     ) -> None:
-        deadline = time.monotonic() + self.tuning.queue_full_timeout_s
+        """Queue one message, waiting (serving delivery reports) while the queue is full:
+        a full queue is never a reason to drop a record, only to wait for the broker."""
+        began = time.monotonic()
+        deadline = began + self.tuning.queue_wait_s
+        waited = False
         while not self._try_produce(producer, topic, key, value, counter):
+            if not waited:
+                waited = True
+                self._queue_full_waits += 1
             if time.monotonic() > deadline:
                 raise self._delivery_error(
-                    f"local queue still full after {self.tuning.queue_full_timeout_s}s"
+                    f"local queue still full after {self.tuning.queue_wait_s:.0f}s"
                 )
             producer.poll(0.1)  # serve delivery reports: that is what frees the queue
+        if waited:
+            self._longest_queue_wait_s = max(self._longest_queue_wait_s,
+                                             time.monotonic() - began)
         counter.produced += 1
         producer.poll(0)
 
@@ -270,7 +293,7 @@ class ContractProducer:
         return DeliveryStats(
             self._records.produced, self._records.delivered, self._records.failed,
             self._rejects.produced, self._rejects.delivered, self._rejects.failed,
-            tuple(self._errors),
+            tuple(self._errors), self._queue_full_waits, self._longest_queue_wait_s,
         )
 
     def finish(self) -> DeliveryStats:

@@ -143,6 +143,27 @@ def test_the_body_error_wins_over_delivery_failures(registry: Any) -> None:
     assert producer.stats.failed == 1
 
 
+def test_a_full_queue_waits_for_librdkafkas_verdict_and_drops_nothing(registry: Any) -> None:
+    # Two records fill the queue; the broker is unreachable, so they leave it only when
+    # librdkafka fails them (message timeout, 1.5 s). The producer must wait that long for
+    # room, not give up after its own shorter wait (0.2 s) while they are still in retry.
+    url, fake = registry
+    fake.registered[CONTRACT.subject] = CONTRACT.schema_str
+    tuning = ProducerTuning(message_timeout_ms=1500, flush_timeout_s=20, linger_ms=5,
+                            queue_full_timeout_s=0.2,
+                            extra={"queue.buffering.max.messages": 2})
+    producer = ContractProducer(settings_for(url), CONTRACT, tuning=tuning)
+    with producer:
+        for record in records(3):
+            producer.produce(record)  # the third waits for room, and is queued
+        with pytest.raises(DeliveryError) as caught:
+            producer.finish()
+    stats = producer.stats
+    assert stats.produced == 3 and stats.failed == 3 and stats.undelivered == 0
+    assert stats.queue_full_waits == 1 and stats.longest_queue_wait_s > 0
+    assert caught.value.failed == 3
+
+
 def test_produce_outside_the_with_block_is_refused() -> None:
     with pytest.raises(RuntimeError, match="with"):
         ContractProducer(load_settings({}), CONTRACT).produce(records(1)[0])
