@@ -1,14 +1,25 @@
 """HTTP client of the randomuser.me API, pinned to v1.4, with bounded, jittered retries.
 
-Transient failures (429 honouring Retry-After, 408, 5xx, the API's outage
-JSON, malformed JSON, timeouts, connection errors) are retried with
+Transient failures (429, 408, 5xx, the API's outage JSON, malformed or cut JSON,
+timeouts, connection errors, an answer dripping in too slowly) are retried with
 exponential backoff up to ``RetryPolicy.max_attempts``; then
 :class:`RandomUserUnavailable` says how many attempts were made. Anything else
 (a 4xx, a body of the wrong shape or version) is a :class:`RandomUserError` at once.
+
+Every bound is in time as well as in attempts, so a page task always ends:
+
+- one attempt gets ``attempt_timeout_s`` for the whole answer; a read timeout alone
+  would wait forever on a server that sends a byte now and then;
+- a 429's Retry-After is honoured: the next request waits that long, never less. A
+  Retry-After beyond ``retry_after_max_s`` gives up at once (the caller's own retry,
+  e.g. Airflow's, comes back later) instead of asking again too early;
+- all attempts and pauses of one page share ``total_timeout_s``: a pause that would
+  overrun it gives up instead.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -22,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from config.settings import Settings
@@ -51,6 +63,7 @@ API_FIELDS = frozenset({
     "phone", "cell", "id", "picture", "nat",
 })
 _VERSION_SEGMENT = re.compile(r"\d+(\.\d+)*")
+_READ_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -58,11 +71,16 @@ class RetryPolicy:
     max_attempts: int = 5
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
-    retry_after_max_s: float = 120.0  # a longer Retry-After is cut to this
+    retry_after_max_s: float = 120.0  # a longer Retry-After gives up (never asks earlier)
+    attempt_timeout_s: float = 60.0  # the whole answer of one attempt, however it trickles
+    total_timeout_s: float = 300.0  # all attempts and pauses of one page
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        for name in ("attempt_timeout_s", "total_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random."""
@@ -176,9 +194,9 @@ def _retry_after_seconds(header: str | None) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
-def _error_message(response: requests.Response) -> str:
+def _error_message(response: requests.Response, content: bytes) -> str:
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
         return response.reason or "no reason given"
     if isinstance(body, dict) and isinstance(body.get("error"), str):
@@ -206,6 +224,7 @@ class RandomUserClient:
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         extra_params: Mapping[str, str] | None = None,
     ):
@@ -213,6 +232,7 @@ class RandomUserClient:
         self.timeouts = (connect_timeout_s, read_timeout_s)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._clock = clock
         self._rng = rng or random.Random()
         self._extra_params = dict(extra_params or {})
         self._session = session or requests.Session()
@@ -269,45 +289,91 @@ class RandomUserClient:
         return self._get_with_retries(params, results=results, page=page)
 
     def _get_with_retries(self, params: dict[str, str], *, results: int, page: int) -> Page:
-        attempts = self.retry.max_attempts
+        attempts, policy = self.retry.max_attempts, self.retry
+        spent = 0.0  # attempts as measured, plus the pauses as asked for
         for attempt in range(1, attempts + 1):
-            outcome = self._attempt(params, results=results, page=page)
+            began = self._clock()
+            outcome = self._attempt(params, results=results, page=page,
+                                    deadline=began + policy.attempt_timeout_s)
+            spent += self._clock() - began
             if isinstance(outcome, Page):
                 return outcome
             if attempt == attempts:
-                raise RandomUserUnavailable(
-                    outcome.problem, url=self.endpoint, status=outcome.status, attempts=attempt
-                )
+                raise self._unavailable(outcome, attempt, "")
             if outcome.retry_after_s is not None:
-                delay = min(outcome.retry_after_s, self.retry.retry_after_max_s)
+                if outcome.retry_after_s > policy.retry_after_max_s:
+                    raise self._unavailable(
+                        outcome, attempt,
+                        f"; it asks to retry after {outcome.retry_after_s:.0f} s, more than "
+                        f"the {policy.retry_after_max_s:.0f} s this client waits",
+                    )
+                delay = outcome.retry_after_s
             else:
-                delay = self.retry.backoff(attempt, self._rng)
+                delay = policy.backoff(attempt, self._rng)
+            if spent + delay > policy.total_timeout_s:
+                raise self._unavailable(
+                    outcome, attempt,
+                    f"; a retry in {delay:.1f} s would overrun the page's "
+                    f"{policy.total_timeout_s:.0f} s budget ({spent:.1f} s spent)",
+                )
             log.warning("randomuser attempt %d/%d failed (%s); retrying in %.2fs",
                         attempt, attempts, outcome.problem, delay)
             self._sleep(delay)
+            spent += delay
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def _attempt(self, params: dict[str, str], *, results: int, page: int) -> Page | _Transient:
+    def _unavailable(self, outcome: _Transient, attempt: int, why: str) -> RandomUserUnavailable:
+        return RandomUserUnavailable(outcome.problem + why, url=self.endpoint,
+                                     status=outcome.status, attempts=attempt)
+
+    def _attempt(
+        self, params: dict[str, str], *, results: int, page: int, deadline: float
+    ) -> Page | _Transient:
+        read_timeout = max(0.001, min(self.timeouts[1], deadline - self._clock()))
         try:
-            response = self._session.get(self.endpoint, params=params, timeout=self.timeouts)
+            response = self._session.get(self.endpoint, params=params, stream=True,
+                                         timeout=(self.timeouts[0], read_timeout))
         except requests.Timeout as exc:
             return _Transient(f"timed out: {type(exc).__name__}", None)
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             return _Transient(f"connection failed: {type(exc).__name__}", None)
-        status = response.status_code
+        with response:
+            status = response.status_code
+            content = self._read_body(response, deadline)
+        if isinstance(content, _Transient):
+            return _Transient(content.problem, status)
         if status == 429:
             return _Transient("HTTP 429 Too Many Requests", status,
                               _retry_after_seconds(response.headers.get("Retry-After")))
         if status == 408 or status >= 500:
-            return _Transient(f"HTTP {status}: {_error_message(response)}", status)
+            return _Transient(f"HTTP {status}: {_error_message(response, content)}", status)
         if status != 200:
-            raise RandomUserError(f"request refused: {_error_message(response)}",
+            raise RandomUserError(f"request refused: {_error_message(response, content)}",
                                   url=self.endpoint, status=status)
         try:
-            body = response.json()
-        except ValueError:
+            body = json.loads(content)
+        except ValueError:  # UnicodeDecodeError too
             return _Transient("malformed JSON in a 200 answer", status)
         if isinstance(body, dict) and "error" in body:
             # The API's outage answer: {"error": "Uh oh, something has gone wrong..."}
             return _Transient(f"the API reported an error: {body['error']}", status)
         return parse_page(body, results=results, page=page, url=self.endpoint)
+
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes | _Transient:
+        """The whole body by ``deadline``; each read returns what has arrived, so a body
+        that trickles in is cut at the deadline, not after the server's last byte."""
+        chunks: list[bytes] = []
+        try:
+            while True:
+                if self._clock() > deadline:
+                    return _Transient(
+                        f"the answer was not complete within {self.retry.attempt_timeout_s:.0f}"
+                        f" s ({sum(map(len, chunks))} bytes arrived)", None)
+                chunk = response.raw.read1(_READ_CHUNK, decode_content=True)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        except urllib3.exceptions.ReadTimeoutError:
+            return _Transient("timed out: ReadTimeout", None)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # cut short, reset
+            return _Transient(f"the answer broke off: {type(exc).__name__}", None)

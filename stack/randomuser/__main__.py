@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-after", type=int, default=1, help="seconds, sent with 429")
     p.add_argument("--delay-ms", type=int, default=0, help="delay every answer")
     p.add_argument("--broken", type=int, default=0, help="invalid records at the start of a page")
+    p.add_argument("--odd", type=int, default=0,
+                   help="records after those that do not fit in odd ways (lone surrogate, "
+                        "credentials in odd places, wrong types, missing fields)")
     p.add_argument("--verbose", action="store_true", help="log every request")
     return p
 
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
         plan = FailurePlan(args.fail, args.fail_first, args.retry_after, args.delay_ms,
-                           args.broken)
+                           args.broken, args.odd)
     except FailurePlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

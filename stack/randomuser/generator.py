@@ -58,6 +58,18 @@ _TITLES = {"male": ("Mr",), "female": ("Ms", "Mrs", "Miss")}
 
 # Failure injection: what a broken record looks like, cycled over the first N users of a page.
 BROKEN_KINDS = ("missing login.uuid", "dob.date not a date", "name.first not a string")
+# Records that do not fit in the odd ways real sources send, cycled over the N users after
+# the broken ones. The credential kinds are invalid too (so they become rejects) and carry
+# ODD_SECRET where redaction must find it: a rejects topic holding it leaked a credential.
+ODD_KINDS = (
+    "lone surrogate in name.first",
+    "login is a list holding the password",
+    "Password capitalised, login.uuid missing",
+    "token beside the user, dob.age not a number",
+    "name missing",
+    "registered.date a number",
+)
+ODD_SECRET = "odd-credential-5e1f0c"
 
 
 def normalize_nats(nat: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -172,6 +184,29 @@ def break_user(user: dict[str, Any], kind: int) -> dict[str, Any]:
     return broken
 
 
+def odd_user(user: dict[str, Any], kind: int) -> dict[str, Any]:
+    """A copy of ``user`` that does not fit in the way ``ODD_KINDS[kind % 6]`` names."""
+    odd = copy.deepcopy(user)
+    name = ODD_KINDS[kind % len(ODD_KINDS)]
+    login = odd.get("login") or {}
+    if name == "lone surrogate in name.first":
+        odd["name"]["first"] = odd["name"]["first"][:2] + "\ud800" + odd["name"]["first"][2:]
+    elif name == "login is a list holding the password":
+        odd["login"] = [{**login, "password": ODD_SECRET}]
+    elif name == "Password capitalised, login.uuid missing":
+        login.pop("uuid", None)
+        login.pop("password", None)
+        login["Password"] = ODD_SECRET
+    elif name == "token beside the user, dob.age not a number":
+        odd["api_token"] = ODD_SECRET
+        odd["dob"]["age"] = "forty"
+    elif name == "name missing":
+        odd.pop("name", None)
+    else:
+        odd["registered"]["date"] = 1234567890
+    return odd
+
+
 def select_fields(
     user: dict[str, Any], inc: Iterable[str] = (), exc: Iterable[str] = ()
 ) -> dict[str, Any]:
@@ -192,15 +227,19 @@ def generate_page(
     *,
     gender: str | None = None,
     broken: int = 0,
+    odd: int = 0,
     inc: Iterable[str] = (),
     exc: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
-    """``results`` users of ``page``; the first ``broken`` of them deliberately invalid."""
+    """``results`` users of ``page``; the first ``broken`` of them deliberately invalid,
+    the ``odd`` after them not fitting in the odd ways of :data:`ODD_KINDS`."""
     inc, exc = tuple(inc), tuple(exc)
     users = []
     for index in range(results):
         user = generate_user(seed, page, index, nats, gender)
         if index < broken:
             user = break_user(user, index)
+        elif index < broken + odd:
+            user = odd_user(user, index - broken)
         users.append(select_fields(user, inc, exc))
     return users

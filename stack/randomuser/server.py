@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from stack.randomuser.failures import FailurePlan, FailurePlanError, RequestCounter
+from stack.randomuser.failures import DRIP_BYTES, FailurePlan, FailurePlanError, RequestCounter
 from stack.randomuser.generator import (
     API_VERSION,
     MAX_RESULTS,
@@ -80,17 +80,42 @@ class RandomUserHandler(BaseHTTPRequestHandler):
         if failing and self._inject(plan):
             return
         try:
-            body = self._answer(query, plan.broken)
+            body = self._answer(query, plan.broken, plan.odd)
         except BadRequest as exc:
             self._send_json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
             return
-        self._send_json(HTTPStatus.OK, body)
+        if failing and plan.fail == "drip":
+            self._drip(_json_bytes(body), plan.drip_seconds())
+        elif failing and plan.fail == "truncated":
+            payload = _json_bytes(body)
+            self._send_bytes(HTTPStatus.OK, payload[: len(payload) // 2],
+                             {"Content-Length": str(len(payload))})
+            self.close_connection = True  # hang up short of the promised length
+        else:
+            self._send_json(HTTPStatus.OK, body)
+
+    def _drip(self, payload: bytes, pause_s: float) -> None:
+        """The whole answer, a few bytes at a time: a client without a deadline for the
+        whole answer waits as long as the server likes (each piece resets a read timeout)."""
+        try:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            for start in range(0, len(payload), DRIP_BYTES):
+                self.wfile.write(payload[start:start + DRIP_BYTES])
+                self.wfile.flush()
+                if self.server.stopping.wait(pause_s):
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("client %s left during a dripped answer", self.client_address)
+        self.close_connection = True
 
     def _inject(self, plan: FailurePlan) -> bool:
         """Answer with the planned failure; False when the failure is only a delay."""
         mode = plan.fail
-        if mode == "slow":
-            return False
+        if mode in ("slow", "drip", "truncated"):
+            return False  # the real answer, delayed, dripped or cut: see do_GET
         if mode == "reset":
             self.close_connection = True  # hang up without an answer
         elif mode == "malformed":
@@ -107,7 +132,7 @@ class RandomUserHandler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus(int(str(mode))), {"error": OUTAGE_MESSAGE})
         return True
 
-    def _answer(self, query: dict[str, str], broken: int) -> dict[str, Any]:
+    def _answer(self, query: dict[str, str], broken: int, odd: int = 0) -> dict[str, Any]:
         fmt = query.get("format", "json")
         if fmt != "json":
             raise BadRequest(f"format {fmt!r} is not supported by this server; use json")
@@ -121,7 +146,7 @@ class RandomUserHandler(BaseHTTPRequestHandler):
         gender = query.get("gender", "").lower() or None
         users = generate_page(
             seed, page, results, normalize_nats(query.get("nat")),
-            gender=gender, broken=broken,
+            gender=gender, broken=broken, odd=odd,
             inc=_list_param(query, "inc"), exc=_list_param(query, "exc"),
         )
         body: dict[str, Any] = {"results": users}
@@ -132,17 +157,17 @@ class RandomUserHandler(BaseHTTPRequestHandler):
     def _send_json(
         self, status: HTTPStatus, body: dict[str, Any], headers: dict[str, str] | None = None
     ) -> None:
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        self._send_bytes(status, payload, headers)
+        self._send_bytes(status, _json_bytes(body), headers)
 
     def _send_bytes(
         self, status: HTTPStatus, payload: bytes, headers: dict[str, str] | None = None
     ) -> None:
+        headers = dict(headers or {})
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
+            self.send_header("Content-Length", headers.pop("Content-Length", str(len(payload))))
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
@@ -153,6 +178,15 @@ class RandomUserHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # the base signature
         log.debug("%s " + format, self.client_address[0], *args)
+
+
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    """UTF-8 JSON; a string UTF-8 cannot carry (a lone surrogate) is sent as the real API
+    would, as a ``\\ud800`` escape."""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def _int_param(query: dict[str, str], name: str, default: int) -> int:

@@ -105,13 +105,51 @@ def test_429_honours_retry_after() -> None:
     assert sleeps.waits == [7.0]
 
 
-def test_retry_after_is_capped() -> None:
+def test_a_retry_after_beyond_the_cap_gives_up_instead_of_asking_too_early() -> None:
     sleeps = Sleeps()
-    with serve_in_thread(plan=FailurePlan(fail="429", fail_first=1, retry_after=3600)) as url:
-        c = RandomUserClient(url, retry=RetryPolicy(retry_after_max_s=5), sleep=sleeps)
-        with c:
+    plan = FailurePlan(fail="429", fail_first=1, retry_after=3600)
+    with running_server(plan=plan) as server:
+        c = RandomUserClient(server.base_url, retry=RetryPolicy(retry_after_max_s=5),
+                             sleep=sleeps)
+        with c, pytest.raises(RandomUserUnavailable) as caught:
             c.fetch_page(results=1)
-    assert sleeps.waits == [5]
+        assert server.requests.total() == 1  # not asked again before the hour is up
+    assert sleeps.waits == []
+    assert caught.value.status == 429 and "retry after 3600 s" in str(caught.value)
+
+
+def test_a_dripping_answer_is_cut_at_the_attempt_deadline_and_retried() -> None:
+    # 20 users dripped 64 bytes every 50 ms take ~20 s, and no single read waits long
+    # enough for the read timeout: only a deadline for the whole answer ends the attempt.
+    sleeps = Sleeps()
+    plan = FailurePlan(fail="drip", fail_first=1, delay_ms=50)
+    with running_server(plan=plan) as server:
+        c = RandomUserClient(server.base_url, read_timeout_s=5, sleep=sleeps,
+                             retry=RetryPolicy(attempt_timeout_s=0.5), rng=random.Random(0))
+        with c:
+            assert len(c.fetch_page(results=20, seed="drip").users) == 20
+        assert server.requests.total() == 2
+    assert len(sleeps.waits) == 1
+
+
+def test_an_answer_cut_short_is_retried() -> None:
+    sleeps = Sleeps()
+    with running_server(plan=FailurePlan(fail="truncated", fail_first=1)) as server, \
+            client(server.base_url, sleeps) as c:
+        assert len(c.fetch_page(results=5).users) == 5
+        assert server.requests.total() == 2
+
+
+def test_all_attempts_of_a_page_share_one_time_budget() -> None:
+    sleeps = Sleeps()
+    policy = RetryPolicy(max_attempts=10, backoff_base_s=1.0, backoff_max_s=1.0,
+                         total_timeout_s=2.5)
+    with running_server(plan=FailurePlan(fail="503")) as server:
+        c = RandomUserClient(server.base_url, retry=policy, sleep=sleeps, rng=random.Random(0))
+        with c, pytest.raises(RandomUserUnavailable, match="budget") as caught:
+            c.fetch_page(results=1)
+        assert server.requests.total() == caught.value.attempts < 10
+    assert sum(sleeps.waits) <= 2.5
 
 
 def test_slow_answer_times_out_and_is_retried() -> None:

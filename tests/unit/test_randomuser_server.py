@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 import requests
 
-from stack.randomuser import FailurePlan, FailurePlanError, running_server, serve_in_thread
+from stack.randomuser import (
+    ODD_KINDS,
+    ODD_SECRET,
+    FailurePlan,
+    FailurePlanError,
+    running_server,
+    serve_in_thread,
+)
 from stack.randomuser.server import OUTAGE_MESSAGE
 
 
@@ -137,3 +144,29 @@ def test_invalid_plans_are_refused(api: str) -> None:
         FailurePlan(broken=-1)
     assert get(api, fail="teapot").status_code == 400
     assert get(api, delay_ms="soon").status_code == 400
+
+
+def test_odd_records_come_after_the_broken_ones_as_json_the_real_api_sends(api: str) -> None:
+    response = get(api, results=9, seed="odd", broken=1, odd=6)
+    assert b"\\ud800" in response.content  # escaped: UTF-8 cannot carry a lone surrogate
+    users = response.json()["results"]
+    assert "uuid" not in users[0]["login"]  # broken first
+    assert "\ud800" in users[1]["name"]["first"]
+    assert users[2]["login"] == [{**users[2]["login"][0], "password": ODD_SECRET}]
+    assert users[3]["login"]["Password"] == ODD_SECRET and "uuid" not in users[3]["login"]
+    assert users[4]["api_token"] == ODD_SECRET and users[4]["dob"]["age"] == "forty"
+    assert "name" not in users[5]
+    assert isinstance(users[6]["registered"]["date"], int)
+    assert users[7]["login"]["uuid"]  # then plain users again
+    assert len(ODD_KINDS) == 6
+
+
+def test_a_truncated_answer_promises_more_than_it_sends(api: str) -> None:
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        get(api, results=5, fail="truncated", client="truncated")
+
+
+def test_a_dripped_answer_is_whole_and_valid() -> None:
+    with serve_in_thread(plan=FailurePlan(fail="drip", delay_ms=1)) as url:
+        body = get(url, results=3, seed="drip").json()
+    assert len(body["results"]) == 3
