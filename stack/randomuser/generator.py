@@ -65,7 +65,7 @@ ODD_KINDS = (
     "lone surrogate in name.first",
     "login is a list holding the password",
     "Password capitalised, login.uuid missing",
-    "token beside the user, dob.age not a number",
+    "token beside the user, login.username not a string",
     "name missing",
     "registered.date a number",
 )
@@ -197,9 +197,9 @@ def odd_user(user: dict[str, Any], kind: int) -> dict[str, Any]:
         login.pop("uuid", None)
         login.pop("password", None)
         login["Password"] = ODD_SECRET
-    elif name == "token beside the user, dob.age not a number":
+    elif name == "token beside the user, login.username not a string":
         odd["api_token"] = ODD_SECRET
-        odd["dob"]["age"] = "forty"
+        login["username"] = 42
     elif name == "name missing":
         odd.pop("name", None)
     else:
