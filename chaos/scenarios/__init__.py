@@ -4,16 +4,26 @@
 from __future__ import annotations
 
 from chaos.scenario import Scenario
+from chaos.scenarios.api_faults import ApiFaults
 from chaos.scenarios.broker_kill import BrokerKill
 from chaos.scenarios.cassandra_freeze import CassandraFreeze
 from chaos.scenarios.cassandra_restart import CassandraRestart
+from chaos.scenarios.checkpoint_damage import CheckpointDamage
 from chaos.scenarios.driver_kill import DriverKill
+from chaos.scenarios.producer_queue_full import ProducerQueueFull
+from chaos.scenarios.registry_outage import RegistryOutage
+from chaos.scenarios.retention_expiry import RetentionExpiry
 
 SCENARIOS: tuple[Scenario, ...] = (
     BrokerKill(),
     DriverKill(),
     CassandraRestart(),
     CassandraFreeze(),
+    RegistryOutage(),
+    RetentionExpiry(),
+    CheckpointDamage(),
+    ProducerQueueFull(),
+    ApiFaults(),
 )
 
 
