@@ -44,11 +44,21 @@ class Migration:
     def is_empty(self) -> bool:
         return not self.adds
 
-    def alter_table_statements(self, qualified_table: str) -> list[str]:
-        return [f"ALTER TABLE {qualified_table} ADD {name} {cql}" for name, cql in self.adds]
+    # ``if_not_exists`` writes ``ADD IF NOT EXISTS`` (Cassandra 4.1+): two ``make schemas``
+    # at once plan the same ADD from the same live state, and the second must find it done
+    # instead of failing half-way. ``make schemas``' plan always asks for it.
 
-    def alter_type_statements(self, qualified_type: str) -> list[str]:
-        return [f"ALTER TYPE {qualified_type} ADD {name} {cql}" for name, cql in self.adds]
+    def alter_table_statements(
+        self, qualified_table: str, *, if_not_exists: bool = False
+    ) -> list[str]:
+        add = "ADD IF NOT EXISTS" if if_not_exists else "ADD"
+        return [f"ALTER TABLE {qualified_table} {add} {name} {cql}" for name, cql in self.adds]
+
+    def alter_type_statements(
+        self, qualified_type: str, *, if_not_exists: bool = False
+    ) -> list[str]:
+        add = "ADD IF NOT EXISTS" if if_not_exists else "ADD"
+        return [f"ALTER TYPE {qualified_type} {add} {name} {cql}" for name, cql in self.adds]
 
 
 def normalize_cql_type(cql_type: str) -> str:

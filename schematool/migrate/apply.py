@@ -14,11 +14,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cassandra import DriverException
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 
+from config.registry import RegistryFailure, client_errors
 from config.settings import Settings
 from contract.catalog import Contract
 from schematool.migrate.observe import (
@@ -40,6 +42,9 @@ from schematool.migrate.plan import (
     plan_subject,
     validate_contracts,
 )
+
+if TYPE_CHECKING:
+    from confluent_kafka.schema_registry import RegisteredSchema, Schema
 
 TOPIC_TIMEOUT_S = 30.0
 
@@ -98,18 +103,44 @@ class _Executor:
         return self._register(action)
 
     def _create_topic(self, action: CreateTopic) -> str:
+        """Create the topic; one created meanwhile (another ``make schemas``) with the
+        sidecar's partitions is success, with other partitions a :class:`ServiceRefused`."""
         topic = NewTopic(action.name, action.partitions, action.replication_factor)
         future = self.services.admin.create_topics([topic])[action.name]
-        future.result(timeout=TOPIC_TIMEOUT_S)
+        created = True
+        try:
+            future.result(timeout=TOPIC_TIMEOUT_S)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not isinstance(error, KafkaError) or error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+            created = False
         # The controller has it; wait until brokers serve it too, so that a producer
-        # started right after `make schemas` finds it.
+        # started right after `make schemas` finds it (and its partitions can be counted).
+        partitions = self._served_partitions(action.name)
+        if partitions != action.partitions:
+            raise ServiceRefused(
+                f"topic {action.name} was created meanwhile with {partitions} partitions, the "
+                f"sidecar says {action.partitions}: see python -m schematool diff"
+            )
+        if created:
+            return f"{action.name} created ({action.partitions} partitions)"
+        return f"{action.name} already created ({action.partitions} partitions)"
+
+    def _served_partitions(self, name: str) -> int:
+        """The topic's partition count once the broker serves it; TimeoutError otherwise."""
         deadline = time.monotonic() + TOPIC_TIMEOUT_S
-        while time.monotonic() < deadline:
+        while True:
             listed = self.services.admin.list_topics(timeout=5).topics
-            if action.name in listed and listed[action.name].error is None:
-                break
+            topic = listed.get(name)
+            if topic is not None and topic.error is None and topic.partitions:
+                return len(topic.partitions)
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"topic {name} is not in the broker's metadata {TOPIC_TIMEOUT_S:.0f} s "
+                    "after its creation"
+                )
             time.sleep(0.2)
-        return f"{action.name} created ({action.partitions} partitions)"
 
     def _run_cql(self, action: RunCql) -> str:
         self.services.session.execute(action.statement)
@@ -117,18 +148,56 @@ class _Executor:
 
     def _set_compatibility(self, action: SetCompatibility) -> str:
         with registry_errors(self.services, action.subject):
-            self.services.registry.set_compatibility(action.subject, action.level)
+            try:
+                self.services.registry.set_compatibility(action.subject, action.level)
+            except client_errors() as exc:
+                # Another `make schemas` may have set it first (a rule created twice is a
+                # conflict for some registries): the level asked for is what counts.
+                if not _answered(exc) or self._subject_level(action.subject) != action.level:
+                    raise
+                return f"compatibility {action.level} already set"
         return f"compatibility {action.level} set"
 
+    def _subject_level(self, subject: str) -> str | None:
+        try:
+            return str(self.services.registry.get_compatibility(subject)).upper()
+        except client_errors() as exc:
+            if not _answered(exc):
+                raise
+            return None
+
     def _register(self, action: RegisterSchema) -> str:
-        from confluent_kafka.schema_registry import Schema  # inner: 1.7 s --help/check skip
+        # inner: 1.3 s of import (-X importtime) that the CLI's --help and check skip
+        from confluent_kafka.schema_registry import Schema
 
         schema = Schema(action.schema_str, "AVRO")
         with registry_errors(self.services, action.subject):
-            self.services.registry.register_schema(action.subject, schema)
+            try:
+                self.services.registry.register_schema(action.subject, schema)
+            except client_errors() as exc:
+                # Another `make schemas` may have registered it first (two creations of one
+                # subject conflict): the same schema already registered is success.
+                found = self._registered(action.subject, schema) if _answered(exc) else None
+                if found is None:
+                    raise
+                return f"v{found.version} (id {found.schema_id}) already registered"
             # The Confluent API answers a registration with the id only; ask for the version.
             found = self.services.registry.lookup_schema(action.subject, schema)
         return f"v{found.version} (id {found.schema_id}) registered"
+
+    def _registered(self, subject: str, schema: Schema) -> RegisteredSchema | None:
+        """The subject's version of ``schema``; None when the registry says it has none."""
+        try:
+            return self.services.registry.lookup_schema(subject, schema)
+        except client_errors() as exc:
+            if not _answered(exc):
+                raise
+            return None
+
+
+def _answered(exc: Exception) -> bool:
+    """An error answer of the registry (not: no answer at all)."""
+    return RegistryFailure.of(exc).answered
 
 
 def apply_plans(services: Services, plans: Sequence[SubjectPlan]) -> list[SubjectResult]:
@@ -154,7 +223,7 @@ def apply_plans(services: Services, plans: Sequence[SubjectPlan]) -> list[Subjec
 
 def _service_errors() -> tuple[type[Exception], ...]:
     """What a service may raise while applying (the registry's are already ServiceRefused)."""
-    from cassandra.cluster import NoHostAvailable  # inner: 1.2 s the CLI's --help/check skip
+    from cassandra.cluster import NoHostAvailable  # inner: 0.6 s the CLI's --help/check skip
 
     return (
         DriverException,

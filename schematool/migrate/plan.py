@@ -7,7 +7,9 @@ A :class:`SubjectPlan` has three steps, in the order they are applied to a runni
    partitions, which breaks per-key order for every consumer.
 2. **cassandra**: keyspace, user types, table and the keyspace's dead-letter table, created
    when absent, otherwise only ``ALTER ... ADD`` (new nullable columns are harmless to the
-   running writer). A type change or another primary key is refused.
+   running writer). A type change or another primary key is refused. Every statement is
+   idempotent (``CREATE ... IF NOT EXISTS``, ``ADD IF NOT EXISTS``), so two ``make schemas``
+   that planned from the same state can both apply.
 3. **registry**: the subject's compatibility level, then the schema, registered only when
    both the registry and the local checker (field paths) find it compatible with the
    registry's versions at the sidecar's level.
@@ -202,7 +204,9 @@ def plan_cassandra(
         except UnsafeMigrationError as exc:
             refusals.append(f"type {spec.keyspace}.{udt.name}: {exc}")
             continue
-        statements.extend(migration.alter_type_statements(_qualified(spec.keyspace, udt.name)))
+        statements.extend(migration.alter_type_statements(
+            _qualified(spec.keyspace, udt.name), if_not_exists=True
+        ))
         if migration.dropped:
             notes.append(
                 f"type {spec.keyspace}.{udt.name} keeps fields the schema no longer has: "
@@ -226,7 +230,7 @@ def plan_cassandra(
         except UnsafeMigrationError as exc:
             refusals.append(f"{spec.qualified_table}: {exc}")
         else:
-            statements.extend(migration.alter_table_statements(qualified))
+            statements.extend(migration.alter_table_statements(qualified, if_not_exists=True))
             if migration.dropped:
                 notes.append(
                     f"{spec.qualified_table} keeps columns the schema no longer has: "
@@ -254,7 +258,9 @@ def _dead_letter_statements(dead_letters: TableState, refusals: list[str]) -> li
     except UnsafeMigrationError as exc:
         refusals.append(f"{spec.qualified_table}: {exc}")
         return []
-    return migration.alter_table_statements(_qualified(spec.keyspace, spec.table))
+    return migration.alter_table_statements(
+        _qualified(spec.keyspace, spec.table), if_not_exists=True
+    )
 
 
 def key_text(partition: tuple[str, ...], clustering: tuple[str, ...]) -> str:

@@ -7,7 +7,11 @@ and removes what it created at the end.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,12 +22,12 @@ from confluent_kafka.admin import NewTopic
 from confluent_kafka.schema_registry import Schema
 
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
-from config.settings import Settings
+from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract, load_contracts
 from contract.cql import DEAD_LETTER_COLUMNS, LINEAGE_COLUMNS
-from schematool.migrate.apply import run_apply
+from schematool.migrate.apply import apply_plans, plan_contracts, run_apply
 from schematool.migrate.drift import run_diff
-from schematool.migrate.observe import ServiceUnavailable
+from schematool.migrate.observe import ServiceUnavailable, connect
 from tests.support import unique_name
 
 pytestmark = pytest.mark.integration
@@ -286,3 +290,72 @@ def test_diff_reports_drift(sandbox: Sandbox) -> None:
     assert sandbox.apply(V1) == 0
     assert "is registered as v1, but the subject's latest is v2" in "\n".join(sandbox.out)
     assert sandbox.versions() == [1, 2]
+
+
+# -- two `make schemas` at once ----------------------------------------------------------
+
+V1_COLUMNS = {"id": "uuid", "name": "text", "age": "int", "address": "frozen<address>",
+              **LINEAGE_COLUMNS}
+
+
+def _assert_one_state(sandbox: Sandbox, versions: list[int], columns: dict[str, str],
+                      address: list[str]) -> None:
+    assert sandbox.versions() == versions
+    assert sandbox.topics() == {sandbox.topic: 2, sandbox.rejects_topic: 2}
+    assert sandbox.columns() == columns
+    assert sandbox.type_fields("address") == address
+    assert sandbox.columns("dead_letters") == dict(DEAD_LETTER_COLUMNS)
+    assert schema_registry_client(sandbox.settings).get_compatibility(sandbox.subject) == "BACKWARD"
+
+
+def test_two_plans_from_one_state_both_apply(sandbox: Sandbox) -> None:
+    """The interleaving that broke `make schemas` run twice at once, made certain: both
+    plan from the same live state, then both apply it (CREATE TOPIC, CREATE/ALTER ... ADD,
+    set the level, register)."""
+    for fields, versions, columns, address in [
+        (V1, [1], V1_COLUMNS, ["city"]),  # from nothing: topics, keyspace, tables, v1
+        (V2, [1, 2], {**V1_COLUMNS, "nationality": "text"}, ["city", "zip"]),  # ALTER ADDs
+    ]:
+        contracts = [sandbox.contract(fields)]
+        with connect(sandbox.settings) as services:
+            first = plan_contracts(services, contracts)
+            second = plan_contracts(services, contracts)
+            assert first == second and first[0].actions
+            done = apply_plans(services, first)
+            again = apply_plans(services, second)  # planned before the first applied
+        assert done[0].subject == again[0].subject == sandbox.subject
+        _assert_one_state(sandbox, versions, columns, address)
+
+
+def _apply_processes(sandbox: Sandbox, fields: list[dict[str, Any]], n: int = 2) -> list[
+    subprocess.CompletedProcess[str]
+]:
+    """``python -m schematool apply`` ``n`` times at once, on the sandbox's contract."""
+    sandbox.contract(fields)
+    schemas = sandbox.directory / "repo" / "schemas"
+    schemas.mkdir(parents=True, exist_ok=True)
+    for written in sandbox.directory.glob(f"{sandbox.subject}.*"):
+        shutil.copy(written, schemas / written.name)
+    env = {**os.environ, **sandbox.settings.as_env(show_secrets=True),
+           "PYTHONPATH": str(PROJECT_ROOT)}
+    command = [sys.executable, "-m", "schematool", "apply", "--repo", str(schemas.parent)]
+    running = [subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+               for _ in range(n)]
+    results = []
+    for process in running:
+        output, _ = process.communicate(timeout=300)
+        results.append(subprocess.CompletedProcess(command, process.returncode, output))
+    return results
+
+
+def test_two_apply_processes_at_once_both_exit_0_and_leave_one_state(sandbox: Sandbox) -> None:
+    for fields, versions, columns, address in [
+        (V1, [1], V1_COLUMNS, ["city"]),
+        (V2, [1, 2], {**V1_COLUMNS, "nationality": "text"}, ["city", "zip"]),
+    ]:
+        runs = _apply_processes(sandbox, fields)
+        assert [r.returncode for r in runs] == [0, 0], [r.stdout[-2000:] for r in runs]
+        _assert_one_state(sandbox, versions, columns, address)
+    assert sandbox.apply(V2) == 0 and "registry v2" in sandbox.out[0]
+    assert sandbox.out[0].count("up to date") == 3, sandbox.out  # nothing left to do

@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from config.settings import load_settings
 from contract.avro_types import SchemaError
 from contract.catalog import Contract
 from contract.cql import DEAD_LETTER_COLUMNS, LINEAGE_COLUMNS
 from schematool.__main__ import main
-from schematool.migrate.apply import PlanRefused, apply_plans, format_plan
+from schematool.migrate.apply import ApplyError, PlanRefused, apply_plans, format_plan
 from schematool.migrate.drift import (
     cassandra_drift,
     registry_drift,
@@ -31,10 +34,13 @@ from schematool.migrate.live import (
     TableState,
     TopicState,
 )
+from schematool.migrate.observe import Services
 from schematool.migrate.plan import (
     CreateTopic,
     RegisterSchema,
     SetCompatibility,
+    StepPlan,
+    SubjectPlan,
     plan_cassandra,
     plan_registry,
     plan_subject,
@@ -134,7 +140,7 @@ def test_nothing_in_cassandra_creates_keyspace_type_table_and_dead_letters() -> 
 def test_a_new_optional_field_becomes_alter_table_add() -> None:
     step = plan_cassandra(contract(V2), keyspace(address={"city": "text"}), table(V1_COLUMNS),
                           DEAD)
-    assert statements(step) == ["ALTER TABLE ks.people ADD nationality text"]
+    assert statements(step) == ["ALTER TABLE ks.people ADD IF NOT EXISTS nationality text"]
     assert not step.refusals
 
 
@@ -144,7 +150,7 @@ def test_a_new_nested_field_becomes_alter_type_add() -> None:
     fields = [*V1[:3], {"name": "address", "type": ["null", nested], "default": None}]
     step = plan_cassandra(contract(fields), keyspace(address={"city": "text"}),
                           table(V1_COLUMNS), DEAD)
-    assert statements(step) == ["ALTER TYPE ks.address ADD zip text"]
+    assert statements(step) == ["ALTER TYPE ks.address ADD IF NOT EXISTS zip text"]
 
 
 def test_in_sync_needs_nothing_and_reports_kept_columns() -> None:
@@ -186,7 +192,7 @@ def test_reserved_words_match_their_live_unquoted_names() -> None:
     fields = [*V1, {"name": "token", "type": ["null", "string"], "default": None}]
     step = plan_cassandra(contract(fields), keyspace(address={"city": "text"}),
                           table(V1_COLUMNS), DEAD)
-    assert statements(step) == ['ALTER TABLE ks.people ADD "token" text']
+    assert statements(step) == ['ALTER TABLE ks.people ADD IF NOT EXISTS "token" text']
     step = plan_cassandra(contract(fields), keyspace(address={"city": "text"}),
                           table({**V1_COLUMNS, "token": "text"}), DEAD)
     assert step.actions == ()
@@ -197,7 +203,9 @@ def test_dead_letters_missing_a_column_get_it_added() -> None:
     dead = TableState(KS, "dead_letters", MappingProxyType(columns))
     step = plan_cassandra(contract(V1), keyspace(address={"city": "text"}), table(V1_COLUMNS),
                           dead)
-    assert statements(step) == ["ALTER TABLE ks.dead_letters ADD replayed_at timestamp"]
+    assert statements(step) == [
+        "ALTER TABLE ks.dead_letters ADD IF NOT EXISTS replayed_at timestamp"
+    ]
 
 
 # -- registry --------------------------------------------------------------------------
@@ -437,3 +445,123 @@ def test_credentials_in_the_registry_url_are_refused_before_anything(
     [line] = capsys.readouterr().err.strip().splitlines()
     assert "must not carry credentials" in line
     assert "secret" not in line
+
+
+# -- two `make schemas` at once: what the second finds already done ------------------------
+
+
+def test_every_cassandra_statement_can_run_twice() -> None:
+    """Both plans of two concurrent runs hold the same statements; each must be idempotent."""
+    nested = {**ADDRESS, "fields": [*ADDRESS["fields"],
+                                    {"name": "zip", "type": ["null", "string"], "default": None}]}
+    fields = [*V2[:3], {"name": "address", "type": ["null", nested], "default": None},
+              NATIONALITY]
+    columns = {k: v for k, v in DEAD_LETTER_COLUMNS.items() if k != "replayed_at"}
+    fresh = plan_cassandra(contract(fields), KeyspaceState(KS), TableState(KS, "people"),
+                           TableState(KS, "dead_letters"))
+    evolve = plan_cassandra(contract(fields, ttl=60), keyspace(address={"city": "text"}),
+                            table(V1_COLUMNS), TableState(KS, "dead_letters",
+                                                          MappingProxyType(columns)))
+    assert statements(evolve) == [
+        "ALTER TYPE ks.address ADD IF NOT EXISTS zip text",
+        "ALTER TABLE ks.people ADD IF NOT EXISTS nationality text",
+        "ALTER TABLE ks.people WITH default_time_to_live = 60",
+        "ALTER TABLE ks.dead_letters ADD IF NOT EXISTS replayed_at timestamp",
+    ]
+    for statement in statements(fresh) + statements(evolve):
+        head = statement.splitlines()[0]
+        assert (re.match(r"CREATE (KEYSPACE|TYPE|TABLE) IF NOT EXISTS ", head)
+                or " ADD IF NOT EXISTS " in head
+                or " WITH default_time_to_live = " in head), head
+
+
+class _Future:
+    def __init__(self, error: KafkaError | None) -> None:
+        self.error = error
+
+    def result(self, timeout: float) -> None:
+        if self.error is not None:
+            raise KafkaException(self.error)
+
+
+class _Admin:
+    """A broker where another run created the topic first, with ``partitions``."""
+
+    def __init__(self, partitions: int, error: int = KafkaError.TOPIC_ALREADY_EXISTS) -> None:
+        self.partitions, self.code = partitions, error
+
+    def create_topics(self, topics: list[Any]) -> dict[str, _Future]:
+        return {t.topic: _Future(KafkaError(self.code)) for t in topics}
+
+    def list_topics(self, timeout: float) -> Any:
+        topic = SimpleNamespace(error=None, partitions=dict.fromkeys(range(self.partitions)))
+        return SimpleNamespace(topics={"people": topic})
+
+
+class _Registry:
+    """A registry where another run registered the schema (and set the level) first."""
+
+    def __init__(self, level: str = "BACKWARD", registered: bool = True) -> None:
+        self.level, self.registered = level, registered
+
+    def register_schema(self, subject: str, schema: Any) -> int:
+        raise SchemaRegistryError(409, 409, "artifact already exists")
+
+    def lookup_schema(self, subject: str, schema: Any) -> Any:
+        if not self.registered:
+            raise SchemaRegistryError(404, 40403, "schema not found")
+        return SimpleNamespace(version=1, schema_id=7)
+
+    def set_compatibility(self, subject: str, level: str) -> str:
+        raise SchemaRegistryError(409, 409, "rule already exists")
+
+    def get_compatibility(self, subject: str) -> str:
+        return self.level
+
+
+def _services(admin: Any = None, registry: Any = None) -> Services:
+    settings = load_settings({})
+    return Services(settings, registry, admin, None)  # type: ignore[arg-type]
+
+
+def _apply(services: Services, *actions: Any) -> list[str]:
+    plan = SubjectPlan("people-value", StepPlan("topics"), StepPlan("cassandra"),
+                       StepPlan("registry", tuple(actions)))
+    [result] = apply_plans(services, [plan])
+    return result.done["registry"]
+
+
+def test_a_topic_created_meanwhile_with_the_sidecars_partitions_is_success() -> None:
+    plan = SubjectPlan("people-value", StepPlan("topics", (CreateTopic("people", 3, 1),)),
+                       StepPlan("cassandra"), StepPlan("registry"))
+    [result] = apply_plans(_services(admin=_Admin(3)), [plan])
+    assert result.done["topics"] == ["people already created (3 partitions)"]
+
+
+def test_a_topic_created_meanwhile_with_other_partitions_fails_naming_them() -> None:
+    plan = SubjectPlan("people-value", StepPlan("topics", (CreateTopic("people", 3, 1),)),
+                       StepPlan("cassandra"), StepPlan("registry"))
+    with pytest.raises(ApplyError, match="created meanwhile with 2 partitions, the sidecar says 3"):
+        apply_plans(_services(admin=_Admin(2)), [plan])
+
+
+def test_another_topic_error_still_fails() -> None:
+    plan = SubjectPlan("people-value", StepPlan("topics", (CreateTopic("people", 3, 1),)),
+                       StepPlan("cassandra"), StepPlan("registry"))
+    with pytest.raises(ApplyError, match=r"create people \(3 partitions\) failed"):
+        apply_plans(_services(admin=_Admin(3, KafkaError.TOPIC_AUTHORIZATION_FAILED)), [plan])
+
+
+def test_the_same_schema_registered_meanwhile_is_success() -> None:
+    done = _apply(_services(registry=_Registry()), SetCompatibility("people-value", "BACKWARD"),
+                  RegisterSchema("people-value", schema_text(V1), 1))
+    assert done == ["compatibility BACKWARD already set", "v1 (id 7) already registered"]
+
+
+def test_a_refused_registration_of_a_schema_not_there_still_fails() -> None:
+    with pytest.raises(ApplyError, match="register v1 failed: .*artifact already exists"):
+        _apply(_services(registry=_Registry(registered=False)),
+               RegisterSchema("people-value", schema_text(V1), 1))
+    with pytest.raises(ApplyError, match="set compatibility BACKWARD failed"):
+        _apply(_services(registry=_Registry(level="NONE")),
+               SetCompatibility("people-value", "BACKWARD"))
