@@ -52,6 +52,7 @@ class CheckpointDamage:
             ctx.progress(f"  {how}: {damaged}")
             notes.append(f"fault: {how} ({damaged.relative_to(location)})")
 
+            before = len(pipe.log_lines())  # the graceful stop above may log py4j's errors
             start_cli_stream(pipe, wait_started=False)
             last = wait_supervisor_exit(pipe, WAIT_S)
             said = events(pipe, "checkpoint_damaged")
@@ -61,7 +62,7 @@ class CheckpointDamage:
             notes.append(f"job said: {said[-1]['error'] if said else 'nothing'}")
             notes.append(f"supervisor: {last}")
             notes.append(f"make status: {status_lines[0] if status_lines else 'nothing'}")
-            traceback = any(line.startswith("Traceback") for line in pipe.log_lines())
+            traceback = any(line.startswith("Traceback") for line in pipe.log_lines()[before:])
 
             # The runbook: move the checkpoint aside, start the stream again.
             aside = location.with_name(f"{location.name}.damaged-{int(time.time())}")
