@@ -8,7 +8,11 @@
   dead-lettered because the registry blinked.
 * Reader schema: the subject's latest registered version, the shape every row is decoded
   into. Re-read at most every ``ttl_seconds`` (between micro-batches), so a new version
-  is picked up without a restart.
+  is picked up without a restart. A registry that does not answer that periodic re-read
+  costs nothing: the cached reader still reads every writer it read before, so it is
+  kept (event ``reader_refresh_failed``) and the re-read is tried again a few seconds
+  later. A refresh the batch needs (:meth:`SchemaLookup.refresh_reader`: a writer has
+  fields the cached reader lacks) and the first read still raise.
 
 :class:`StaticSchemas` implements the same interface from a dict, for unit tests.
 """
@@ -25,11 +29,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 # RegistryUnavailable (the registry could not answer) fails the batch, to be retried from
 # the checkpoint: nothing is dead-lettered. Callers catch it from here or from config.
 from config.registry import RegistryFailure, RegistryUnavailable, client_errors
+from streaming.logs import log_event
 
 if TYPE_CHECKING:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
 HTTP_NOT_FOUND = 404
+# After a periodic re-read of the reader failed, the next attempt waits this long.
+REFRESH_RETRY_SECONDS = 5.0
 T = TypeVar("T")
 
 
@@ -41,7 +48,9 @@ class ReaderSchemaMissing(RuntimeError):
 class WriterSchema:
     schema_id: int
     schema_str: str
-    version: int | None  # the version under the job's subject, when the registry says
+    # The version under the job's subject, when the registry says. Lineage only: a
+    # registry that cannot tell (any 4xx) gives None, so no decision may rest on it alone.
+    version: int | None
 
 
 @dataclass(frozen=True)
@@ -130,9 +139,24 @@ class RegistrySchemas:
     def reader(self) -> ReaderSchema:
         with self._lock:
             now = self._clock()
-            if self._reader is None or now - self._reader_read_at >= self._ttl:
-                self._reader = self._fetch_latest()
+            if self._reader is None:
+                self._reader = self._fetch_latest()  # nothing to fall back on: raises
                 self._reader_read_at = now
+            elif now - self._reader_read_at >= self._ttl:
+                try:
+                    self._reader = self._fetch_latest()
+                except RegistryUnavailable as exc:
+                    # The cached reader still reads every writer it read so far; a writer
+                    # it cannot read forces refresh_reader(), which does raise.
+                    log_event(
+                        "reader_refresh_failed", subject=self._subject,
+                        kept_version=self._reader.version,
+                        kept_schema_id=self._reader.schema_id,
+                        retry_in_s=REFRESH_RETRY_SECONDS, error=str(exc),
+                    )
+                    self._reader_read_at = now - self._ttl + REFRESH_RETRY_SECONDS
+                else:
+                    self._reader_read_at = now
             return self._reader
 
     def refresh_reader(self) -> ReaderSchema:

@@ -142,3 +142,37 @@ def test_static_schemas() -> None:
     assert schemas.writer(1) == WriterSchema(1, V1, 1)
     assert schemas.writer(2) is None
     assert schemas.reader().version == 2
+
+
+def test_a_registry_blip_during_the_periodic_refresh_keeps_the_cached_reader(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The cached reader reads every writer it read before: a failed re-read is no reason
+    to fail the batch. Only what needs the registry (a new writer id, a forced refresh)
+    still fails it, to be retried: an outage is never dead-lettered."""
+    import logging
+
+    from streaming.logs import LOGGER_NAME
+
+    clock = Clock()
+    client = FakeClient({1: V1, 2: V2}, (1, 1, V1), versions={1: 1})
+    schemas = RegistrySchemas(client, SUBJECT, ttl_seconds=30, clock=clock)  # type: ignore[arg-type]
+    assert schemas.reader().version == 1
+    assert schemas.writer(1) is not None
+    client.failure = httpx.ConnectError("Connection refused")
+    clock.now = 30
+    caplog.set_level(logging.INFO, logger=LOGGER_NAME)
+    assert schemas.reader().version == 1  # kept
+    events = [json.loads(r.getMessage()) for r in caplog.records if r.name == LOGGER_NAME]
+    assert [e["event"] for e in events] == ["reader_refresh_failed"]
+    assert events[0]["kept_version"] == 1 and "Connection refused" in events[0]["error"]
+    assert schemas.writer(1) is not None  # cached: no registry call
+    with pytest.raises(RegistryUnavailable, match="schema id 2"):
+        schemas.writer(2)  # never fetched: the batch cannot decode it
+    with pytest.raises(RegistryUnavailable, match="latest version"):
+        schemas.refresh_reader()  # a batch that needs a newer reader fails, and is retried
+    # The registry is back: the next re-read (tried again within a TTL) sees version 2.
+    client.failure = None
+    client.latest = (2, 2, V2)
+    clock.now = 59
+    assert schemas.reader().version == 2
