@@ -59,9 +59,14 @@ LINEAGE_COLUMNS: Mapping[str, str] = MappingProxyType(
 )
 
 # Records the streaming job could not decode or write, kept with their raw bytes for replay.
+# One row per Kafka record: its position and its Kafka timestamp. The offset alone names a
+# record only within one incarnation of a topic: offsets start again at 0 in a recreated
+# topic (or after a Kafka-only reset), and that record's dead letter must not overwrite
+# the first one's. The same record dead-lettered twice (a retried batch, a failed replay)
+# has the same timestamp, so it stays one row, updated.
 DEAD_LETTER_TABLE = "dead_letters"
 DEAD_LETTER_PARTITION_KEY = ("topic", "partition")
-DEAD_LETTER_CLUSTERING_KEY = ("offset",)
+DEAD_LETTER_CLUSTERING_KEY = ("offset", "kafka_timestamp")
 DEAD_LETTER_COLUMNS: Mapping[str, str] = MappingProxyType(
     {
         "topic": "text",
@@ -381,7 +386,8 @@ def dead_letter_spec(keyspace: str) -> TableSpec:
 
 
 def dead_letter_table_cql(keyspace: str) -> str:
-    """``CREATE TABLE <keyspace>.dead_letters``: PRIMARY KEY ((topic, partition), offset)."""
+    """``CREATE TABLE <keyspace>.dead_letters``:
+    PRIMARY KEY ((topic, partition), offset, kafka_timestamp)."""
     return create_table_cql(dead_letter_spec(keyspace))
 
 

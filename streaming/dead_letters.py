@@ -1,16 +1,30 @@
 """The dead-letter rows: a Kafka record the job could not use, with its raw bytes and why.
 
 Their shape is the ``<keyspace>.dead_letters`` table of :mod:`contract.cql`
-(PRIMARY KEY ((topic, partition), offset)), so the same record dead-lettered twice
-(a retried batch, a failed replay) is one row, updated.
+(PRIMARY KEY ((topic, partition), offset, kafka_timestamp)), so the same record
+dead-lettered twice (a retried batch, a failed replay) is one row, updated, and a record
+at the same offset of a recreated topic is a row of its own.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from contract.cql import DEAD_LETTER_COLUMNS, DeadLetterStage
+from contract.cql import (
+    DEAD_LETTER_CLUSTERING_KEY,
+    DEAD_LETTER_COLUMNS,
+    DEAD_LETTER_PARTITION_KEY,
+    DEAD_LETTER_TABLE,
+    DeadLetterStage,
+)
+
+KEY_QUERY = (
+    "SELECT column_name, kind, position FROM system_schema.columns "
+    "WHERE keyspace_name = %s AND table_name = %s"
+)
 
 # The Kafka source columns a record keeps through the job (``includeHeaders`` on).
 KAFKA_SOURCE_COLUMNS = ("key", "value", "headers", "topic", "partition", "offset", "timestamp")
@@ -102,4 +116,31 @@ def as_kafka_records(dead_letters: DataFrame) -> DataFrame:
         F.col("partition"),
         F.col("offset"),
         F.col("kafka_timestamp").alias("timestamp"),
+    )
+
+
+def outdated_key(session: Any, keyspace: str) -> str | None:
+    """Why the live dead-letter table's primary key is not the contract's, or None.
+
+    A table created before the key gained ``kafka_timestamp`` still works (same columns),
+    but a recreated topic's dead letter overwrites the first incarnation's at the same
+    offset; a primary key cannot change in place (docs/schema-evolution.md, "The
+    dead-letter table's key"). ``session`` is a cassandra-driver session.
+    """
+    rows = list(session.execute(KEY_QUERY, (keyspace, DEAD_LETTER_TABLE)))
+    if not rows:
+        return None  # no table: the start-up check refuses that already
+
+    def key_of(kind: str) -> tuple[str, ...]:
+        return tuple(r.column_name for r in sorted(
+            (r for r in rows if r.kind == kind), key=lambda r: r.position))
+    live = (key_of("partition_key"), key_of("clustering"))
+    if live == (DEAD_LETTER_PARTITION_KEY, DEAD_LETTER_CLUSTERING_KEY):
+        return None
+    return (
+        f"{keyspace}.{DEAD_LETTER_TABLE} has primary key (({', '.join(live[0])}), "
+        f"{', '.join(live[1])}), not (({', '.join(DEAD_LETTER_PARTITION_KEY)}), "
+        f"{', '.join(DEAD_LETTER_CLUSTERING_KEY)}): a dead letter of a recreated topic "
+        "overwrites the earlier one at the same offset; migrate it once as "
+        "docs/schema-evolution.md says (\"The dead-letter table's key\")"
     )

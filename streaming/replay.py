@@ -13,25 +13,25 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from config.clients import schema_registry_client
+from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
 from contract.catalog import Contract
 from contract.cql import DEAD_LETTER_TABLE, DeadLetterStage
 from streaming.cassandra_writer import CassandraSink, Sink, read_table, write_pass
-from streaming.dead_letters import KAFKA_COLUMN, as_kafka_records
+from streaming.dead_letters import KAFKA_COLUMN, as_kafka_records, outdated_key
 from streaming.decode import batch_writers
 from streaming.frames import parse_frames
 from streaming.logs import log_event
 from streaming.registry import RegistrySchemas, SchemaLookup
-from streaming.schema_check import check_tables
+from streaming.schema_check import check_tables, live_columns
 from streaming.session import build_spark_session
 from streaming.table_target import TableTarget
 from streaming.triage import STAGE, stage_counts, triage
 
+# The dead letter's primary key (contract.cql): what an update names its row by.
+DEAD_LETTER_KEY = ("topic", "partition", "offset", "kafka_timestamp")
 # What a failed replay updates in its dead letter: everything but the bytes and first time.
-FAILURE_UPDATE_COLUMNS = (
-    "topic", "partition", "offset", "schema_id", "error", "error_class", "stage"
-)
+FAILURE_UPDATE_COLUMNS = (*DEAD_LETTER_KEY, "schema_id", "error", "error_class", "stage")
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ def replay(
                     kafka["topic"].alias("topic"),
                     kafka["partition"].alias("partition"),
                     kafka["offset"].alias("offset"),
+                    kafka["timestamp"].alias("kafka_timestamp"),
                     F.current_timestamp().alias("replayed_at"),
                 )
             )
@@ -110,12 +111,26 @@ def replay(
         letters.unpersist()
 
 
+def live_target(settings: Settings, contract: Contract) -> TableTarget:
+    """The contract's table with the columns it has now, as the streaming job writes it.
+
+    The registry may be ahead of this checkout (a version registered by `make schemas`
+    elsewhere): what replay can write is what the live table holds, not what this
+    checkout's contract lists.
+    """
+    target = TableTarget.from_contract(contract)
+    check_tables(settings, target)  # the table holds at least what the contract asks
+    with cassandra_session(settings) as session:
+        if (problem := outdated_key(session, target.keyspace)) is not None:
+            log_event("dead_letter_key_outdated", error=problem)
+        return target.with_columns(live_columns(session, target.keyspace, target.table))
+
+
 def run_replay(
     settings: Settings, contract: Contract, *, stage: str | None, since: datetime | None
 ) -> ReplayReport:
     """Read the dead letters from Cassandra, replay them, write the outcome back."""
-    target = TableTarget.from_contract(contract)
-    check_tables(settings, target)
+    target = live_target(settings, contract)
     schemas = RegistrySchemas(schema_registry_client(settings), contract.subject)
     spark = build_spark_session(settings, f"userstream-replay-{contract.table}")
     letters = select_dead_letters(

@@ -200,7 +200,9 @@ def test_bad_key_or_lineage_collision_is_refused(key: str) -> None:
 def test_dead_letter_table_has_the_agreed_columns_and_key() -> None:
     text = dead_letter_table_cql("spark_streams")
     assert text.startswith("CREATE TABLE IF NOT EXISTS spark_streams.dead_letters (")
-    assert "PRIMARY KEY ((topic, partition), offset)" in text
+    # The offset alone names a record within one incarnation of a topic only: a recreated
+    # topic starts again at 0, and its dead letters must not overwrite the first one's.
+    assert "PRIMARY KEY ((topic, partition), offset, kafka_timestamp)" in text
     assert dict(DEAD_LETTER_COLUMNS) == {
         "topic": "text",
         "partition": "int",

@@ -67,6 +67,8 @@ def test_replay_writes_what_now_decodes_and_keeps_the_rest(
     assert [(u["offset"], u["stage"], u["error"]) for u in failed] == [
         (12, "frame", "unknown magic byte 0x7f")
     ]
+    # Each update names its dead letter by the whole key, the record's Kafka time included.
+    assert {u["kafka_timestamp"] for u in [*marked, *failed]} == {TS.replace(tzinfo=None)}
     assert "value" not in failed[0] and "dead_lettered_at" not in failed[0]  # kept as they were
 
 
@@ -92,3 +94,59 @@ def test_replaying_nothing(
     sink = fake_sink
     assert replay(empty, StaticSchemas({}, SCHEMA), TARGET, sink).selected == 0
     assert sink.rows == [] and sink.updates == []
+
+
+def test_replay_writes_into_the_live_table_when_the_registry_is_ahead_of_the_checkout(
+    spark: SparkSession, fake_sink: FakeSink, monkeypatch: pytest.MonkeyPatch,
+    user_value: UserValue, triage_batch: TriageBatch,
+) -> None:
+    """The registry's latest has a field this checkout's contract lacks, and `make schemas`
+    (run elsewhere) added its column: replay writes it, as the stream does."""
+    from contextlib import nullcontext
+
+    import streaming.replay as replay_module
+    from config.settings import load_settings
+
+    v2 = {**SCHEMA, "fields": [*SCHEMA["fields"],
+                               {"name": "nickname", "type": ["null", "string"], "default": None}]}
+    live = {**TARGET.columns, "nickname": "text"}
+    letters = dead_letters(spark, user_value, triage_batch)
+    monkeypatch.setattr(replay_module, "check_tables", lambda settings, target: None)
+    monkeypatch.setattr(replay_module, "schema_registry_client", lambda settings: None)
+    monkeypatch.setattr(replay_module, "RegistrySchemas",
+                        lambda client, subject: StaticSchemas({LATE_ID: SCHEMA}, v2))
+    monkeypatch.setattr(replay_module, "build_spark_session", lambda settings, name: spark)
+    monkeypatch.setattr(replay_module, "read_table", lambda spark, keyspace, table: letters)
+    monkeypatch.setattr(replay_module, "CassandraSink", lambda target: fake_sink)
+    monkeypatch.setattr(replay_module, "cassandra_session", lambda settings: nullcontext(),
+                        raising=False)
+    monkeypatch.setattr(replay_module, "live_columns",
+                        lambda session, keyspace, table: live, raising=False)
+    monkeypatch.setattr(replay_module, "outdated_key", lambda session, keyspace: None,
+                        raising=False)
+
+    report = replay_module.run_replay(load_settings(), CONTRACT, stage=None, since=None)
+
+    assert (report.replayed, report.still_failing) == (2, 1)
+    assert "nickname" in fake_sink.row_columns
+
+
+def test_a_dead_letter_table_with_the_old_key_is_named_with_its_migration() -> None:
+    from types import SimpleNamespace
+
+    from streaming.dead_letters import outdated_key
+
+    def session(*clustering: str) -> Any:
+        rows = [SimpleNamespace(column_name=c, kind="partition_key", position=i)
+                for i, c in enumerate(("topic", "partition"))]
+        rows += [SimpleNamespace(column_name=c, kind="clustering", position=i)
+                 for i, c in reversed(list(enumerate(clustering)))]
+        rows.append(SimpleNamespace(column_name="error", kind="regular", position=-1))
+        return SimpleNamespace(execute=lambda query, args: rows)
+
+    assert outdated_key(session("offset", "kafka_timestamp"), "ks") is None
+    problem = outdated_key(session("offset"), "ks")
+    assert problem is not None
+    assert "ks.dead_letters has primary key ((topic, partition), offset)" in problem
+    assert "docs/schema-evolution.md" in problem
+    assert outdated_key(SimpleNamespace(execute=lambda query, args: []), "ks") is None
