@@ -34,6 +34,7 @@ from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibi
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
+from pyspark.sql.types import ArrayType, DataType, MapType, StringType, StructType
 
 from contract.cql import LINEAGE_COLUMNS
 from contract.wire import HEADER_SIZE, header
@@ -53,6 +54,7 @@ class DecodeErrorClass:
     UNKNOWN_SCHEMA_ID = "unknown_schema_id"
     UNREADABLE_WRITER_SCHEMA = "unreadable_writer_schema"
     UNDECODABLE_PAYLOAD = "undecodable_payload"
+    INVALID_UTF8 = "invalid_utf8"
 
 
 class ReservedFieldError(ValueError):
@@ -259,18 +261,163 @@ def _decode_steps(
     )
 
 
-def current_reader(schema_ids: Iterable[int], lookup: SchemaLookup) -> ReaderSchema:
-    """The reader for a batch: refreshed at once when a writer is newer than it.
+# -- strings that are not UTF-8 -------------------------------------------------------------------
+#
+# Avro strings are UTF-8, but Spark's Avro reader copies their bytes unchecked: a record
+# with invalid bytes (or a UTF-16 surrogate encoded as UTF-8) decodes, and the Cassandra
+# driver later turns those bytes into replacement characters, storing an altered value.
+# The reconciliation's fastavro refuses the same record. Such rows are dead-lettered
+# (stage decode, :attr:`DecodeErrorClass.INVALID_UTF8`), found with SQL expressions: a
+# string's raw bytes differ from the same string encoded again, because encoding decodes
+# it first, replacing every malformed sequence with U+FFFD.
 
-    The reader is otherwise re-read every few seconds; without this, rows written
-    with a version registered a moment ago would be decoded into the older reader
-    and lose the new field.
+
+def invalid_utf8(value: Column, data_type: DataType) -> Column | None:
+    """True when a string anywhere in ``value`` (of Spark type ``data_type``: nested
+    structs, arrays and maps included) is not valid UTF-8, else false; None when the type
+    holds no string at all."""
+    if isinstance(data_type, StringType):
+        return F.coalesce(value.cast("binary") != F.encode(value, "UTF-8"), F.lit(False))
+    if isinstance(data_type, StructType):
+        return _any([invalid_utf8(value[f.name], f.dataType) for f in data_type.fields])
+    if isinstance(data_type, ArrayType):
+        return _any_item(value, data_type.elementType)
+    if isinstance(data_type, MapType):
+        return _any([_any_item(F.map_keys(value), data_type.keyType),
+                     _any_item(F.map_values(value), data_type.valueType)])
+    return None
+
+
+def _any_item(items: Column, item_type: DataType) -> Column | None:
+    if not _holds_string(item_type):
+        return None  # no per-item lambda at all
+
+    def check(item: Column) -> Column:
+        found = invalid_utf8(item, item_type)
+        assert found is not None
+        return found
+
+    return F.coalesce(F.exists(items, check), F.lit(False))
+
+
+def _holds_string(data_type: DataType) -> bool:
+    if isinstance(data_type, StringType):
+        return True
+    if isinstance(data_type, StructType):
+        return any(_holds_string(f.dataType) for f in data_type.fields)
+    if isinstance(data_type, ArrayType):
+        return _holds_string(data_type.elementType)
+    if isinstance(data_type, MapType):
+        return _holds_string(data_type.keyType) or _holds_string(data_type.valueType)
+    return False
+
+
+def _any(checks: list[Column | None]) -> Column | None:
+    present = [c for c in checks if c is not None]
+    if not present:
+        return None
+    found = present[0]
+    for c in present[1:]:
+        found = found | c
+    return found
+
+
+class ReaderBehindWriter(RuntimeError):
+    """A writer schema has fields the subject's latest version lacks, and nothing says that
+    version dropped them: decoding into it would lose their data without a trace."""
+
+
+def missing_fields(writer_text: str, reader_text: str) -> list[str]:
+    """The fields (paths, nested records included) of ``writer`` that ``reader`` has no
+    field for, by name or alias: what Avro resolution would drop when reading it."""
+    writer = avro.schema.parse(writer_text)
+    reader = avro.schema.parse(reader_text)
+    missing: list[str] = []
+    _walk_missing(writer, reader, "", missing, set())
+    return missing
+
+
+def _records(schema: avro.schema.Schema) -> list[avro.schema.RecordSchema]:
+    """The records a field's type can hold: itself, union branches, array items, map values."""
+    if isinstance(schema, avro.schema.RecordSchema):
+        return [schema]
+    if isinstance(schema, avro.schema.UnionSchema):
+        return [r for branch in schema.schemas for r in _records(branch)]
+    if isinstance(schema, avro.schema.ArraySchema):
+        return _records(schema.items)
+    if isinstance(schema, avro.schema.MapSchema):
+        return _records(schema.values)
+    return []
+
+
+def _walk_missing(
+    writer: avro.schema.Schema, reader: avro.schema.Schema, path: str, missing: list[str],
+    seen: set[tuple[str, str]],
+) -> None:
+    readers = _records(reader)
+    for w in _records(writer):
+        for r in readers:
+            if len(readers) > 1 and w.name != r.name:
+                continue  # among several records, a record resolves to its namesake
+            if (w.fullname, r.fullname) in seen:
+                continue  # recursive types: each pair once
+            seen.add((w.fullname, r.fullname))
+            by_name: dict[str, avro.schema.Field] = {}
+            for f in r.fields:
+                for name in (f.name, *(f.props.get("aliases") or ())):
+                    by_name[name] = f
+            for wf in w.fields:
+                rf = by_name.get(wf.name)
+                where = f"{path}.{wf.name}" if path else wf.name
+                if rf is None:
+                    missing.append(where)
+                else:
+                    _walk_missing(wf.type, rf.type, where, missing, seen)
+
+
+def current_reader(schema_ids: Iterable[int], lookup: SchemaLookup) -> ReaderSchema:
+    """The reader for a batch: refreshed at once when a writer has fields it lacks.
+
+    Decided by the schemas' content, never by a version number (a registry may not
+    tell a writer's version): a writer with a field the reader has no field for would
+    lose that field's data in Avro's resolution, so the reader is re-read. If the
+    subject's latest version still lacks the field, it was dropped on purpose only when
+    that version is known to be later than the writer (a larger version under the
+    subject, or, when the registry cannot tell the writer's version, a larger schema id:
+    registries assign ids in registration order). Otherwise :class:`ReaderBehindWriter`
+    fails the batch loudly: its offsets are not committed and nothing is dropped.
+    :class:`streaming.registry.RegistryUnavailable` from the refresh fails it too.
     """
     reader = lookup.reader()
-    versions = [w.version for i in schema_ids if (w := lookup.writer(i)) and w.version]
-    if versions and max(versions) > reader.version:
-        reader = lookup.refresh_reader()
+    writers = [w for i in schema_ids if (w := lookup.writer(i)) is not None]
+    if not any(_loses_fields(w, reader) for w in writers):
+        return reader
+    reader = lookup.refresh_reader()
+    for w in writers:
+        lost = _loses_fields(w, reader)
+        if lost and not _reader_is_later(w, reader):
+            raise ReaderBehindWriter(
+                f"writer schema id {w.schema_id} has field(s) {lost} that the latest version "
+                f"of {reader.subject!r} (version {reader.version}, id {reader.schema_id}) "
+                "lacks, and nothing says that version dropped them: decoding would lose "
+                "their data, so the batch stops before its offsets are committed. Register "
+                "the writer's schema under the subject (`make schemas`); the job then "
+                "resumes by itself"
+            )
     return reader
+
+
+def _loses_fields(writer: WriterSchema, reader: ReaderSchema) -> list[str]:
+    try:
+        return missing_fields(writer.schema_str, reader.schema_str)
+    except (avro.errors.AvroException, json.JSONDecodeError):
+        return []  # not a valid schema: resolve_writers dead-letters its rows with the reason
+
+
+def _reader_is_later(writer: WriterSchema, reader: ReaderSchema) -> bool:
+    if writer.version is not None:
+        return writer.version < reader.version
+    return writer.schema_id < reader.schema_id
 
 
 def batch_writers(

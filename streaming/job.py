@@ -13,12 +13,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from config.clients import cassandra_session, schema_registry_client
@@ -32,6 +31,7 @@ from streaming.checkpoint import (
     query_name,
     verify_checkpoint,
 )
+from streaming.dead_letters import outdated_key
 from streaming.decode import WriterResolution, current_reader, resolve_writers
 from streaming.frames import parse_frames
 from streaming.logs import log_event
@@ -89,17 +89,6 @@ class Pass:
 
     triaged: Triage
     metrics: BatchMetrics  # collected by its write
-    later_ids: tuple[int, ...] = ()  # frame ids whose records a later pass decides about
-    later_rows: int = 0  # how many of this pass's unwritten rows have those ids
-
-    @property
-    def not_written(self) -> int:
-        """The rows this pass dead-letters."""
-        return self.metrics.not_written - self.later_rows
-
-    def leaving(self, ids: tuple[int, ...], rows: int) -> Pass:
-        """The same pass, leaving the ``rows`` records of frame ids ``ids`` to a later one."""
-        return replace(self, later_ids=ids, later_rows=rows)
 
 
 @dataclass
@@ -153,49 +142,46 @@ class BatchProcessor:
         self._target_version = reader_version
 
     def process(self, batch: DataFrame, batch_id: int) -> BatchReport:
-        """One pass that writes what it can; more passes only for new ids and dead letters.
+        """One pass that writes what it can; a second only for new ids; then dead letters.
 
         1. Decode with the writers already known (the reader's own id, the ids of earlier
-           batches), check, write, and collect the metrics, in one Spark job.
-        2. Ids this batch brought that the registry knows: a second pass over their rows
-           only (a newer writer refreshes the reader first, so its fields are kept).
-        3. Rows not written: a job per pass that had some, writing them as dead letters.
+           batches), check, write each key's latest record, and collect the metrics, in
+           one Spark job.
+        2. Ids this batch brought that the registry knows: the whole batch again, with
+           them known (a writer with fields the reader lacks refreshes the reader first,
+           so they are kept). Not their rows alone: a key's record with a new id may be
+           older than one of the first pass, and must not be written after it. The
+           second pass writes every key's latest record of the batch; what the first
+           wrote of it is rewritten by the same upsert or superseded.
+        3. Rows the last pass did not write: one job writing them as dead letters.
         """
         started = self.monotonic()
         framed = parse_frames(batch)
         reader = self.schemas.reader()  # refreshed here when stale, between batches
-        first = self._pass(framed, reader)
-        passes = [first]
-        new_ids = [i for i in first.metrics.schema_ids if i not in first.triaged.writers]
+        done = self._pass(framed, reader)
+        new_ids = [i for i in done.metrics.schema_ids if i not in done.triaged.writers]
         # Only ids the registry knows join the decoder's CASE: the ids of random bytes
         # would grow it batch after batch (their look-ups are cached as unknown anyway).
         retry = tuple(i for i in new_ids if self.schemas.writer(i) is not None)
-        self._known_ids.update(retry)
+        # The first pass's own ids too: its reader's id is not the next reader's.
+        self._known_ids.update(done.triaged.writers, retry)
         if retry:
             reader = current_reader(retry, self.schemas)
-            rows = framed.where(F.col("frame_error").isNull() & F.col("schema_id").isin(*retry))
-            second = self._pass(rows, reader)
-            # The first pass could not read those rows (their ids were new): the second's call.
-            passes = [first.leaving(retry, second.metrics.rows), second]
+            done = self._pass(framed, reader)
 
-        by_stage: dict[str, int] = {}
-        for done in passes:
-            if done.not_written:
-                letters = self._write_dead_letters(done.triaged, done.later_ids)
-                for stage, n in letters.items():
-                    by_stage[stage] = by_stage.get(stage, 0) + n
+        by_stage = self._write_dead_letters(done.triaged) if done.metrics.not_written else {}
         completed_ms = int(self.wall_clock() * 1000)
         return BatchReport(
             batch_id=batch_id,
-            input_rows=first.metrics.rows,
-            rows_written=sum(done.metrics.written for done in passes),
+            input_rows=done.metrics.rows,
+            rows_written=done.metrics.written,
             dead_lettered=sum(by_stage.values()),
             dead_lettered_by_stage=by_stage,
-            schema_ids=list(first.metrics.schema_ids),
+            schema_ids=list(done.metrics.schema_ids),
             reader_version=reader.version,
             reader_schema_id=reader.schema_id,
             duration_ms=self._elapsed_ms(started),
-            lag=lag_from(first.metrics, completed_ms),
+            lag=lag_from(done.metrics, completed_ms),
         )
 
     def _pass(self, framed: DataFrame, reader: ReaderSchema) -> Pass:
@@ -212,8 +198,8 @@ class BatchProcessor:
             self._resolved[(schema_id, reader.schema_id)] = resolution
         return {i: w for (i, r), w in self._resolved.items() if r == reader.schema_id and i in ids}
 
-    def _write_dead_letters(self, triaged: Triage, exclude: tuple[int, ...]) -> dict[str, int]:
-        letters, observation = triaged.observed_dead_letters(exclude)
+    def _write_dead_letters(self, triaged: Triage) -> dict[str, int]:
+        letters, observation = triaged.observed_dead_letters()
         self.sink.write_dead_letters(letters)
         return stage_counts(observation.get)
 
@@ -335,6 +321,9 @@ def run(
                   ranges=[str(r) for r in lost.ranges], action="continuing past the gap")
     target = TableTarget.from_contract(contract)
     check_tables(settings, target)  # the table holds at least what the contract asks
+    with cassandra_session(settings) as session:
+        if (problem := outdated_key(session, target.keyspace)) is not None:
+            log_event("dead_letter_key_outdated", error=problem)  # works, but say it
 
     def table_columns() -> dict[str, str]:
         with cassandra_session(settings) as session:

@@ -10,6 +10,12 @@ extra counting actions. The ``observe`` node also keeps the optimizer from pushi
 Dead letters are the rare case: they are selected by a second job over the same batch
 (same offsets, same schemas, so the same verdicts), only when the metrics say there are
 some.
+
+One record per key is written: when a batch holds several records of one primary key,
+only the one with the highest Kafka offset is (:func:`latest_per_key`). The connector
+sends rows of one partition key in unlogged batches, whose statements share one write
+time, and Cassandra breaks such a tie by the larger value, not the later statement: an
+older record of a user could otherwise win over its newer one.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
+from pyspark.sql.types import DataType, StructType
 
 from contract.cql import LINEAGE_COLUMNS, DeadLetterStage
 from streaming.dead_letters import KAFKA_COLUMN, dead_letter_rows
@@ -28,8 +35,10 @@ from streaming.decode import (
     DECODE_ERROR,
     DECODE_ERROR_CLASS,
     DECODED,
+    DecodeErrorClass,
     WriterResolution,
     decode_frames,
+    invalid_utf8,
 )
 from streaming.registry import ReaderSchema
 from streaming.row_rules import row_problems
@@ -41,8 +50,14 @@ STAGE = "__stage"  # null: the row is written; else where it was dead-lettered
 ERROR = "__error"
 ERROR_CLASS = "__error_class"
 KAFKA_TIMESTAMP = "__kafka_timestamp"
+KAFKA_PARTITION = "__kafka_partition"
+KAFKA_OFFSET = "__kafka_offset"
 _SINK_RULE = "_sink_rule"  # beside the decoder's columns, not the reader's fields
-TRIAGE_COLUMNS = frozenset({STAGE, ERROR, ERROR_CLASS, KAFKA_TIMESTAMP})
+_UTF8_RULE = "_utf8_rule"
+_LATEST = "__latest"
+TRIAGE_COLUMNS = frozenset(
+    {STAGE, ERROR, ERROR_CLASS, KAFKA_TIMESTAMP, KAFKA_PARTITION, KAFKA_OFFSET, _LATEST}
+)
 # The write's metrics come back as one JSON text: through Py4J, each value of a metrics
 # row would be a round trip of its own (~85 of them per batch).
 METRICS = "metrics"
@@ -53,6 +68,8 @@ class BatchMetrics:
     """What one pass saw, collected while it wrote."""
 
     rows: int
+    # Records applied: written, or superseded in the same write by a later record of
+    # their key (see latest_per_key); rows - written are the dead letters.
     written: int
     schema_ids: Sequence[int]  # every frame id seen, readable or not
     oldest_ms: int | None  # the smallest Kafka timestamp, epoch milliseconds
@@ -105,7 +122,8 @@ class Triage:
             self._observed_columns,
         )
         observed = self.outcome.select(*needed).observe(observation, metrics)
-        rows = table_rows(observed.where(writable), self.reader.field_names, self.target)
+        latest = latest_per_key(observed.where(writable), self.target)
+        rows = table_rows(latest, self.reader.field_names, self.target)
         return rows, observation
 
     def _observed_columns(self) -> tuple[list[Column], Column, Column]:
@@ -115,7 +133,7 @@ class Triage:
         # Only what the write and the metrics use goes through the observe node: the rest
         # (the Kafka struct, the reasons) is then never built for a writable row.
         needed = [F.col(c) for c in (*self.reader.field_names, *self.lineage, STAGE,
-                                     KAFKA_TIMESTAMP)]
+                                     KAFKA_TIMESTAMP, KAFKA_PARTITION, KAFKA_OFFSET)]
         metrics = F.to_json(F.struct(
             F.count(F.lit(1)).alias("rows"),
             F.count(F.when(stage.isNull(), 1)).alias("written"),
@@ -173,10 +191,11 @@ def triage(
         raise ValueError(f"reader schema fields {clashes} are reserved by the streaming job")
     lineage = tuple(c for c in LINEAGE_COLUMNS if c in decoded.columns)
     # The decoded struct's Spark types depend on the reader alone.
-    spark_types = EXPRESSIONS.get(("decoded_types", reader), lambda: _decoded_types(decoded))
+    struct_type = EXPRESSIONS.get(("decoded_types", reader), lambda: _decoded_type(decoded))
+    spark_types = {f.name: f.dataType.simpleString() for f in struct_type.fields}
     columns = EXPRESSIONS.get(
         ("triage", reader, target.cache_key, lineage, tuple(spark_types.items())),
-        lambda: _triage_columns(names, lineage, spark_types, target),
+        lambda: _triage_columns(names, lineage, struct_type, target),
     )
     rule_step, outcome_columns = columns
     outcome = decoded.withColumns(rule_step).select(*outcome_columns)
@@ -184,13 +203,13 @@ def triage(
                   lineage=lineage)
 
 
-def _decoded_types(decoded: DataFrame) -> dict[str, str]:
-    struct_type = decoded.schema[DECODED].dataType
-    return {f.name: f.dataType.simpleString() for f in struct_type.fields}  # type: ignore[attr-defined]
+def _decoded_type(decoded: DataFrame) -> StructType:
+    struct_type: StructType = decoded.schema[DECODED].dataType  # type: ignore[assignment]
+    return struct_type
 
 
 def _triage_columns(
-    names: Sequence[str], lineage: Sequence[str], spark_types: Mapping[str, str],
+    names: Sequence[str], lineage: Sequence[str], struct_type: StructType,
     target: TableTarget,
 ) -> tuple[dict[str, Column], list[Column]]:
     """:func:`triage`'s columns (built once, see ``streaming.sql.ExpressionCache``)."""
@@ -198,22 +217,35 @@ def _triage_columns(
     def field_of(name: str) -> Column:
         return F.col(DECODED)[name]
 
+    field_types: dict[str, DataType] = {f.name: f.dataType for f in struct_type.fields}
+    spark_types = {name: t.simpleString() for name, t in field_types.items()}
     problems = row_problems(spark_types, target, column=field_of)
+    not_utf8 = [(check, name) for name in names
+                if (check := invalid_utf8(field_of(name), field_types[name])) is not None]
     frame_error, decode_error = F.col("frame_error"), F.col(DECODE_ERROR)
     decoded_ok = frame_error.isNull() & decode_error.isNull()
     # The checks run once, into the index of the first failed one (its own column, so
     # that the stage, the reason and the class below do not each run them again).
-    rule = F.col(_SINK_RULE)
+    rule, utf8_rule = F.col(_SINK_RULE), F.col(_UTF8_RULE)
     rule_step = {
+        _UTF8_RULE: F.when(
+            decoded_ok, first_match([(c, F.lit(i)) for i, (c, _) in enumerate(not_utf8)])
+        ),
         _SINK_RULE: F.when(
             decoded_ok, first_match([(c, F.lit(i)) for i, (c, _, _) in enumerate(problems)])
         ),
     }
+    utf8_error = first_match([
+        (utf8_rule == i, F.lit(f"field {name} holds a string that is not valid UTF-8"))
+        for i, (_, name) in enumerate(not_utf8)
+    ])
+    utf8_class = F.when(utf8_rule.isNotNull(), F.lit(DecodeErrorClass.INVALID_UTF8))
     sink_error = first_match([(rule == i, why) for i, (_, why, _) in enumerate(problems)])
     sink_class = first_match([(rule == i, F.lit(k)) for i, (_, _, k) in enumerate(problems)])
     stage = first_match([
         (frame_error.isNotNull(), F.lit(DeadLetterStage.FRAME)),
         (decode_error.isNotNull(), F.lit(DeadLetterStage.DECODE)),
+        (utf8_rule.isNotNull(), F.lit(DeadLetterStage.DECODE)),
         (rule.isNotNull(), F.lit(DeadLetterStage.SINK)),
     ])
     outcome = [
@@ -223,13 +255,42 @@ def _triage_columns(
         # The source's own column, not the struct's field: then the write path never
         # builds the struct.
         F.col("timestamp").alias(KAFKA_TIMESTAMP),
+        F.col("partition").alias(KAFKA_PARTITION),
+        F.col("offset").alias(KAFKA_OFFSET),
         stage.alias(STAGE),
-        F.coalesce(frame_error, decode_error, sink_error).alias(ERROR),
-        F.coalesce(F.col("frame_error_class"), F.col(DECODE_ERROR_CLASS), sink_class).alias(
-            ERROR_CLASS
-        ),
+        F.coalesce(frame_error, decode_error, utf8_error, sink_error).alias(ERROR),
+        F.coalesce(
+            F.col("frame_error_class"), F.col(DECODE_ERROR_CLASS), utf8_class, sink_class
+        ).alias(ERROR_CLASS),
     ]
     return rule_step, outcome
+
+
+def latest_per_key(writable: DataFrame, target: TableTarget) -> DataFrame:
+    """Of the rows of one primary key, the one with the highest Kafka offset.
+
+    A key's records share a Kafka partition (the producer keys them by the user id), where
+    the offset is their order; rows of one key from several partitions are ordered by
+    offset, then partition. A ``uuid`` key column is compared case-insensitively, as
+    Cassandra stores it. One aggregation, no sort: the write's only shuffle.
+    """
+    key, latest = EXPRESSIONS.get(
+        ("latest_per_key", tuple(writable.columns), target.cache_key),
+        lambda: _latest_columns(writable.columns, target),
+    )
+    return writable.groupBy(*key).agg(latest).select(f"{_LATEST}.*")
+
+
+def _latest_columns(columns: Sequence[str], target: TableTarget) -> tuple[list[Column], Column]:
+    key = [
+        (F.lower(F.col(k)) if target.columns.get(k) == "uuid" else F.col(k)).alias(f"__key{i}")
+        for i, k in enumerate(target.primary_key)
+    ]
+    latest = F.max_by(
+        F.struct(*[F.col(c) for c in columns]),
+        F.struct(F.col(KAFKA_OFFSET), F.col(KAFKA_PARTITION)),
+    ).alias(_LATEST)
+    return key, latest
 
 
 def table_rows(writable: DataFrame, reader_fields: Sequence[str], target: TableTarget) -> DataFrame:

@@ -343,3 +343,56 @@ def test_random_payloads_behind_a_valid_header_never_crash_the_batch(
     metrics = BatchMetrics.from_observation(observation)
     assert metrics.rows == len(values)
     assert metrics.written + decoded.dead_letters().count() == len(values)
+
+
+@pytest.mark.parametrize(
+    "bad", [b"\xff\xfe\xfd", b"\xed\xa0\x80"], ids=["invalid-bytes", "lone-surrogate"]
+)
+def test_a_string_that_is_not_utf8_is_dead_lettered_not_stored_altered(
+    spark: SparkSession, schemas: StaticSchemas, triage_batch: TriageBatch, bad: bytes
+) -> None:
+    """Spark's Avro reader copies a string's bytes unchecked, and Cassandra's driver would
+    store replacement characters; fastavro (the reconciliation) refuses the record."""
+    good = avro_bytes(v1_schema(), user(1, first_name="Zoë"))
+    payload = avro_bytes(v1_schema(), user(2, first_name="QQQ"))
+    assert payload.count(b"\x06QQQ") == 1  # length 3 (zigzag 6), then the bytes
+    broken = payload.replace(b"\x06QQQ", b"\x06" + bad)
+    with pytest.raises(UnicodeDecodeError):
+        fastavro.schemaless_reader(io.BytesIO(broken), fastavro.parse_schema(v1_schema()))
+
+    values = [frame(V1_ID, good), frame(V1_ID, broken)]
+    triaged = triage_batch(kafka_df(spark, values), schemas, TARGET)
+    assert [r["first_name"] for r in written(triaged)] == ["Zoë"]
+    letters = triaged.dead_letters().collect()
+    assert [(d["offset"], d["stage"], d["error_class"]) for d in letters] == [
+        (1, "decode", "invalid_utf8")
+    ]
+    assert "first_name" in letters[0]["error"] and bytes(letters[0]["value"]) == values[1]
+
+
+def test_invalid_utf8_looks_into_structs_arrays_and_maps(spark: SparkSession) -> None:
+    from pyspark.sql import functions as F
+
+    from streaming.decode import invalid_utf8
+
+    raw = spark.createDataFrame(
+        [(b"ok", b"fine"), (b"\xff", b"fine"), (b"ok", b"\xc3"), (None, None)], "a binary, b binary"
+    )
+    strings = raw.select(F.col("a").cast("string").alias("a"), F.col("b").cast("string").alias("b"))
+    nested = strings.select(
+        F.struct("a", F.struct("b").alias("inner")).alias("struct"),
+        F.array("a", "b").alias("array"),
+        F.when(F.col("a").isNotNull(), F.create_map("a", "b")).alias("map"),
+        F.array(F.struct(F.lit(1).alias("n"), F.col("b").alias("s"))).alias("records"),
+        F.lit(1).alias("number"),
+    )
+    checks = {name: invalid_utf8(F.col(name), nested.schema[name].dataType)
+              for name in nested.columns}
+    assert checks.pop("number") is None  # no string in it: no check at all
+    out = nested.select(*[c.alias(n) for n, c in checks.items()]).collect()
+    assert [r.asDict() for r in out] == [
+        {"struct": False, "array": False, "map": False, "records": False},
+        {"struct": True, "array": True, "map": True, "records": False},
+        {"struct": True, "array": True, "map": True, "records": True},
+        {"struct": False, "array": False, "map": False, "records": False},
+    ]

@@ -84,3 +84,52 @@ def test_a_stuck_batch_exits_so_the_supervisor_restarts_the_job() -> None:
     with pytest.raises(RuntimeError, match="released"):
         processor(None, 7)  # type: ignore[arg-type]
     assert exited == [EXIT_STUCK]
+
+
+def test_new_fields_refresh_the_reader_though_the_writer_version_is_unknown() -> None:
+    """The registry could not tell the writer's version (a 4xx from /schemas/ids/2/versions):
+    its content still says the reader is stale, and v2's field must not be dropped."""
+    registry = Registry()
+    registry.register_v2()
+    registry.writers[2] = WriterSchema(2, V2, None)
+    reader = current_reader([1, 2], registry)
+    assert (reader.version, registry.refreshes) == (2, 1)
+    assert "nationality" in reader.field_names
+
+
+def test_a_latest_version_still_lacking_a_writer_field_fails_the_batch() -> None:
+    from streaming.decode import ReaderBehindWriter
+
+    registry = Registry()  # latest stays v1: the writer's schema is not under the subject
+    registry.writers[2] = WriterSchema(2, V2, None)
+    with pytest.raises(ReaderBehindWriter, match=r"writer schema id 2 .*\['nationality'\]"):
+        current_reader([2], registry)
+    assert registry.refreshes == 1  # the reader was re-read before giving up
+
+
+@pytest.mark.parametrize("writer_version", [2, None], ids=["version", "id"])
+def test_a_field_dropped_by_a_later_version_is_not_an_error(writer_version: int | None) -> None:
+    """v3 removed v2's field on purpose: v2's records are read into v3 without it."""
+    registry = Registry()
+    registry.latest = registry.cached = ReaderSchema("s", 3, 3, V1)
+    registry.writers[2] = WriterSchema(2, V2, writer_version)
+    assert current_reader([2], registry).version == 3
+
+
+def test_missing_fields_follows_nested_records_and_aliases() -> None:
+    from streaming.decode import missing_fields
+
+    inner = {"type": "record", "name": "Addr", "fields": [{"name": "city", "type": "string"}]}
+    writer = {"type": "record", "name": "U", "fields": [
+        {"name": "old_name", "type": "string"},
+        {"name": "address", "type": ["null", {**inner, "fields": [
+            *inner["fields"], {"name": "zip", "type": "string"}]}]},
+    ]}
+    reader = {"type": "record", "name": "U", "fields": [
+        {"name": "name", "type": "string", "aliases": ["old_name"]},
+        {"name": "address", "type": ["null", inner]},
+    ]}
+    import json
+
+    assert missing_fields(json.dumps(writer), json.dumps(reader)) == ["address.zip"]
+    assert missing_fields(json.dumps(reader), json.dumps(reader)) == []

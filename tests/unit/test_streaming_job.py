@@ -302,3 +302,92 @@ def test_a_writer_registered_while_running_gets_its_own_pass_and_keeps_its_field
     assert sorted(set(registry.writer_calls)) == [1, 2, 77]
     # The sink was asked to be ready for each table shape before writing it.
     assert fake_sink.ensured == [list(columns), list(columns)]  # at versions 1 and 2
+
+
+def _framed(schema: dict[str, Any], schema_id: int, n: int | str, username: str,
+            **extra: Any) -> bytes:
+    import fastavro
+
+    from contract.wire import frame
+
+    record = {"id": n if isinstance(n, str) else str(uuid.UUID(int=n)),
+              "first_name": "A", "last_name": "B",
+              "gender": None, "address": None, "post_code": None, "email": None,
+              "username": username, "dob": None, "registered_date": None, "phone": None,
+              "picture": None, **extra}
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(schema), record)
+    return frame(schema_id, out.getvalue())
+
+
+def _stored(sink: FakeSink) -> dict[str, dict[str, Any]]:
+    """What the table holds after the sink's writes, in their order (upserts by id)."""
+    return {str(r["id"]): r for r in sink.rows}
+
+
+def test_a_new_field_is_kept_when_the_registry_cannot_tell_the_writer_version(
+    spark: SparkSession, fake_sink: FakeSink, user_value: UserValue
+) -> None:
+    """v2 is registered after the job read v1 as its reader, and the registry answers 4xx
+    for the id's versions (version None): the reader must still be refreshed."""
+
+    class NoVersions(Evolving):
+        def writer(self, schema_id: int) -> WriterSchema | None:
+            found = super().writer(schema_id)
+            return None if found is None else WriterSchema(found.schema_id, found.schema_str,
+                                                           None)
+
+    registry = NoVersions()
+    columns = {**TARGET.columns, "nickname": "text"}
+    job = BatchProcessor(schemas=registry, target=TARGET, sink=fake_sink,
+                         live_columns=lambda: columns)
+    job.process(batch(spark, [user_value(1)], [0]), batch_id=0)
+    registry.registered = True
+    v2 = _framed(registry.v2_schema, 2, 3, "u3", nickname="Tri")
+    report = job.process(batch(spark, [v2], [0]), batch_id=1)
+    assert report.reader_version == 2
+    assert _stored(fake_sink)[str(uuid.UUID(int=3))]["nickname"] == "Tri"
+
+
+def test_a_key_keeps_its_latest_record_when_a_new_writer_id_comes_first(
+    spark: SparkSession, fake_sink: FakeSink
+) -> None:
+    """Offset 0: user 7 with the new schema (an id new to the job); offset 1: user 7 again
+    with the old one. The second pass must not write offset 0 after offset 1."""
+    registry = Evolving()
+    registry.registered = True
+    job = BatchProcessor(schemas=registry, target=TARGET, sink=fake_sink,
+                         live_columns=lambda: {**TARGET.columns, "nickname": "text"})
+    values = [_framed(registry.v2_schema, 2, 7, "older", nickname="N"),
+              _framed(SCHEMA, 1, 7, "newer"),
+              _framed(registry.v2_schema, 2, 8, "other", nickname="M")]
+    report = job.process(batch(spark, values, [0, 0, 0]), batch_id=0)
+    stored = _stored(fake_sink)
+    assert stored[str(uuid.UUID(int=7))]["username"] == "newer"
+    assert (stored[str(uuid.UUID(int=8))]["username"],
+            stored[str(uuid.UUID(int=8))]["nickname"]) == ("other", "M")
+    assert (report.input_rows, report.rows_written, report.dead_lettered) == (3, 3, 0)
+
+
+def test_the_highest_offset_of_a_key_in_a_batch_is_the_one_written(
+    spark: SparkSession, fake_sink: FakeSink
+) -> None:
+    """Rows of one key in one write would go out in one unlogged batch, with no order
+    between them: only the key's last record of the batch is written."""
+    values = [_framed(SCHEMA, 1, 7, f"v{i}") for i in range(3)]
+    values.insert(1, _framed(SCHEMA, 1, 8, "only"))
+    values.append(b"\x7fjunk")  # offset 4: not a user, a dead letter
+    report = processor(fake_sink).process(batch(spark, values, [0] * 5), batch_id=0)
+    user7 = [r for r in fake_sink.rows if r["id"] == str(uuid.UUID(int=7))]
+    assert [r["username"] for r in user7] == ["v2"]  # offset 3, the last of user 7
+    assert _stored(fake_sink)[str(uuid.UUID(int=8))]["username"] == "only"
+    # Every record is accounted for: applied (written or superseded) or dead-lettered.
+    assert (report.input_rows, report.rows_written, report.dead_lettered) == (5, 4, 1)
+
+
+def test_one_uuid_spelt_in_two_cases_is_one_key(spark: SparkSession, fake_sink: FakeSink) -> None:
+    """Cassandra stores a uuid, not its text: both spellings are one row, the later wins."""
+    user = str(uuid.UUID(int=0xABCDEF))
+    values = [_framed(SCHEMA, 1, user.upper(), "first"), _framed(SCHEMA, 1, user, "second")]
+    processor(fake_sink).process(batch(spark, values, [0, 0]), batch_id=0)
+    assert [(r["id"].lower(), r["username"]) for r in fake_sink.rows] == [(user, "second")]

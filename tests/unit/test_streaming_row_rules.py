@@ -81,7 +81,7 @@ def test_rows_cassandra_would_refuse_are_dead_lettered_before_the_write(
         {"id": None, "name": "no key", "tags": []},
         {"id": "", "name": "empty key", "tags": []},
         {"id": "not-a-uuid", "name": "bad uuid", "tags": []},
-        {"id": GOOD_ID.upper(), "name": "upper-case uuid is fine", "tags": []},
+        {"id": str(uuid.UUID(int=0xABC)).upper(), "name": "upper-case uuid is fine", "tags": []},
         {"id": str(uuid.uuid4()), "name": "null in list", "tags": ["a", None]},
     ]
     triaged = triage_batch(kafka_rows(spark, records), StaticSchemas({1: SCHEMA}, SCHEMA), TARGET)
