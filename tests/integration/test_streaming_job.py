@@ -29,7 +29,7 @@ from contract.wire import MAGIC_BYTE_V1, frame
 from streaming.job import Trigger, run
 from streaming.replay import run_replay
 from streaming.schema_check import TableMismatch
-from tests.support import unique_name, wait_for_topics
+from tests.support import unique_name, wait_for_topics, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -176,6 +176,38 @@ def test_replay_writes_a_dead_letter_that_now_decodes(
                            "WHERE topic = %s AND partition = 0 AND offset = 999998",
                     contract.topic)
     assert still.replayed_at is None
+
+
+def test_a_recreated_topics_dead_letter_does_not_overwrite_the_first_ones(
+    stack: Settings, contract: Contract, tmp_path: Path
+) -> None:
+    """Offsets start again at 0 in a recreated topic: both records dead-lettered at
+    offset 0 are kept, each with its own bytes (the key has the Kafka timestamp)."""
+    admin = kafka_admin(stack)
+    topic = unique_name("it_reborn")
+    reborn = replace(contract, topic=topic)
+    values = [b"\x7f first incarnation", b"\x7f second incarnation"]
+    try:
+        for i, value in enumerate(values):
+            if i:
+                for future in admin.delete_topics([topic]).values():
+                    future.result(timeout=30)
+                wait_until(lambda: topic not in admin.list_topics(timeout=5).topics,
+                           timeout=60, interval=0.2, message=f"topic {topic} deleted")
+            for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+                future.result(timeout=30)
+            wait_for_topics(admin, [topic])
+            producer = Producer(stack.kafka_client_config())
+            producer.produce(topic, value=value, partition=0)
+            assert producer.flush(30) == 0
+            run_available_now(stack, reborn, tmp_path / f"incarnation{i}")
+    finally:
+        for future in admin.delete_topics([topic]).values():
+            future.result(timeout=30)
+
+    letters = table(stack, f"SELECT value, kafka_timestamp FROM {contract.keyspace}.dead_letters "
+                           "WHERE topic = %s AND partition = 0 AND offset = 0", topic)
+    assert sorted(bytes(r.value) for r in letters) == sorted(values)
 
 
 def test_the_job_refuses_a_table_missing_a_column(stack: Settings, contract: Contract) -> None:
