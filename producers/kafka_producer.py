@@ -30,10 +30,17 @@ from confluent_kafka.serialization import (
 )
 
 from config.clients import schema_registry_client
+from config.registry import RegistryFailure, client_errors, public_url
 from config.settings import Settings
 from contract.catalog import Contract
 from producers.avro_encoder import Encoder, NotCompilable, compile_encoder
-from producers.errors import DeliveryError, SerializationFailed
+from producers.errors import (
+    DeliveryError,
+    PreflightError,
+    RegistryError,
+    RegistryUnavailable,
+    SerializationFailed,
+)
 from producers.registry import lookup_contract_schema
 from producers.rejects import RejectRecord
 
@@ -228,7 +235,19 @@ class ContractProducer:
             value = serializer(record, self._value_ctx)
         except (SerializationError, ValueError, TypeError, AttributeError) as exc:
             raise SerializationFailed(record_id, f"{type(exc).__name__}: {exc}") from exc
+        except client_errors() as exc:
+            # AvroSerializer looks its schema up again on its first record (its own cache
+            # key): a registry outage after __enter__ is a typed error naming the registry,
+            # not httpx's ConnectError from the middle of a page.
+            raise self._registry_failure(exc) from exc
         return bytes(value) if value is not None else b""
+
+    def _registry_failure(self, exc: Exception) -> PreflightError:
+        failure = RegistryFailure.of(exc)
+        url = public_url(self.settings.schema_registry_url)
+        if failure.status is None:
+            return RegistryUnavailable(url, f"{type(exc).__name__}: {exc}")
+        return RegistryError(self.contract.subject, url, failure.status, failure.message)
 
     def _check_fast(self, record_id: str, record: Mapping[str, Any], value: bytes) -> bytes:
         """The first record of a run is encoded both ways; the encoder is kept if equal."""

@@ -164,6 +164,24 @@ def test_a_full_queue_waits_for_librdkafkas_verdict_and_drops_nothing(registry: 
     assert caught.value.failed == 3
 
 
+def test_a_registry_failing_after_entry_is_a_typed_error_on_the_first_record(
+    registry: Any,
+) -> None:
+    # AvroSerializer looks the schema up again on its first record; the registry is out by
+    # then (seen in make chaos SCENARIO=registry-outage: httpx's ConnectError leaked).
+    url, fake = registry
+    fake.registered[CONTRACT.subject] = CONTRACT.schema_str
+    with ContractProducer(settings_for(url), CONTRACT, tuning=FAST_FAIL) as producer:
+        fake.status = 503
+        with pytest.raises(RegistryError) as caught:
+            producer.produce(records(1)[0])
+        assert caught.value.status == 503 and caught.value.subject == CONTRACT.subject
+        fake.status = None
+        producer.produce(records(1)[0])  # the registry is back: the record goes
+        with pytest.raises(DeliveryError):
+            producer.finish()  # (no broker here)
+
+
 def test_produce_outside_the_with_block_is_refused() -> None:
     with pytest.raises(RuntimeError, match="with"):
         ContractProducer(load_settings({}), CONTRACT).produce(records(1)[0])
