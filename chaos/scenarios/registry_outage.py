@@ -62,24 +62,28 @@ class RegistryOutage:
             pipe.wait_batch_running()
             producer = ContractProducer(ctx.settings, pipe.contract)
             with producer:
+                # A producer mid-run: its first record (AvroSerializer's own look-up) is
+                # behind it when the registry goes.
+                self._round(pipe, producer, 0, wait=False)
                 starts = pipe.starts()
                 if not process.stop(ctx.stack.paths.pidfile("registry")):
                     raise ChaosError("the registry was not running: nothing to stop")
                 ctx.progress("  registry stopped")
                 try:
                     preflight = _preflight(public_url(ctx.settings.schema_registry_url))
-                    cached = [self._round(pipe, producer, n) for n in range(self.cached_rounds)]
+                    cached = [self._round(pipe, producer, n)
+                              for n in range(1, self.cached_rounds + 1)]
                     restarts_while_cached = pipe.starts() - starts
                     faults.kill9_children(pipe.supervisor(), "the streaming job")
                     ctx.progress("  job killed; every start needs the registry now")
-                    self._round(pipe, producer, self.cached_rounds, wait=False)
+                    self._round(pipe, producer, self.cached_rounds + 1, wait=False)
                     restarts = _wait_restarts(pipe, starts + OLD_GIVE_UP + 2) - starts
                     supervisor_alive = process.running(pipe.stream_pidfile) is not None
                 finally:
                     faults.restart(ctx.stack, "registry")
                 healed = time.time()
                 ctx.progress("  registry answering again")
-                self._round(pipe, producer, self.cached_rounds + 1, wait=False)
+                self._round(pipe, producer, self.cached_rounds + 2, wait=False)
             stats = producer.stats
             with pipe.load.lock:
                 pipe.load.produced += stats.delivered
@@ -109,7 +113,7 @@ class RegistryOutage:
                *, wait: bool = True) -> float | None:
         """``ROUND`` records through the already-open producer; with ``wait``, seconds
         until the stream wrote a batch of them (None: it did not within the wait)."""
-        if wait and number:
+        if wait and number > 1:
             time.sleep(self.round_gap_s)
         began = time.time()
         users = generate_page(f"{pipe.contract.topic}-outage", number + 1, ROUND,
