@@ -11,14 +11,20 @@ and upserts make the replay harmless. Nothing still in Kafka is lost.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from chaos.load import Pipeline, pipeline
+from chaos.load import pipeline
 from chaos.scenario import ChaosContext, ChaosError, Outcome
-from chaos.scenarios.cli_stream import events, start_cli_stream, wait_supervisor_exit
+from chaos.scenarios.cli_stream import (
+    checkpoint,
+    events,
+    start_cli_stream,
+    wait_committed,
+    wait_supervisor_exit,
+)
 from ops.status import stream_position
-from streaming.checkpoint import checkpoint_location, committed_offsets, earliest_offsets
+from streaming.checkpoint import earliest_offsets
 
 EXIT_CHECKPOINT_DAMAGED = 5
 WAIT_S = 240.0
@@ -40,10 +46,10 @@ class CheckpointDamage:
         notes: list[str] = []
         with pipeline(ctx, self.name) as pipe:
             tag = pipe.contract.topic
-            location = _checkpoint(pipe)
+            location = checkpoint(pipe)
             start_cli_stream(pipe)
             pipe.produce(self.pages, self.batch_size, tag=tag, pause_s=3.0)
-            _wait_committed(pipe, location, pipe.end())
+            wait_committed(pipe, pipe.end(), WAIT_S)
             pipe.stop_stream()
             pipe.produce(1, self.batch_size, tag=tag, first_page=self.pages + 1)  # unread
 
@@ -83,20 +89,6 @@ class CheckpointDamage:
                         bool(status_lines) and str(damaged) in status_lines[0],
                 },
                 notes=notes, started=started)
-
-
-def _checkpoint(pipe: Pipeline) -> Path:
-    settings = replace(pipe.ctx.settings, spark_checkpoint_dir=str(pipe.checkpoint))
-    return checkpoint_location(settings, pipe.contract)
-
-
-def _wait_committed(pipe: Pipeline, location: Path, end: dict[int, int]) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while committed_offsets(location, pipe.contract.topic) != end:
-        if time.monotonic() > deadline:
-            raise ChaosError(f"the stream did not commit offsets {end} within {WAIT_S:.0f} s; "
-                             f"see {pipe.stream_log}")
-        time.sleep(1)
 
 
 def _latest(directory: Path) -> Path:

@@ -15,6 +15,8 @@ import os
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from chaos.load import JOB_START_TIMEOUT_S, Pipeline
@@ -22,6 +24,7 @@ from chaos.scenario import ChaosError
 from config.settings import PROJECT_ROOT
 from stack import process
 from stack.spark import spark_env
+from streaming.checkpoint import checkpoint_location, committed_offsets
 
 
 def start_cli_stream(pipe: Pipeline, env: Mapping[str, str] | None = None, *,
@@ -64,3 +67,21 @@ def wait_supervisor_exit(pipe: Pipeline, timeout: float) -> str:
         time.sleep(0.5)
     said = [line for line in pipe.log_lines() if line.startswith("==== supervise:")]
     return said[-1] if said else ""
+
+
+def checkpoint(pipe: Pipeline) -> Path:
+    """The query's checkpoint directory (the job runs with SPARK_CHECKPOINT_DIR =
+    ``pipe.checkpoint``)."""
+    settings = replace(pipe.ctx.settings, spark_checkpoint_dir=str(pipe.checkpoint))
+    return checkpoint_location(settings, pipe.contract)
+
+
+def wait_committed(pipe: Pipeline, end: dict[int, int], timeout: float) -> None:
+    """Until the stream's last committed batch ends at ``end``: it has read everything."""
+    location = checkpoint(pipe)
+    deadline = time.monotonic() + timeout
+    while committed_offsets(location, pipe.contract.topic) != end:
+        if time.monotonic() > deadline:
+            raise ChaosError(f"the stream did not commit offsets {end} within {timeout:.0f} s; "
+                             f"see {pipe.stream_log}")
+        time.sleep(1)

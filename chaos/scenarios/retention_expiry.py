@@ -18,24 +18,24 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
 from confluent_kafka import KafkaException, TopicPartition
 
 from chaos.load import Pipeline, pipeline
 from chaos.scenario import ChaosContext, ChaosError, Outcome
-from chaos.scenarios.cli_stream import events, start_cli_stream, wait_supervisor_exit
+from chaos.scenarios.cli_stream import (
+    checkpoint,
+    events,
+    start_cli_stream,
+    wait_committed,
+    wait_supervisor_exit,
+)
 from config.clients import cassandra_session, kafka_admin
 from config.settings import PROJECT_ROOT
 from ops.status import stream_position
 from stack.spark import spark_env
-from streaming.checkpoint import (
-    LostRange,
-    checkpoint_location,
-    committed_offsets,
-    earliest_offsets,
-)
+from streaming.checkpoint import LostRange, earliest_offsets
 
 EXIT_DATA_LOST = 4
 WAIT_S = 240.0
@@ -57,7 +57,7 @@ class RetentionExpiry:
             start_cli_stream(pipe)
             read = pipe.produce(1, self.batch_size, tag=tag)
             read_end = pipe.end()
-            _wait_committed(pipe, read_end)
+            wait_committed(pipe, read_end, WAIT_S)
             pipe.stop_stream()
 
             unread = pipe.produce(1, self.batch_size, tag=tag, first_page=2)
@@ -74,7 +74,7 @@ class RetentionExpiry:
             ranges = [LostRange(r["topic"], r["partition"], r["first"], r["last"])
                       for r in (lost[-1]["ranges"] if lost else [])]
             earliest = earliest_offsets(ctx.settings, tag, pipe.contract.partitions)
-            _, status_lines = stream_position(tag, _checkpoint(pipe), deleted_to, earliest)
+            _, status_lines = stream_position(tag, checkpoint(pipe), deleted_to, earliest)
             notes.append(f"job said: {lost[-1]['error'] if lost else 'nothing'}")
             notes.append(f"supervisor: {last}")
             notes.append(f"make status: {status_lines[0] if status_lines else 'nothing'}")
@@ -104,22 +104,6 @@ class RetentionExpiry:
                     "after the runbook every user is a row": rows == users,
                 },
                 notes=notes, started=started)
-
-
-def _checkpoint(pipe: Pipeline) -> Path:
-    """Where the job keeps the query's checkpoint (SPARK_CHECKPOINT_DIR = pipe.checkpoint)."""
-    settings = replace(pipe.ctx.settings, spark_checkpoint_dir=str(pipe.checkpoint))
-    return checkpoint_location(settings, pipe.contract)
-
-
-def _wait_committed(pipe: Pipeline, end: dict[int, int]) -> None:
-    location = _checkpoint(pipe)
-    deadline = time.monotonic() + WAIT_S
-    while committed_offsets(location, pipe.contract.topic) != end:
-        if time.monotonic() > deadline:
-            raise ChaosError(f"the stream did not commit offsets {end} within {WAIT_S:.0f} s; "
-                             f"see {pipe.stream_log}")
-        time.sleep(1)
 
 
 def _delete_records(pipe: Pipeline, before: dict[int, int]) -> None:
