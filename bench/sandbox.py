@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cassandra import DriverException
+from cassandra.cluster import NoHostAvailable
 from confluent_kafka import KafkaException
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
@@ -100,7 +101,7 @@ def remove(settings: Settings, contract: Contract) -> None:
     try:
         with cassandra_session(settings) as session:
             session.execute(f"DROP KEYSPACE IF EXISTS {contract.keyspace}", timeout=120)
-    except DriverException as exc:
+    except (DriverException, NoHostAvailable) as exc:  # NoHostAvailable is not a DriverException
         problems.append(f"keyspace {contract.keyspace}: {exc}")
     registry = schema_registry_client(settings)
     for permanent in (False, True):

@@ -11,6 +11,7 @@ import argparse
 import random
 import sys
 import time
+import traceback
 
 from chaos import report
 from chaos.scenario import ChaosContext, Outcome, Scenario
@@ -34,6 +35,7 @@ def run_scenario(ctx: ChaosContext, scenario: Scenario) -> Outcome:
     try:
         outcome = scenario.run(ctx)
     except Exception as exc:  # noqa: BLE001 - reported as the scenario's failure, not lost
+        traceback.print_exc()
         outcome = Outcome.error(scenario, exc, started)
     finally:
         launcher.up(ctx.stack)  # whatever the scenario left down comes back up

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -54,13 +55,31 @@ def _alive(pid: int) -> bool:
 
 
 def kill9(ctx: Context, service: str) -> float:
-    """SIGKILL the service's whole process group; returns when it is gone (monotonic time)."""
+    """SIGKILL the service's whole process group; returns when it is gone and its port no
+    longer accepts connections (monotonic time)."""
     record = service_record(ctx, service)
     members = process.group_members(record.pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(record.pid, signal.SIGKILL)
     _wait_gone(members, f"{service}'s process group {record.pid}")
+    _wait_port_closed(ctx, service)
     return time.monotonic()
+
+
+def _wait_port_closed(ctx: Context, service: str) -> None:
+    """Until nothing accepts on the service's port (the launcher refuses to start a service
+    whose port answers); FaultError naming what listens there at the deadline."""
+    port = by_name(service).port(ctx)
+    if not port:
+        return
+    deadline = time.monotonic() + DEATH_TIMEOUT_S
+    while launcher.port_in_use(port):
+        if time.monotonic() > deadline:
+            listeners = subprocess.run(["ss", "-ltnp", f"sport = :{port}"], capture_output=True,
+                                       text=True, check=False).stdout
+            raise FaultError(f"{service} was killed but port {port} still accepts "
+                             f"connections {DEATH_TIMEOUT_S:.0f} s later:\n{listeners}")
+        time.sleep(0.2)
 
 
 def freeze(ctx: Context, service: str) -> process.PidRecord:

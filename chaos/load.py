@@ -34,6 +34,7 @@ from ops.reconcile import Offsets, Reconciliation, end_offsets, reconcile
 from producers.errors import DeliveryError, ProducerError
 from producers.run import RunConfig, fetch_and_produce
 from stack import process
+from stack.services import supervise_env
 
 JOB_START_TIMEOUT_S = 240.0
 PAGE_RETRIES = 3  # as the DAG's tasks: a failed page is produced again, up to 3 times
@@ -79,15 +80,15 @@ class Pipeline:
 
     # -- the streaming job ---------------------------------------------------------------
 
-    def start_stream(self, *, max_restarts: int = 50,
-                     healthy_after_s: float = 300.0) -> process.PidRecord:
-        """The real job under the stack's supervisor; returns once its query has started."""
-        argv = [sys.executable, "-m", "stack.supervise", "--max-restarts", str(max_restarts),
+    def start_stream(self, *, healthy_after_s: float = 300.0) -> process.PidRecord:
+        """The real job under the stack's supervisor, with the settings ``make stream-up``
+        gives it (:func:`stack.services.supervise_env`); returns once its query started."""
+        argv = [sys.executable, "-m", "stack.supervise",
                 "--healthy-after", str(healthy_after_s), "--",
                 sys.executable, "-m", "bench.job", "--contract-dir", str(self.box.directory),
                 "--subject", self.contract.subject, "--checkpoint", str(self.checkpoint)]
-        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1",
-               **self.stream_env}
+        env = {**os.environ, **supervise_env(), "PYTHONPATH": str(PROJECT_ROOT),
+               "PYTHONUNBUFFERED": "1", **self.stream_env}
         record = process.spawn(argv, pidfile=self.stream_pidfile, log=self.stream_log,
                                env=env, cwd=PROJECT_ROOT)
         self.wait_stream_started(time.time() - 1)
@@ -168,18 +169,17 @@ class Pipeline:
         raise AssertionError("unreachable")
 
     def produce(self, pages: int, batch_size: int, *, tag: str, pause_s: float = 0.0,
-                first_page: int = 1) -> int:
-        """``pages`` pages one after the other, ``pause_s`` apart; records acknowledged."""
+                first_page: int = 1, stop: threading.Event | None = None) -> int:
+        """Up to ``pages`` pages one after the other, ``pause_s`` apart, until ``stop`` is
+        set; the records Kafka acknowledged."""
         total = 0
         for page in range(first_page, first_page + pages):
+            if stop is not None and stop.is_set():
+                break
             total += self.produce_page(page, batch_size, tag)
             if pause_s:
                 time.sleep(pause_s)
         return total
-
-    def produce_in_background(self, pool: ThreadPoolExecutor, pages: int, batch_size: int,
-                              *, tag: str, pause_s: float = 0.0) -> Future[int]:
-        return pool.submit(self.produce, pages, batch_size, tag=tag, pause_s=pause_s)
 
     # -- the reconciliation --------------------------------------------------------------
 
@@ -199,6 +199,22 @@ class Pipeline:
                                   f"{len(rec.missing)}, duplicate keys {rec.duplicate_keys}")
                 return rec
             time.sleep(3)
+
+
+@contextmanager
+def background_load(pipe: Pipeline, pages: int, batch_size: int, *,
+                    pause_s: float = 1.0) -> Iterator[Future[int]]:
+    """Pages produced in a thread while the block runs (up to ``pages``), stopped when it
+    ends, however it ends; ``.result()`` after the block: the records acknowledged (or the
+    producer's error)."""
+    stop = threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="chaos-load") as pool:
+        future = pool.submit(pipe.produce, pages, batch_size, tag=pipe.contract.topic,
+                             pause_s=pause_s, stop=stop)
+        try:
+            yield future
+        finally:
+            stop.set()
 
 
 def _line_epoch(line: str) -> float:

@@ -9,11 +9,10 @@ in the page cache when the process dies.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chaos import faults
-from chaos.load import pipeline
+from chaos.load import background_load, pipeline
 from chaos.scenario import ChaosContext, Outcome
 
 RECOVERY_LIMIT_S = 120.0
@@ -24,8 +23,8 @@ class BrokerKill:
     name: str = "broker-kill"
     fault: str = "kill -9 the Kafka broker mid-produce, restart it 5 s later"
     fast: bool = True
-    pages: int = 8
-    batch_size: int = 2000
+    pages: int = 200  # an upper bound: the load runs until the recovery is seen
+    batch_size: int = 1000
     down_s: float = 5.0
 
     def run(self, ctx: ChaosContext) -> Outcome:
@@ -35,9 +34,7 @@ class BrokerKill:
             pipe.start_stream()
             pipe.produce(1, self.batch_size, tag=f"{pipe.contract.topic}-warm")
             pipe.wait_batch_running()
-            with ThreadPoolExecutor(1) as pool:
-                load = pipe.produce_in_background(pool, self.pages, self.batch_size,
-                                                  tag=pipe.contract.topic, pause_s=1.0)
+            with background_load(pipe, self.pages, self.batch_size) as load:
                 time.sleep(ctx.rng.uniform(1.0, 4.0))
                 faults.kill9(ctx.stack, "kafka")
                 ctx.progress(f"  kafka killed (-9); {pipe.load.produced} records acked so far")
@@ -45,8 +42,8 @@ class BrokerKill:
                 faults.restart(ctx.stack, "kafka")
                 healed = time.time()
                 ctx.progress("  kafka answering again")
-                load.result()
-            recovery = pipe.wait_writing(healed, RECOVERY_LIMIT_S)
+                recovery = pipe.wait_writing(healed, RECOVERY_LIMIT_S)
+            load.result()
             notes += [f"page retried: {r}" for r in pipe.load.retries]
             notes.append(f"stream starts: {pipe.starts()}")
             rec = pipe.reconcile()

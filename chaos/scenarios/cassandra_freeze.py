@@ -8,11 +8,10 @@ dead-lettered, and the stream writes again once the node answers.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chaos import faults
-from chaos.load import pipeline
+from chaos.load import background_load, pipeline
 from chaos.scenario import ChaosContext, Outcome
 
 RESUME_LIMIT_S = 60.0
@@ -25,8 +24,8 @@ class CassandraFreeze:
     fault: str = "SIGSTOP Cassandra for 90 s mid-write, then SIGCONT"
     fast: bool = False
     frozen_s: float = 90.0
-    pages: int = 8
-    batch_size: int = 2500
+    pages: int = 200  # an upper bound: the load runs until the recovery is seen
+    batch_size: int = 1000
 
     def run(self, ctx: ChaosContext) -> Outcome:
         started = time.monotonic()
@@ -35,9 +34,7 @@ class CassandraFreeze:
             pipe.start_stream()
             pipe.produce(1, self.batch_size, tag=f"{pipe.contract.topic}-warm")
             pipe.wait_batch_running()
-            with ThreadPoolExecutor(1) as pool:
-                load = pipe.produce_in_background(pool, self.pages, self.batch_size,
-                                                  tag=pipe.contract.topic, pause_s=2.0)
+            with background_load(pipe, self.pages, self.batch_size) as load:
                 time.sleep(ctx.rng.uniform(1.0, 4.0))
                 frozen = faults.freeze(ctx.stack, "cassandra")
                 ctx.progress(f"  cassandra frozen (SIGSTOP) for {self.frozen_s:.0f} s")
@@ -48,7 +45,7 @@ class CassandraFreeze:
                 healed = time.time()
                 ctx.progress("  cassandra resumed (SIGCONT)")
                 recovery = pipe.wait_writing(healed, WAIT_LIMIT_S)
-                load.result()
+            load.result()
             notes.append(f"stream starts: {pipe.starts()}")
             rec = pipe.reconcile()
             return Outcome.from_reconciliation(

@@ -9,11 +9,10 @@ committed is never read again, so its rows must already be in Cassandra.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chaos import faults
-from chaos.load import pipeline
+from chaos.load import background_load, pipeline
 from chaos.scenario import ChaosContext, Outcome
 
 RECOVERY_LIMIT_S = 180.0
@@ -23,10 +22,10 @@ RECOVERY_LIMIT_S = 180.0
 class DriverKill:
     name: str = "driver-kill"
     fault: str = "kill -9 the Spark driver (Python + JVM) 5 times at random points"
-    fast: bool = True
+    fast: bool = False
     kills: int = 5
-    pages: int = 12
-    batch_size: int = 2000
+    pages: int = 200  # an upper bound: the load runs until the last recovery is seen
+    batch_size: int = 1000
 
     def run(self, ctx: ChaosContext) -> Outcome:
         started = time.monotonic()
@@ -35,12 +34,10 @@ class DriverKill:
         # A run of 20 s counts as healthy: the supervisor's pause stays short between
         # kills that are the scenario's, not a crash loop.
         with pipeline(ctx, self.name) as pipe:
-            pipe.start_stream(max_restarts=self.kills + 5, healthy_after_s=20)
+            pipe.start_stream(healthy_after_s=20)
             pipe.produce(1, self.batch_size, tag=f"{pipe.contract.topic}-warm")
             pipe.wait_batch_running()
-            with ThreadPoolExecutor(1) as pool:
-                load = pipe.produce_in_background(pool, self.pages, self.batch_size,
-                                                  tag=pipe.contract.topic, pause_s=2.0)
+            with background_load(pipe, self.pages, self.batch_size) as load:
                 for kill in range(1, self.kills + 1):
                     time.sleep(ctx.rng.uniform(0.5, 6.0))
                     killed_at = time.time()
@@ -52,7 +49,7 @@ class DriverKill:
                                      f"{RECOVERY_LIMIT_S:.0f} s")
                         break
                     recoveries.append(recovery)
-                load.result()
+            load.result()
             notes.append("recovery per kill (kill -> a batch written): "
                          + ", ".join(f"{r:.0f} s" for r in recoveries))
             notes.append(f"stream starts: {pipe.starts()}")
