@@ -239,6 +239,27 @@ class Registry(Service):
 
 # --------------------------------------------------------------------- Cassandra
 
+# When an acknowledged write is on disk (docs/best-practices.md, "Durability"). "group":
+# a write is acknowledged once the commit log holding it is fsynced, fsyncs at most every
+# 10 ms, so nothing acknowledged is lost to a crash of the process or of the machine.
+# Cassandra's default, "periodic:10000ms", acknowledges at once and replays after a crash
+# only what a 100 ms marker or a 10 s fsync covered: a kill -9 lost acknowledged writes.
+# STACK_CASSANDRA_COMMITLOG_SYNC overrides it (bench-durability measures each mode).
+COMMITLOG_SYNC_DEFAULT = "group:10ms"
+COMMITLOG_SYNC_ENV = "STACK_CASSANDRA_COMMITLOG_SYNC"
+
+
+def commitlog_sync_spec(spec: str | None) -> tuple[str, str]:
+    """``group:10ms``, ``periodic:10000ms`` or ``batch`` -> (cassandra.yaml lines, a label)."""
+    mode, _, window = (spec or COMMITLOG_SYNC_DEFAULT).partition(":")
+    key = {"group": "commitlog_sync_group_window", "periodic": "commitlog_sync_period"}
+    if mode == "batch" and not window:
+        return "commitlog_sync: batch", "batch"
+    if mode in key and window.endswith("ms") and window[:-2].isdigit():
+        return f"commitlog_sync: {mode}\n{key[mode]}: {window}", f"{mode} ({window})"
+    raise ServiceError(f"cassandra: {COMMITLOG_SYNC_ENV}={spec!r}: expected group:<N>ms, "
+                       "periodic:<N>ms or batch")
+
 
 class Cassandra(Service):
     name = "cassandra"
@@ -255,8 +276,10 @@ class Cassandra(Service):
         data = ctx.paths.data("cassandra")
         data.mkdir(parents=True, exist_ok=True)
         conf = ctx.paths.conf_dir / "cassandra"
+        commitlog_sync, _ = commitlog_sync_spec(os.environ.get(COMMITLOG_SYNC_ENV))
         render("cassandra/cassandra.yaml", conf / "cassandra.yaml",
-               port=self.port(ctx), storage_port=7000, data_dir=data)
+               port=self.port(ctx), storage_port=7000, data_dir=data,
+               commitlog_sync=commitlog_sync)
         render("cassandra/logback.xml", conf / "logback.xml")
 
     def command(self, ctx: Context) -> Command:
@@ -400,6 +423,20 @@ class RandomUserLocal(Service):
 # --------------------------------------------------------------------- the streaming job
 
 
+# The supervisor's longest pause between restarts of the stream. While Cassandra or the
+# registry is down a start fails in its pre-flight checks (a second of Python, no Spark),
+# so retrying often is cheap; and the pause after the outage is what the stream loses: with
+# 60 s (the supervisor's default) it resumed up to 60 s + a Spark start after Cassandra
+# answered again. 10 s keeps that under 60 s (make chaos, cassandra-restart).
+STREAM_BACKOFF_CAP_S = 10.0
+
+
+def supervise_env() -> dict[str, str]:
+    """The supervisor's settings for the stream (an explicit environment value wins)."""
+    cap = os.environ.get("SUPERVISE_BACKOFF_CAP_SECONDS") or f"{STREAM_BACKOFF_CAP_S:g}"
+    return {"SUPERVISE_BACKOFF_CAP_SECONDS": cap}
+
+
 class Stream(Service):
     """The Spark streaming job (``python -m streaming run``), kept alive by stack.supervise.
 
@@ -423,8 +460,8 @@ class Stream(Service):
         return Command(
             [sys.executable, "-m", "stack.supervise", "--",
              sys.executable, "-m", "streaming", "run"],
-            env={**os.environ, **spark_env(ctx.paths), "PYTHONPATH": str(PROJECT_ROOT),
-                 "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **supervise_env(), **spark_env(ctx.paths),
+                 "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"},
             cwd=PROJECT_ROOT,
         )
 
