@@ -146,15 +146,9 @@ class Triage:
         )).alias(METRICS)
         return needed, metrics, stage.isNull()
 
-    def dead_letters(self, exclude_ids: Sequence[int] = ()) -> DataFrame:
-        """The rows that are not written, as dead-letter rows (frame ids in ``exclude_ids``
-        are left out: another pass decides about them)."""
+    def dead_letters(self) -> DataFrame:
+        """The rows that are not written, as dead-letter rows."""
         dead = self.outcome.where(F.col(STAGE).isNotNull())
-        if exclude_ids:
-            dead = dead.where(
-                F.col("writer_schema_id").isNull()
-                | ~F.col("writer_schema_id").isin(list(exclude_ids))
-            )
         return dead_letter_rows(
             dead,
             stage=F.col(STAGE),
@@ -164,13 +158,11 @@ class Triage:
             kafka=F.col(KAFKA_COLUMN),
         )
 
-    def observed_dead_letters(
-        self, exclude_ids: Sequence[int] = ()
-    ) -> tuple[DataFrame, Observation]:
+    def observed_dead_letters(self) -> tuple[DataFrame, Observation]:
         """:meth:`dead_letters`, and their count by stage once they are written
         (:func:`stage_counts`): counting is off the hot path, where the rare rows are."""
         observation = Observation()
-        letters = self.dead_letters(exclude_ids)
+        letters = self.dead_letters()
         counts = [F.count(F.when(F.col("stage") == s, 1)).alias(s) for s in DeadLetterStage.ALL]
         counted = letters.observe(observation, *counts)
         return counted, observation
