@@ -7,6 +7,15 @@ Failure policy. A row Cassandra would refuse never gets here (:mod:`streaming.ro
 dead-letters it). Whatever still fails is the cluster itself (down, timeouts, auth): the
 exception propagates, the micro-batch fails and Spark retries it from the checkpoint. No
 row is lost and none is dead-lettered because Cassandra was unavailable.
+
+A stuck session. Before each write the connector's cached driver session must refresh
+its schema within :data:`SESSION_CHECK_TIMEOUT_S` (:func:`ensure_session_answers`); one
+that does not is evicted and a fresh one tried. The Java driver (4.18, the connector's)
+never clears a schema refresh that failed while its control connection was down
+(``MetadataManager.startSchemaRequest``: ``currentSchemaRefresh`` stays set when the
+system-table queries fail), so every later ``refreshSchema()`` of that session waits
+forever, and the connector calls it to plan every write (``CassandraTable.tableDef``).
+After a Cassandra restart the stream sat there until the 300 s batch watchdog.
 """
 
 from __future__ import annotations
@@ -14,16 +23,26 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from py4j.protocol import Py4JJavaError
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from contract.cql import DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE
+from streaming.logs import log_event
 from streaming.table_target import TableTarget
 from streaming.triage import BatchMetrics, Triage
 
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
+# A schema refresh of a healthy single node takes well under a second; a session that
+# has not refreshed in this long is stuck (or the node is), not slow.
+SESSION_CHECK_TIMEOUT_S = 15.0
+
+
+class CassandraUnavailable(RuntimeError):
+    """The connector's session could not refresh the schema, even a fresh one: the
+    cluster is down or not answering. The batch fails and is retried from the checkpoint."""
 
 
 class TableNotVisible(RuntimeError):
@@ -67,9 +86,11 @@ class CassandraSink:
         await_columns(spark, target.keyspace, DEAD_LETTER_TABLE, list(DEAD_LETTER_COLUMNS))
 
     def write_rows(self, rows: DataFrame) -> None:
+        ensure_session_answers(rows.sparkSession)
         write_table(rows, self.target.keyspace, self.target.table)
 
     def write_dead_letters(self, dead_letters: DataFrame) -> None:
+        ensure_session_answers(dead_letters.sparkSession)
         write_dead_letters(dead_letters, self.target.keyspace)
 
     def update_dead_letters(self, updates: DataFrame) -> None:
@@ -77,6 +98,58 @@ class CassandraSink:
         if unknown:
             raise ValueError(f"not dead-letter columns: {unknown}")
         write_table(updates, self.target.keyspace, DEAD_LETTER_TABLE)
+
+
+def ensure_session_answers(
+    spark: SparkSession, timeout_s: float = SESSION_CHECK_TIMEOUT_S
+) -> None:
+    """The connector's cached session refreshes its schema within ``timeout_s``, or is
+    evicted (every cached session closed) and one fresh session must; else
+    :class:`CassandraUnavailable`. Runs on the driver, before a write plans its table."""
+    problem = ""
+    for attempt in (1, 2):
+        try:
+            _refresh_schema(spark, timeout_s)
+            if attempt > 1:
+                log_event("cassandra_session_replaced", stuck=problem,
+                          action="evicted the connector's cached session; a fresh one answers")
+            return
+        except Py4JJavaError as exc:
+            problem = _java_error(exc)
+            jvm = _jvm(spark)
+            jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
+    raise CassandraUnavailable(
+        f"the Cassandra session did not refresh its schema within {timeout_s:.0f} s, even "
+        f"a fresh one: {problem}. The batch is retried from the checkpoint; check the "
+        "cluster (make status)"
+    )
+
+
+def _jvm(spark: SparkSession) -> Any:
+    jvm = spark.sparkContext._jvm
+    if jvm is None:
+        raise RuntimeError("the SparkContext has no JVM gateway (stopped?)")
+    return jvm
+
+
+def _refresh_schema(spark: SparkSession, timeout_s: float) -> None:
+    jvm = _jvm(spark)
+    connector = jvm.com.datastax.spark.connector.cql.CassandraConnector.apply(
+        spark.sparkContext._jsc.sc()
+    )
+    session = connector.openSession()  # the cached one, reference-counted
+    try:
+        session.refreshSchemaAsync().toCompletableFuture().get(
+            int(timeout_s * 1000), jvm.java.util.concurrent.TimeUnit.MILLISECONDS
+        )
+    finally:
+        session.close()  # releases our reference; the cache keeps it for the write
+
+
+def _java_error(exc: Py4JJavaError) -> str:
+    """``Class: message`` of a Java exception, on one line (a TimeoutException has none)."""
+    java: Any = exc.java_exception
+    return f"{java.getClass().getName()}: {java.getMessage()}"
 
 
 def write_table(df: DataFrame, keyspace: str, table: str) -> None:
