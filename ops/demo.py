@@ -21,6 +21,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from cassandra import DriverException
+from cassandra.cluster import NoHostAvailable
+from confluent_kafka import KafkaException
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
 from config.clients import schema_registry_client
 from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract
@@ -175,22 +180,8 @@ def run_pipeline(
     progress(f"DAG done: {summary['fetched']} fetched, {summary['produced']} produced, "
              f"{summary['rejected']} rejected; following {produced} records into Cassandra")
 
-    deadline = time.monotonic() + stream_timeout
-    while True:
-        rec = reconcile(settings, contract, start, end)
-        accounted = rec.stored + rec.dead_lettered
-        progress(f"  stream: {rec.stored} stored, {rec.dead_lettered} dead-lettered "
-                 f"of {rec.produced}")
-        if rec.reconciles:
-            break
-        if accounted >= rec.produced and time.monotonic() > deadline:
-            break  # everything is accounted for, not everything equal: the summary says so
-        if time.monotonic() > deadline:
-            raise DemoError(
-                f"after {stream_timeout:.0f} s only {accounted} of {rec.produced} records are "
-                f"in Cassandra; see {services.log('stream')}"
-            )
-        time.sleep(3)
+    rec = follow(settings, contract, start, end, timeout=stream_timeout, progress=progress,
+                 stream_log=services.log("stream"))
     registry = schema_registry_client(settings)
     return PipelineResult(
         source=source,
@@ -203,6 +194,72 @@ def run_pipeline(
         compatibility=registry.get_compatibility(contract.subject),
         seconds=time.monotonic() - started,
     )
+
+
+# A service the follower reads (Kafka, the registry, Cassandra) not answering: the demo
+# waits for it, saying so, instead of failing on a transient outage.
+SERVICE_DOWN: tuple[type[BaseException], ...] = (
+    NoHostAvailable, DriverException, KafkaException, SchemaRegistryError, TimeoutError,
+)
+RETRY_PAUSE_S = 3.0
+
+
+def follow(
+    settings: Settings,
+    contract: Contract,
+    start: Offsets,
+    end: Offsets,
+    *,
+    timeout: float,
+    progress: Progress,
+    stream_log: Path,
+    reconcile_span: Callable[[Settings, Contract, Offsets, Offsets], Reconciliation] = reconcile,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Reconciliation:
+    """Until every record of the span is stored or dead-lettered (or ``timeout`` s).
+
+    A service that does not answer (Cassandra restarting, the broker down) is waited for
+    until the same deadline, with a line saying which one and why; past the deadline it
+    is a :class:`DemoError` naming it.
+    """
+    deadline = clock() + timeout
+    while True:
+        try:
+            rec = reconcile_span(settings, contract, start, end)
+        except SERVICE_DOWN as exc:
+            what = _service_of(exc)
+            if clock() > deadline:
+                raise DemoError(
+                    f"{what} did not answer within {timeout:.0f} s while following the run "
+                    f"({type(exc).__name__}: {str(exc)[:200]}); `make status` shows which "
+                    "service is down, `make up` starts it again"
+                ) from exc
+            progress(f"  waiting for {what} ({type(exc).__name__}: {str(exc)[:120]}); "
+                     f"retrying for up to {deadline - clock():.0f} s more")
+            sleep(RETRY_PAUSE_S)
+            continue
+        accounted = rec.stored + rec.dead_lettered
+        progress(f"  stream: {rec.stored} stored, {rec.dead_lettered} dead-lettered "
+                 f"of {rec.produced}")
+        if rec.reconciles:
+            return rec
+        if accounted >= rec.produced and clock() > deadline:
+            return rec  # everything is accounted for, not everything equal: the summary says so
+        if clock() > deadline:
+            raise DemoError(
+                f"after {timeout:.0f} s only {accounted} of {rec.produced} records are "
+                f"in Cassandra; see {stream_log}"
+            )
+        sleep(RETRY_PAUSE_S)
+
+
+def _service_of(exc: BaseException) -> str:
+    if isinstance(exc, NoHostAvailable | DriverException):
+        return f"Cassandra ({', '.join(getattr(exc, 'errors', {}) or ['its contact points'])})"
+    if isinstance(exc, KafkaException | TimeoutError):
+        return "Kafka"
+    return "the schema registry"
 
 
 def format_summary(result: PipelineResult, contract: Contract) -> str:
