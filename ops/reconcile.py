@@ -170,19 +170,30 @@ def stored_rows(settings: Settings, contract: Contract, ids: list[str]) -> dict[
     return rows
 
 
+DeadLetterKey = tuple[int, int, int]  # partition, offset, Kafka timestamp (ms)
+
+
 def dead_letters(
     settings: Settings, contract: Contract, start: Offsets, end: Offsets
-) -> dict[tuple[int, int], dict]:
-    kept: dict[tuple[int, int], dict] = {}
+) -> dict[DeadLetterKey, dict]:
+    """The span's dead letters, by partition, offset and the record's Kafka timestamp.
+
+    The timestamp tells a record from an earlier incarnation's at the same offset (a topic
+    recreated, offsets reset): that one's dead letter says nothing about this record.
+    """
+    kept: dict[DeadLetterKey, dict] = {}
     with cassandra_session(settings) as session:
         session.row_factory = _dict_factory
         query = session.prepare(
-            f"SELECT partition, offset, error, stage FROM {contract.keyspace}.dead_letters "
+            f"SELECT partition, offset, kafka_timestamp, error, stage "
+            f"FROM {contract.keyspace}.dead_letters "
             "WHERE topic = ? AND partition = ? AND offset >= ? AND offset < ?"
         )
         for p, hi in end.items():
             for row in session.execute(query, [contract.topic, p, start.get(p, 0), hi]):
-                kept[(row["partition"], row["offset"])] = row
+                stamp = row["kafka_timestamp"]
+                kept[(row["partition"], row["offset"],
+                      -1 if stamp is None else normalize(stamp))] = row
     return kept
 
 
@@ -211,7 +222,7 @@ def account(
     contract: Contract,
     messages: Sequence[Message],
     values: Mapping[tuple[int, int], Mapping[str, Any] | None],
-    kept: Mapping[tuple[int, int], Any],
+    kept: Mapping[DeadLetterKey, Any],
     rows_for: RowSource,
 ) -> Reconciliation:
     """The pure part of :func:`reconcile`: the span's messages, their decoded values, the
@@ -228,7 +239,7 @@ def account(
     earlier: dict[str, list[Message]] = {}  # the key's other records of the span
     for m in messages:
         record = values.get((m.partition, m.offset))
-        if (m.partition, m.offset) in kept:
+        if (m.partition, m.offset, m.timestamp_ms) in kept:
             result.dead_lettered += 1
         elif record is None:
             result.missing.append(f"{m.partition}:{m.offset}")

@@ -138,6 +138,16 @@ def test_dead_letters_and_undecodable_records_are_counted_apart() -> None:
     records = [_record(n) for n in range(3)]
     messages, values = _span(records)
     values[(0, 2)] = None
-    rec = account(CONTRACT, messages, values, {(0, 1): {"stage": "decode"}},
+    rec = account(CONTRACT, messages, values, {(0, 1, PRODUCED_MS): {"stage": "decode"}},
                   _rows(records, PRODUCED_MS + 5))
     assert rec.stored == 1 and rec.dead_lettered == 1 and rec.missing == ["0:2"]
+
+
+def test_an_earlier_incarnations_dead_letter_at_the_same_offset_does_not_count() -> None:
+    """A recreated topic starts its offsets again: the old record's dead letter is not ours."""
+    records = [_record(n) for n in range(2)]
+    messages, values = _span(records)
+    values[(0, 1)] = None  # undecodable here, and not dead-lettered for this incarnation
+    earlier = {(0, 1, PRODUCED_MS - 86_400_000): {"stage": "frame"}}
+    rec = account(CONTRACT, messages, values, earlier, _rows(records, PRODUCED_MS + 5))
+    assert rec.dead_lettered == 0 and rec.missing == ["0:1"] and not rec.reconciles
