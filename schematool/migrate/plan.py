@@ -242,17 +242,29 @@ def plan_cassandra(
                 f"ALTER TABLE {qualified} WITH default_time_to_live = {spec.ttl_seconds}"
             )
 
-    statements.extend(_dead_letter_statements(dead_letters, refusals))
+    statements.extend(_dead_letter_statements(dead_letters, notes, refusals))
     actions = tuple(RunCql(s) for s in statements)
     return StepPlan(
         CASSANDRA, actions, tuple(notes), tuple(refusals), current=spec.qualified_table
     )
 
 
-def _dead_letter_statements(dead_letters: TableState, refusals: list[str]) -> list[str]:
+def _dead_letter_statements(
+    dead_letters: TableState, notes: list[str], refusals: list[str]
+) -> list[str]:
     spec = dead_letter_spec(dead_letters.keyspace)
     if not dead_letters.exists:
         return [create_table_cql(spec)]
+    live_key = (dead_letters.partition_key, dead_letters.clustering_key)
+    wanted_key = (spec.partition_key, spec.clustering_key)
+    if dead_letters.partition_key and live_key != wanted_key:
+        # Not a refusal: the stream and replay keep working with the older key; only a
+        # recreated topic's dead letter can then overwrite an earlier one at its offset.
+        notes.append(
+            f"{spec.qualified_table} has primary key {key_text(*live_key)}, the generated one "
+            f"is {key_text(*wanted_key)}: a key is fixed at CREATE TABLE; see "
+            "docs/schema-evolution.md, 'The dead-letter table's key', for the one-time migration"
+        )
     try:
         migration = plan_migration(dict(DEAD_LETTER_COLUMNS), _quoted(dead_letters.columns))
     except UnsafeMigrationError as exc:

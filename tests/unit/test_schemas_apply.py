@@ -88,7 +88,7 @@ def table(columns: dict[str, str], **kw: Any) -> TableState:
 
 
 DEAD = TableState(KS, "dead_letters", MappingProxyType(dict(DEAD_LETTER_COLUMNS)),
-                  ("topic", "partition"), ("offset",))
+                  ("topic", "partition"), ("offset", "kafka_timestamp"))
 REGISTERED_V1 = RegisteredVersion(1, 11, schema_text(V1))
 
 
@@ -196,6 +196,19 @@ def test_reserved_words_match_their_live_unquoted_names() -> None:
     step = plan_cassandra(contract(fields), keyspace(address={"city": "text"}),
                           table({**V1_COLUMNS, "token": "text"}), DEAD)
     assert step.actions == ()
+
+
+def test_dead_letters_with_the_older_key_are_a_note_not_a_refusal() -> None:
+    older = TableState(KS, "dead_letters", MappingProxyType(dict(DEAD_LETTER_COLUMNS)),
+                       ("topic", "partition"), ("offset",))
+    step = plan_cassandra(contract(V1), keyspace(address={"city": "text"}), table(V1_COLUMNS),
+                          older)
+    assert not step.refusals and not statements(step)
+    assert any("ks.dead_letters has primary key ((topic, partition), offset)" in n
+               and "one-time migration" in n for n in step.notes)
+    current = plan_cassandra(contract(V1), keyspace(address={"city": "text"}),
+                             table(V1_COLUMNS), DEAD)
+    assert not any("dead_letters" in n for n in current.notes)
 
 
 def test_dead_letters_missing_a_column_get_it_added() -> None:
