@@ -133,6 +133,10 @@ bench-produce: $(STAMP) ## Producer stages vs Kafka's ProducerPerformance
 bench-stream: $(STAMP) ## Spark read / decode / sink vs ConsumerPerformance and a Python UDF
 	$(PY) -m bench stream
 
+.PHONY: bench-durability
+bench-durability: $(STAMP) ## The connector's write rate under each Cassandra commitlog_sync mode (restarts Cassandra)
+	$(PY) -m bench durability
+
 .PHONY: bench-tools
 bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 min, crates.io)
 	cargo install latte-cli --root .stack/bench-tools

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                        ("stream", "Spark read, decode, sink vs ConsumerPerformance and a UDF")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--records", type=int, help="records to measure with")
+    durability = commands.add_parser(
+        "durability", help="connector writes under each commitlog_sync mode (restarts Cassandra)")
+    durability.add_argument("--records", type=int, help="rows written per mode")
     cassandra = commands.add_parser("cassandra", help="independent Cassandra write load (latte)")
     cassandra.add_argument("--seconds", type=float, help="load duration (default 30)")
     e2e = commands.add_parser("e2e", help="sustained load through the whole pipeline")

@@ -10,6 +10,7 @@ STAGE_TITLES = {
     "produce": "Producer (`make bench-produce`)",
     "stream": "Streaming job (`make bench-stream`)",
     "cassandra": "Cassandra write limit",
+    "durability": "Durability: the commit log's sync mode (`make bench-durability`)",
     "e2e": "End to end",
 }
 

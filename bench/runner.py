@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cassandra_limit, e2e, plots, produce, stream
+from bench import cassandra_limit, durability, e2e, plots, produce, stream
 from bench import results as store
 from bench.comparisons import comparisons, latency_budget
 from bench.narrative import commands, sections
@@ -27,7 +27,7 @@ from bench.sandbox import Sandbox, sandbox
 from config.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
-STAGES = ("produce", "stream", "cassandra", "e2e")
+STAGES = ("produce", "stream", "cassandra", "durability", "e2e")
 DOC = PROJECT_ROOT / "docs" / "performance.md"
 PLOTS_DIR = PROJECT_ROOT / "docs" / "performance"
 
@@ -96,8 +96,15 @@ def _e2e(settings: Settings, box: Sandbox, options: StageOptions,
     e2e.run(settings, box, config, work_dir(settings), result)
 
 
+def _durability(settings: Settings, box: Sandbox, options: StageOptions,
+                result: StageResult) -> None:
+    durability.run(settings, box.contract, result,
+                   records=options.records or durability.RECORDS)
+
+
 _STAGE_RUNNERS: dict[str, Callable[..., None]] = {
-    "produce": _produce, "stream": _stream, "cassandra": _cassandra, "e2e": _e2e,
+    "produce": _produce, "stream": _stream, "cassandra": _cassandra,
+    "durability": _durability, "e2e": _e2e,
 }
 
 
