@@ -128,12 +128,20 @@ class Pipeline:
         return parse_job_log(self.log_lines())
 
     def wait_writing(self, since_epoch: float, timeout: float) -> float | None:
-        """Seconds from ``since_epoch`` until a batch that wrote rows completed, or None."""
+        """Seconds from ``since_epoch`` until the pipeline wrote again, or None.
+
+        Writing again: the first micro-batch that wrote rows and completed after
+        ``since_epoch``, counted from its start (its log line's time minus its duration:
+        a batch decodes and writes in one Spark job, so its writes begin as it starts, and
+        the backlog of the outage must not count as recovery time). A batch that started
+        before ``since_epoch`` counts from its end.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self.batches():
                 if event.at >= since_epoch and event.rows_written > 0:
-                    return event.at - since_epoch
+                    started = event.at - event.duration_ms / 1000
+                    return (started if started >= since_epoch else event.at) - since_epoch
             time.sleep(0.5)
         return None
 
@@ -203,7 +211,7 @@ class Pipeline:
 
 @contextmanager
 def background_load(pipe: Pipeline, pages: int, batch_size: int, *,
-                    pause_s: float = 1.0) -> Iterator[Future[int]]:
+                    pause_s: float = 2.0) -> Iterator[Future[int]]:
     """Pages produced in a thread while the block runs (up to ``pages``), stopped when it
     ends, however it ends; ``.result()`` after the block: the records acknowledged (or the
     producer's error)."""

@@ -20,7 +20,8 @@ a sandbox topic, the supervised streaming job into a sandbox keyspace), injects 
 into the stack's own processes by pid mid-run, heals it, and ends in the reconciliation
 `make demo` uses: produced = stored + dead-lettered, zero lost, every stored row equal
 field by field. **Recovery** is the time from the fault healed (the service answering
-again, or SIGCONT) to the first micro-batch that wrote rows after it. *Duplicated* counts
+again, or SIGCONT) to the start of the first micro-batch that wrote rows after it (its log
+line's time minus its duration: the outage's backlog is not recovery time). *Duplicated* counts
 keys produced more than once into the topic (a retried page); the table holds one row per
 key whatever it says.
 """

@@ -23,8 +23,9 @@ class BrokerKill:
     name: str = "broker-kill"
     fault: str = "kill -9 the Kafka broker mid-produce, restart it 5 s later"
     fast: bool = True
-    pages: int = 200  # an upper bound: the load runs until the recovery is seen
-    batch_size: int = 1000
+    pages: int = 6  # at most 30,000 records; the load stops once the recovery is seen
+    # Pages of 5,000 (a DAG task's size): the kill lands while one is being produced.
+    batch_size: int = 5000
     down_s: float = 5.0
 
     def run(self, ctx: ChaosContext) -> Outcome:
@@ -32,10 +33,10 @@ class BrokerKill:
         notes: list[str] = []
         with pipeline(ctx, self.name) as pipe:
             pipe.start_stream()
-            pipe.produce(1, self.batch_size, tag=f"{pipe.contract.topic}-warm")
+            pipe.produce(1, 500, tag=f"{pipe.contract.topic}-warm")
             pipe.wait_batch_running()
-            with background_load(pipe, self.pages, self.batch_size) as load:
-                time.sleep(ctx.rng.uniform(1.0, 4.0))
+            with background_load(pipe, self.pages, self.batch_size, pause_s=0.5) as load:
+                time.sleep(ctx.rng.uniform(0.5, 2.5))
                 faults.kill9(ctx.stack, "kafka")
                 ctx.progress(f"  kafka killed (-9); {pipe.load.produced} records acked so far")
                 time.sleep(self.down_s)

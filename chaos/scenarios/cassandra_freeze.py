@@ -25,7 +25,7 @@ class CassandraFreeze:
     fast: bool = False
     frozen_s: float = 90.0
     pages: int = 200  # an upper bound: the load runs until the recovery is seen
-    batch_size: int = 1000
+    batch_size: int = 500  # every 2 s: ~250 records/s, a backlog a batch or two clears
 
     def run(self, ctx: ChaosContext) -> Outcome:
         started = time.monotonic()

@@ -32,7 +32,7 @@ class CassandraRestart:
     # were just acknowledged and its offsets committed; more: the next batch is writing).
     kill_points: tuple[float, ...] = (0.0, 1.5)
     pages: int = 200  # an upper bound: the load runs until the last recovery is seen
-    batch_size: int = 1000
+    batch_size: int = 500  # every 2 s: ~250 records/s, a backlog a batch or two clears
 
     def run(self, ctx: ChaosContext) -> Outcome:
         started = time.monotonic()
