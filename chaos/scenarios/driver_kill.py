@@ -22,7 +22,7 @@ RECOVERY_LIMIT_S = 180.0
 class DriverKill:
     name: str = "driver-kill"
     fault: str = "kill -9 the Spark driver (Python + JVM) 5 times at random points"
-    fast: bool = False
+    fast: bool = True
     kills: int = 5
     pages: int = 200  # an upper bound: the load runs until the last recovery is seen
     batch_size: int = 500  # every 2 s: ~250 records/s, a backlog a batch or two clears
