@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 from stack import launcher, process
 from stack.services import Context, by_name
@@ -36,7 +35,7 @@ def service_record(ctx: Context, service: str) -> process.PidRecord:
 
 def _wait_gone(pids: list[int], what: str) -> None:
     deadline = time.monotonic() + DEATH_TIMEOUT_S
-    while any(_alive(pid) for pid in pids):
+    while any(process.is_running(pid) for pid in pids):
         if time.monotonic() > deadline:
             raise FaultError(f"{what} (pids {pids}) still alive {DEATH_TIMEOUT_S:.0f} s "
                              "after SIGKILL")
@@ -44,14 +43,6 @@ def _wait_gone(pids: list[int], what: str) -> None:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
         time.sleep(0.1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return state[state.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def kill9(ctx: Context, service: str) -> float:
@@ -107,34 +98,12 @@ def restart(ctx: Context, service: str) -> float:
     return time.monotonic()
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (children first), from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found: list[int] = []
-    frontier = [pid]
-    while frontier:
-        kids = children.get(frontier.pop(), [])
-        found.extend(kids)
-        frontier.extend(kids)
-    return found
-
-
 def kill9_children(supervisor: process.PidRecord, what: str) -> list[int]:
     """SIGKILL everything a supervisor started (its job and the job's JVM), not the
     supervisor itself, which then restarts the job. The killed pids."""
     if not process.is_alive(supervisor):
         raise FaultError(f"the supervisor of {what} (pid {supervisor.pid}) is not running")
-    victims = descendants(supervisor.pid)
+    victims = process.descendants(supervisor.pid)
     if not victims:
         raise FaultError(f"{what} has no running process under its supervisor "
                          f"(pid {supervisor.pid}); it is between restarts")

@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,20 +110,39 @@ def spawn(
     return record
 
 
-def group_members(pgid: int) -> list[int]:
-    """Pids of the live processes in process group ``pgid``."""
-    members = []
+def _live_processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, fields 3.. of its stat) of every live, non-zombie process, from /proc."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
+        fields = _stat(int(entry.name))
+        if fields is not None and fields[0] != "Z":
+            yield int(entry.name), fields
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the live processes in process group ``pgid``."""
+    return [pid for pid, fields in _live_processes() if int(fields[2]) == pgid]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (children first)."""
+    children: dict[int, list[int]] = {}
+    for child, fields in _live_processes():
+        children.setdefault(int(fields[1]), []).append(child)
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        kids = children.get(frontier.pop(), [])
+        found.extend(kids)
+        frontier.extend(kids)
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """The pid names a live process (not a zombie), whoever it is."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def stop(pidfile: Path, *, grace_seconds: float = 30.0) -> bool:
