@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,12 @@ class Migration:
     # at once plan the same ADD from the same live state, and the second must find it done
     # instead of failing half-way. ``make schemas``' plan always asks for it.
 
-    def alter_table_statements(
-        self, qualified_table: str, *, if_not_exists: bool = False
+    def alter_statements(
+        self, kind: Literal["TABLE", "TYPE"], qualified_name: str, *, if_not_exists: bool = False
     ) -> list[str]:
+        """``ALTER TABLE ks.t ADD c type`` (or ``ALTER TYPE ks.udt ADD f type``), one per add."""
         add = "ADD IF NOT EXISTS" if if_not_exists else "ADD"
-        return [f"ALTER TABLE {qualified_table} {add} {name} {cql}" for name, cql in self.adds]
-
-    def alter_type_statements(
-        self, qualified_type: str, *, if_not_exists: bool = False
-    ) -> list[str]:
-        add = "ADD IF NOT EXISTS" if if_not_exists else "ADD"
-        return [f"ALTER TYPE {qualified_type} {add} {name} {cql}" for name, cql in self.adds]
+        return [f"ALTER {kind} {qualified_name} {add} {name} {cql}" for name, cql in self.adds]
 
 
 def normalize_cql_type(cql_type: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from avro.schema import RecordSchema
 
@@ -199,19 +200,10 @@ def plan_cassandra(
         if current is None:
             statements.append(create_type_cql(spec.keyspace, udt))
             continue
-        try:
-            migration = plan_migration(dict(udt.fields), _quoted(current))
-        except UnsafeMigrationError as exc:
-            refusals.append(f"type {spec.keyspace}.{udt.name}: {exc}")
-            continue
-        statements.extend(migration.alter_type_statements(
-            _qualified(spec.keyspace, udt.name), if_not_exists=True
+        statements.extend(_follow(
+            "TYPE", _qualified(spec.keyspace, udt.name), dict(udt.fields), current, notes, refusals,
+            what=f"type {spec.keyspace}.{udt.name}", noun="fields",
         ))
-        if migration.dropped:
-            notes.append(
-                f"type {spec.keyspace}.{udt.name} keeps fields the schema no longer has: "
-                f"{', '.join(migration.dropped)}"
-            )
 
     qualified = _qualified(spec.keyspace, spec.table)
     if not table.exists:
@@ -225,17 +217,10 @@ def plan_cassandra(
                 f"sidecar says {key_text(*wanted_key)}: a primary key is fixed at CREATE TABLE; "
                 "use a new table"
             )
-        try:
-            migration = plan_migration(spec.column_map, _quoted(table.columns))
-        except UnsafeMigrationError as exc:
-            refusals.append(f"{spec.qualified_table}: {exc}")
-        else:
-            statements.extend(migration.alter_table_statements(qualified, if_not_exists=True))
-            if migration.dropped:
-                notes.append(
-                    f"{spec.qualified_table} keeps columns the schema no longer has: "
-                    f"{', '.join(migration.dropped)}"
-                )
+        statements.extend(_follow(
+            "TABLE", qualified, spec.column_map, table.columns, notes, refusals,
+            what=spec.qualified_table, noun="columns",
+        ))
         if table.ttl_seconds != spec.ttl_seconds:
             # Only rows written from now on get the new TTL: harmless to existing data.
             statements.append(
@@ -265,14 +250,34 @@ def _dead_letter_statements(
             f"is {key_text(*wanted_key)}: a key is fixed at CREATE TABLE; see "
             "docs/schema-evolution.md, 'The dead-letter table's key', for the one-time migration"
         )
-    try:
-        migration = plan_migration(dict(DEAD_LETTER_COLUMNS), _quoted(dead_letters.columns))
-    except UnsafeMigrationError as exc:
-        refusals.append(f"{spec.qualified_table}: {exc}")
-        return []
-    return migration.alter_table_statements(
-        _qualified(spec.keyspace, spec.table), if_not_exists=True
+    return _follow(
+        "TABLE", _qualified(spec.keyspace, spec.table), dict(DEAD_LETTER_COLUMNS),
+        dead_letters.columns, notes, refusals, what=spec.qualified_table, noun="columns",
     )
+
+
+def _follow(
+    kind: Literal["TABLE", "TYPE"],
+    qualified: str,
+    desired: Mapping[str, str],
+    live: Mapping[str, str],
+    notes: list[str],
+    refusals: list[str],
+    *,
+    what: str,
+    noun: str,
+) -> list[str]:
+    """The ALTERs that bring a live table or type up to ``desired``; a type change is a
+    refusal, what the schema no longer has a note (never dropped)."""
+    try:
+        migration = plan_migration(desired, _quoted(live))
+    except UnsafeMigrationError as exc:
+        refusals.append(f"{what}: {exc}")
+        return []
+    if migration.dropped:
+        notes.append(f"{what} keeps {noun} the schema no longer has: "
+                     f"{', '.join(migration.dropped)}")
+    return migration.alter_statements(kind, qualified, if_not_exists=True)
 
 
 def key_text(partition: tuple[str, ...], clustering: tuple[str, ...]) -> str:

@@ -243,11 +243,11 @@ def test_migration_adds_missing_columns_in_schema_order() -> None:
         {"id": "uuid"},
     )
     assert plan == Migration(adds=(("email", "text"), ("age", "int")), dropped=())
-    assert plan.alter_table_statements("ks.t") == [
+    assert plan.alter_statements("TABLE", "ks.t") == [
         "ALTER TABLE ks.t ADD email text",
         "ALTER TABLE ks.t ADD age int",
     ]
-    assert plan.alter_type_statements("ks.address") == [
+    assert plan.alter_statements("TYPE", "ks.address") == [
         "ALTER TYPE ks.address ADD email text",
         "ALTER TYPE ks.address ADD age int",
     ]
@@ -256,7 +256,7 @@ def test_migration_adds_missing_columns_in_schema_order() -> None:
 def test_migration_reports_dropped_columns_without_dropping_them() -> None:
     plan = plan_migration({"id": "uuid"}, {"id": "uuid", "legacy": "text"})
     assert plan.is_empty and plan.dropped == ("legacy",)
-    assert plan.alter_table_statements("ks.t") == []
+    assert plan.alter_statements("TABLE", "ks.t") == []
 
 
 def test_migration_refuses_a_type_change() -> None:
