@@ -109,6 +109,9 @@ class Settings:
     airflow_url: str = "http://localhost:8080"
     # Where the native stack keeps its data, logs and pids
     stack_home: str = str(PROJECT_ROOT / ".stack")
+    # Where the contracts (<subject>.avsc + .toml) are: the DAG, the producer, the stream
+    # and ops run every contract found here (docs/your-own-contract.md)
+    contracts_dir: str = str(PROJECT_ROOT / "schemas")
 
     # -- derived views -------------------------------------------------------
 
