@@ -17,26 +17,31 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ---------------------------------------------------------------- setup
-# Debian packages the tests use: docker-compose parses docker-compose.yml
-# (no engine needed), maven resolves the stack's jars.
-SYSDEPS := $(VENV)/.sysdeps
-$(SYSDEPS):
-	@mkdir -p $(VENV)
-	@missing=""; command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
-	 command -v mvn >/dev/null || missing="$$missing maven"; \
-	 if [ -n "$$missing" ]; then \
-	   if [ "$$(id -u)" = 0 ]; then \
-	     echo "installing Debian packages:$$missing"; \
-	     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	   else echo "please install:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; fi; \
-	 fi
-	@touch $@
+# Before anything else: the machine's needs (Linux, a JDK 17, Maven, memory, disk), each
+# missing one with the exact command to run; as root on Debian/Ubuntu the missing Debian
+# packages are installed. No Docker is needed for any of it.
+# The checks run with the venv's Python, or any python3 before .venv exists.
+BOOT_PY = $(firstword $(wildcard $(PY)) $(shell command -v $(PYTHON_BOOT) python3 2>/dev/null))
 
-.PHONY: sysdeps
-sysdeps: $(SYSDEPS) ## Install the Debian packages the project uses (maven, docker-compose), if missing
+.PHONY: prereqs
+prereqs: ## Check (as root: install) what the native stack needs: Linux, JDK 17, Maven, Python 3.11 or uv, RAM, disk
+	@if [ ! -x $(PY) ] && ! command -v $(PYTHON_BOOT) >/dev/null && ! command -v uv >/dev/null; then \
+	   echo "error: .venv needs Python 3.11: neither $(PYTHON_BOOT) nor uv is on PATH. Either"; \
+	   echo "  pipx install uv        (or: pip install --user uv, or the installer at https://docs.astral.sh/uv/)"; \
+	   echo "  apt-get install python3.11 python3.11-venv   (where the distribution has 3.11)"; \
+	   exit 1; fi
+	@if [ -z "$(BOOT_PY)" ]; then echo "prerequisites: no python3 yet; checked by make up once .venv exists"; \
+	 else $(BOOT_PY) -m stack.prereqs --install; fi
 
+# .venv: with python3.11 when there is one, else uv provisions a 3.11 interpreter.
 $(STAMP): requirements.lock pyproject.toml
-	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	@if [ ! -x $(PY) ]; then \
+	   if command -v $(PYTHON_BOOT) >/dev/null; then \
+	     $(PYTHON_BOOT) -m venv $(VENV) || { rm -rf $(VENV); \
+	       echo "error: $(PYTHON_BOOT) -m venv failed; on Debian/Ubuntu: apt-get install python3.11-venv"; exit 1; }; \
+	   elif command -v uv >/dev/null; then uv venv --seed --python 3.11 $(VENV); \
+	   else echo "error: neither $(PYTHON_BOOT) nor uv is on PATH: pipx install uv (then make again)"; exit 1; fi; \
+	 fi
 	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip sync -q --python $(PY) requirements.lock
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
@@ -45,9 +50,12 @@ $(STAMP): requirements.lock pyproject.toml
 .PHONY: install
 install: $(STAMP) ## Create .venv and install the locked dependencies
 
+# uv resolves; it is the pinned one from .venv, or a throwaway one when there is no venv yet.
+UV_RUN = $(if $(wildcard $(VENV)/bin/uv),$(VENV)/bin/uv,$(BOOT_PY) -m pip install -q --target $(CURDIR)/.stack/uv-boot uv==$(UV_VERSION) && $(CURDIR)/.stack/uv-boot/bin/uv)
+
 .PHONY: lock
-lock: ## Re-resolve requirements.lock from pyproject.toml (needs network to PyPI)
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -c constraints.txt -o requirements.lock
+lock: ## Re-resolve requirements.lock from pyproject.toml (needs network to PyPI; no venv needed)
+	$(UV_RUN) pip compile pyproject.toml --extra dev --python-version 3.11 -c constraints.txt -o requirements.lock
 
 .PHONY: env
 env: $(STAMP) ## Print the settings as shell exports (secrets hidden)
@@ -55,11 +63,11 @@ env: $(STAMP) ## Print the settings as shell exports (secrets hidden)
 
 # ---------------------------------------------------------------- native stack
 .PHONY: fetch
-fetch: $(STAMP) $(SYSDEPS) ## Download the stack's artifacts (Maven, JDK) into the caches
+fetch: prereqs $(STAMP) ## Download the stack's artifacts (Maven, JDK) into the caches
 	$(PY) -m stack fetch
 
 .PHONY: up
-up: $(STAMP) $(SYSDEPS) ## Start Kafka, Schema Registry, Cassandra, Airflow (and the local randomuser API)
+up: prereqs $(STAMP) ## Start Kafka, Schema Registry, Cassandra, Airflow (and the local randomuser API)
 	$(PY) -m stack up
 
 .PHONY: down
@@ -89,11 +97,11 @@ schemas-diff: $(STAMP) ## Drift report between git, the registry and Cassandra
 
 # ---------------------------------------------------------------- pipeline
 .PHONY: demo-evolve
-demo-evolve: $(STAMP) $(SYSDEPS) ## Evolve the schema to v2 (an optional field) while the stream runs; v1 and v2 rows side by side
+demo-evolve: prereqs $(STAMP) ## Evolve the schema to v2 (an optional field) while the stream runs; v1 and v2 rows side by side
 	$(PY) -m stack evolve --count 20 --source $(SOURCE)
 
 .PHONY: demo
-demo: $(STAMP) $(SYSDEPS) ## THE MAIN COMMAND: stack up, schemas, stream, a real DAG run, a reconciled summary (N=100 SOURCE=auto|live|local)
+demo: prereqs $(STAMP) ## THE MAIN COMMAND: stack up, schemas, stream, a real DAG run, a reconciled summary (N=100 SOURCE=auto|live|local)
 	$(PY) -m stack demo --count $(N) --source $(SOURCE)
 
 .PHONY: preflight
@@ -122,7 +130,7 @@ replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=deco
 
 # ---------------------------------------------------------------- benchmarks
 .PHONY: bench
-bench: $(STAMP) $(SYSDEPS) ## All benchmarks beside their limits (~16 min, stack up), writes docs/performance.md
+bench: prereqs $(STAMP) ## All benchmarks beside their limits (~16 min, stack up), writes docs/performance.md
 	$(PY) -m bench all
 
 .PHONY: bench-produce
@@ -143,7 +151,7 @@ bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 
 
 # ---------------------------------------------------------------- reliability
 .PHONY: chaos
-chaos: $(STAMP) $(SYSDEPS) ## Fault injection on the real stack (kill -9, SIGSTOP, ...), reconciled; writes docs/reliability.md (SCENARIO=<name> runs one)
+chaos: prereqs $(STAMP) ## Fault injection on the real stack (kill -9, SIGSTOP, ...), reconciled; writes docs/reliability.md (SCENARIO=<name> runs one)
 	$(PY) -m chaos $(if $(SCENARIO),--scenario $(SCENARIO),--report)
 
 # ---------------------------------------------------------------- quality
@@ -158,5 +166,5 @@ test-unit: $(STAMP) ## Unit tests only (no services)
 	$(PY) -m pytest -m "not integration and not e2e"
 
 .PHONY: test
-test: $(STAMP) $(SYSDEPS) lint ## Every test: the lint gate, unit, then integration and e2e on the real stack (started if needed)
+test: prereqs $(STAMP) lint ## Every test: the lint gate, unit, then integration and e2e on the real stack (started if needed)
 	$(PY) -m pytest tests/unit tests/integration tests/e2e

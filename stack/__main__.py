@@ -1,4 +1,6 @@
-"""``python -m stack {fetch,up,down,status,logs}``: the native stack's command line.
+"""``python -m stack {fetch,up,down,status,logs,airflow-password}``: the native stack's CLI.
+
+``fetch`` and ``up`` first check the machine (``stack.prereqs``: Java, Maven, memory...).
 
 ``python -m stack spark MODULE [ARGS...]`` runs a Spark program of this project
 (``streaming run``, ``streaming replay-dead-letters``) with the stack's jars and Java.
@@ -9,15 +11,18 @@ stack (``make demo``, ``make demo-evolve``; see stack/demo.py).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from config.settings import SettingsError, load_settings
-from stack import launcher
+from stack import launcher, prereqs
 from stack.java import JavaNotFound
 from stack.maven import ArtifactError
 from stack.paths import StackPaths
-from stack.services import ALL_SERVICES, OPTIONAL_SERVICES, Context, by_name
+from stack.services import ALL_SERVICES, OPTIONAL_SERVICES, Airflow, Context, by_name
 from stack.spark import exec_spark_module
+
+AIRFLOW_PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(argv)
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
-    parser.add_argument("action", choices=("fetch", "up", "down", "status", "logs"))
+    parser.add_argument(
+        "action", choices=("fetch", "up", "down", "status", "logs", "airflow-password")
+    )
     parser.add_argument(
         "services",
         nargs="*",
@@ -46,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         named = [by_name(n) for n in args.services]
         services = named or list(ALL_SERVICES)
         everything = named or [*ALL_SERVICES, *OPTIONAL_SERVICES]
+        if args.action in ("fetch", "up"):
+            prereqs.require()
         if args.action == "fetch":
             launcher.fetch(ctx)
         elif args.action == "up":
@@ -53,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "down":
             launcher.down(ctx, everything)
         elif args.action == "status":
-            healthy = launcher.print_status(ctx, everything)
+            # An optional service (the stream) never started is not running, not a failure;
+            # one whose pid file is left behind (it started, then died) is a failure.
+            idle = [s for s in everything if s in OPTIONAL_SERVICES and s not in named
+                    and not ctx.paths.pidfile(s.name).exists()]
+            healthy = launcher.print_status(ctx, [s for s in everything if s not in idle])
+            for service in idle:
+                print(f"{service.name} not running (optional: `make {service.name}-up` starts it)")
             if not named:
                 # Inner: the pipeline view's clients take 0.9 s to import (confluent_kafka's
                 # registry client); only status without named services needs them.
@@ -61,14 +76,35 @@ def main(argv: list[str] | None = None) -> int:
 
                 print("\n".join(pipeline_status(settings)))
             return 0 if healthy else 1
+        elif args.action == "airflow-password":
+            print(airflow_password(ctx))
         elif args.action == "logs":
-            for service in services:
+            for service in everything:
                 print(f"== {service.name} ({ctx.paths.log(service.name)})")
                 print(launcher.log_tail(ctx, service))
-    except (SettingsError, launcher.StackError, ArtifactError, JavaNotFound, KeyError) as exc:
+    except (SettingsError, launcher.StackError, ArtifactError, JavaNotFound, KeyError,
+            prereqs.PrerequisitesMissing, AirflowPasswordMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+class AirflowPasswordMissing(RuntimeError):
+    """Airflow has not generated its admin password yet (it does on its first start)."""
+
+
+def airflow_password(ctx: Context) -> str:
+    """The admin password that ``airflow standalone`` generated (no jq needed)."""
+    airflow = by_name("airflow")
+    home = airflow.home(ctx) if isinstance(airflow, Airflow) else ctx.paths.home / "airflow"
+    path = home / AIRFLOW_PASSWORDS_FILE
+    try:
+        return str(json.loads(path.read_text())["admin"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise AirflowPasswordMissing(
+            f"no admin password in {path} ({exc.__class__.__name__}): Airflow writes it on "
+            "its first start (`make up`)"
+        ) from exc
 
 
 def _spark(args: list[str]) -> int:

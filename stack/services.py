@@ -386,8 +386,7 @@ class Airflow(Service):
         return f"not healthy yet: {', '.join(unhealthy)}" if unhealthy else None
 
     def login_hint(self, ctx: Context) -> str:
-        passwords = self.home(ctx) / "simple_auth_manager_passwords.json.generated"
-        return f"user admin, password: `jq -r .admin {passwords}`"
+        return "user admin, password: `.venv/bin/python -m stack airflow-password`"
 
 
 # --------------------------------------------------------------------- randomuser (local)
