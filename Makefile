@@ -74,6 +74,10 @@ up: prereqs $(STAMP) ## Start Kafka, Schema Registry, Cassandra, Airflow (and th
 down: $(STAMP) ## Stop every process the stack started (the streaming job too)
 	$(PY) -m stack down
 
+.PHONY: clean
+clean: ## Stop the stack, then delete this checkout's state (.stack: data, logs, checkpoints); asks unless FORCE=1; never ~/.m2 or global caches
+	@$(if $(BOOT_PY),$(BOOT_PY) -m stack.clean $(if $(filter 1,$(FORCE)),--force),echo "no python3: nothing of this checkout can be running; rm -rf .stack removes its state")
+
 .PHONY: status
 status: $(STAMP) ## Show each service (address, pid, memory, health) and the pipeline
 	$(PY) -m stack status
