@@ -8,7 +8,9 @@ instead of declaring fields themselves.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +27,21 @@ COMPATIBILITY_LEVELS = (
     "FULL_TRANSITIVE",
     "NONE",
 )
+# The source APIs the producer has a fetcher for: a contract names one in [source] api.
+SOURCE_APIS = ("randomuser",)
+DEFAULT_SOURCE_API = "randomuser"
+# The module whose FIELD_RULES say where each field comes from in the API's JSON.
+DEFAULT_RULES_MODULE = "producers.mapping"
+_MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+# Every key a sidecar may hold, by section ("" is the top level). The catalog reads the
+# keys it knows and ignores others, as it always has; `make schemas-check` flags them.
+SIDECAR_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset({"subject", "topic", "compatibility", "kafka", "cassandra", "source"}),
+    "kafka": frozenset({"partitions", "replication_factor", "rejects_topic"}),
+    "cassandra": frozenset({"keyspace", "table", "partition_key", "clustering_key",
+                            "ttl_seconds"}),
+    "source": frozenset({"api", "rules"}),
+}
 
 
 class ContractError(ValueError):
@@ -48,6 +65,8 @@ class Contract:
     ttl_seconds: int
     avsc_path: Path
     schema_str: str  # the .avsc text as committed
+    source_api: str = DEFAULT_SOURCE_API  # [source] api: which fetcher feeds it
+    rules_module: str = DEFAULT_RULES_MODULE  # [source] rules: where its FIELD_RULES are
 
     @cached_property
     def schema(self) -> dict[str, Any]:
@@ -74,6 +93,10 @@ class Contract:
     def source(self) -> str:
         """The schema file, as messages name it (``schemas/<subject>.avsc``)."""
         return f"schemas/{self.avsc_path.name}"
+
+    @property
+    def sidecar_path(self) -> Path:
+        return self.avsc_path.with_suffix(".toml")
 
 
 def _require(table: dict[str, Any], key: str, kind: type, where: Path) -> Any:
@@ -118,6 +141,7 @@ def load_contract_file(avsc_path: Path) -> Contract:
     partition_key = tuple(_require(cassandra, "partition_key", list, sidecar))
     if not partition_key:
         raise ContractError(f"{sidecar}: cassandra.partition_key must name at least one field")
+    source_api, rules_module = _source_section(meta, sidecar)
     return Contract(
         subject=subject,
         topic=_require(meta, "topic", str, sidecar),
@@ -132,7 +156,39 @@ def load_contract_file(avsc_path: Path) -> Contract:
         ttl_seconds=int(cassandra.get("ttl_seconds", 0)),
         avsc_path=avsc_path,
         schema_str=schema_str,
+        source_api=source_api,
+        rules_module=rules_module,
     )
+
+
+def _source_section(meta: dict[str, Any], sidecar: Path) -> tuple[str, str]:
+    """``[source]``: (api, rules module); both optional. Only parsed and checked here: the
+    producer imports the rules module (the core imports nothing of the project's)."""
+    source = meta.get("source", {})
+    if not isinstance(source, dict):
+        raise ContractError(f"{sidecar}: [source] must be a table, got {source!r}")
+    api = source.get("api", DEFAULT_SOURCE_API)
+    if api not in SOURCE_APIS:
+        raise ContractError(
+            f"{sidecar}: source.api {api!r} has no fetcher; known: {', '.join(SOURCE_APIS)}"
+        )
+    rules = source.get("rules", DEFAULT_RULES_MODULE)
+    if not isinstance(rules, str) or not _MODULE_PATH.match(rules):
+        raise ContractError(
+            f"{sidecar}: source.rules must be a Python module path (e.g. "
+            f"{DEFAULT_RULES_MODULE!r}), got {rules!r}"
+        )
+    return api, rules
+
+
+def unknown_sidecar_keys(meta: dict[str, Any]) -> list[str]:
+    """Keys of a parsed sidecar that no section knows (``kafka.partition``: a typo)."""
+    unknown = [k for k in meta if k not in SIDECAR_KEYS[""]]
+    for section, known in SIDECAR_KEYS.items():
+        table = meta.get(section) if section else None
+        if isinstance(table, dict):
+            unknown += [f"{section}.{k}" for k in table if k not in known]
+    return unknown
 
 
 def load_contracts(schemas_dir: Path = SCHEMAS_DIR) -> list[Contract]:
@@ -146,3 +202,29 @@ def load_contract(subject: str = DEFAULT_SUBJECT, schemas_dir: Path = SCHEMAS_DI
     if not path.exists():
         raise ContractError(f"no schema for subject {subject!r} (expected {path})")
     return load_contract_file(path)
+
+
+def select_contracts(
+    contracts: Sequence[Contract], subjects: Iterable[str] | None = None, *,
+    api: str | None = None,
+) -> list[Contract]:
+    """The contracts named by ``subjects`` (None or empty: all), of source ``api`` if given.
+
+    A named subject that is not there, or not of that source, is a :class:`ContractError`:
+    a run asked for it, and silently producing less would hide the mistake.
+    """
+    by_subject = {c.subject: c for c in contracts}
+    wanted = [s for s in (subjects or ()) if s]
+    for subject in wanted:
+        if subject not in by_subject:
+            raise ContractError(
+                f"no contract for subject {subject!r}; known: {', '.join(by_subject) or 'none'}"
+            )
+        if api is not None and by_subject[subject].source_api != api:
+            raise ContractError(f"subject {subject!r} is fed by source.api "
+                                f"{by_subject[subject].source_api!r}, not {api!r}")
+    chosen = [by_subject[s] for s in dict.fromkeys(wanted)] if wanted else list(contracts)
+    chosen = [c for c in chosen if api is None or c.source_api == api]
+    if not chosen:
+        raise ContractError(f"no contract to run (source {api or 'any'}, subjects {wanted})")
+    return chosen

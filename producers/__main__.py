@@ -1,10 +1,14 @@
 """Command line of the producer.
 
-    python -m producers produce --count N [--batch-size 500] [--seed S] [--nat US,GB]
-    python -m producers preflight
+    python -m producers [--subject S ...] produce --count N [--batch-size 500] [--seed S]
+                                                   [--nat US,GB]
+    python -m producers [--subject S ...] preflight
 
-Prints the result as JSON on stdout; on failure prints one line on stderr and exits 1.
-The API source (live randomuser.me or the bundled server) follows RANDOMUSER_SOURCE.
+Every contract of CONTRACTS_DIR whose source is the randomuser API, or those named by
+``--subject`` (repeatable): each page is fetched once and produced to each contract.
+Prints the result as JSON on stdout (totals, and ``subjects``: the counts per subject); on
+failure prints one line on stderr and exits 1. The API source (live randomuser.me or the
+bundled server) follows RANDOMUSER_SOURCE.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import sys
 import uuid
 import warnings
 from dataclasses import asdict
+from pathlib import Path
 
 from config.settings import SettingsError, load_settings
-from contract.catalog import ContractError, load_contract
+from contract.catalog import ContractError, load_contracts, select_contracts
 from producers.errors import ProducerError
 
 DEFAULT_BATCH_SIZE = 500
@@ -27,7 +32,9 @@ DEFAULT_BATCH_SIZE = 500
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m producers",
                                 description="Fetch users and produce them to Kafka as Avro.")
-    p.add_argument("--subject", default="users_created-value", help="contract to produce")
+    p.add_argument("--subject", action="append", default=None,
+                   help="contract to produce (repeatable; default: every randomuser contract "
+                        "of CONTRACTS_DIR)")
     p.add_argument("-v", "--verbose", action="store_true", help="log each page")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("preflight", help="check registry, subject and topics")
@@ -49,12 +56,19 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
     # `--help` stays at ~0.1 s.
     from producers.kafka_producer import ProducerTuning
     from producers.randomuser_client import choose_source
-    from producers.run import RunConfig, fetch_and_produce, pages_needed, preflight, seed_for_run
+    from producers.run import (
+        RunConfig,
+        fetch_and_produce_all,
+        pages_needed,
+        preflight,
+        seed_for_run,
+    )
 
     settings = load_settings()
-    contract = load_contract(args.subject)
+    contracts = select_contracts(load_contracts(Path(settings.contracts_dir)), args.subject,
+                                 api="randomuser")
     if args.command == "preflight":
-        return asdict(preflight(settings, contract))
+        return {"subjects": {c.subject: asdict(preflight(settings, c)) for c in contracts}}
     knobs = {"linger_ms": args.linger_ms, "batch_size": args.batch_bytes,
              "compression": args.compression}
     tuning = ProducerTuning(**{k: v for k, v in knobs.items() if v is not None})
@@ -64,7 +78,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
     run = RunConfig(seed=seed, pages=pages_needed(args.count, args.batch_size),
                     batch_size=args.batch_size, run_id=run_id, limit=args.count, nat=args.nat,
                     source=source, tuning=tuning)
-    summary = fetch_and_produce(settings, contract, run)
+    summary = fetch_and_produce_all(settings, contracts, run)
     return {"run_id": run_id, "seed": seed, "source": source, **summary.to_dict()}
 
 

@@ -48,6 +48,14 @@ class ContractDriftError(ProducerError):
     """The mapping and the contract disagree on the field list (a code bug, not bad data)."""
 
 
+class RulesModuleError(ProducerError):
+    """A contract's ``[source] rules`` module cannot be used (a setup error, not bad data)."""
+
+    def __init__(self, sidecar: object, module: str, problem: str):
+        self.sidecar, self.module, self.problem = sidecar, module, problem
+        super().__init__(f"{sidecar}: source.rules = {module!r}: {problem}")
+
+
 class TooManyRejects(ProducerError):
     """More records were rejected than the reject policy tolerates."""
 

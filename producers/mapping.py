@@ -4,7 +4,10 @@ The contract (``schemas/users_created-value.avsc``) decides which fields exist
 and which may be null; this module only says where each one comes from in the
 API's JSON. ``FIELD_RULES`` is a catalogue of what the API offers: the schema
 picks from it, so adding an optional field the catalogue knows (``nationality``,
-``cell``) is a schema-only pull request. A schema field without a rule is a
+``cell``) is a schema-only pull request. A contract whose sidecar names another rules
+module (``[source] rules``, :mod:`producers.rules`) is mapped with that module's
+``FIELD_RULES``, built from the same :class:`FieldRule` and extractors (``string_at``,
+``uuid_at``, ``timestamp_at``). A schema field without a rule is a
 :class:`ContractDriftError`; every record is also validated against the parsed
 schema, so the two cannot drift silently.
 """
@@ -23,15 +26,20 @@ from fastavro.validation import ValidationError, validate
 
 from contract.catalog import Contract, load_contract
 from producers.errors import ContractDriftError, MappingError
+from producers.rules import rules_for
 
 __all__ = [
     "FIELD_RULES",
     "ContractDriftError",
+    "FieldRule",
     "MappedPage",
     "MappingError",
     "check_rules_cover",
     "map_users",
+    "string_at",
+    "timestamp_at",
     "to_record",
+    "uuid_at",
 ]
 
 Extract = Callable[[Mapping[str, Any]], Any]
@@ -130,6 +138,9 @@ def _timestamp(path: str) -> Extract:
     return extract
 
 
+# The extractors, by their public names: a rules module of one's own builds on them.
+string_at, uuid_at, timestamp_at = _string, _uuid, _timestamp
+
 _POSTCODE = _getter("location.postcode")
 
 
@@ -200,6 +211,7 @@ class _Plan:
 
     field_names: tuple[str, ...]
     extractors: tuple[tuple[str, Extract], ...]  # (field, its rule's extract), schema order
+    sources: Mapping[str, str]  # field -> where its rule reads it (for error messages)
     required: tuple[str, ...]  # the non-nullable fields, schema order (the first is named)
     parsed_schema: Any
     record_name: str
@@ -208,12 +220,14 @@ class _Plan:
 @lru_cache(maxsize=8)
 def _plan(contract: Contract) -> _Plan:
     check_rules_cover(contract)
+    rules = rules_for(contract)
     required = tuple(f["name"] for f in contract.fields if not _nullable(f["type"]))
     schema = contract.schema
     name = f"{schema['namespace']}.{schema['name']}" if "namespace" in schema else schema["name"]
     names = tuple(contract.field_names)
-    extractors = tuple((n, FIELD_RULES[n].extract) for n in names)
-    return _Plan(names, extractors, required, parse_schema(schema), name)
+    extractors = tuple((n, rules[n].extract) for n in names)
+    sources = {n: rules[n].source for n in names}
+    return _Plan(names, extractors, sources, required, parse_schema(schema), name)
 
 
 @lru_cache(maxsize=1)
@@ -222,12 +236,13 @@ def _default_contract() -> Contract:
 
 
 def check_rules_cover(contract: Contract) -> None:
-    """:class:`ContractDriftError` unless every schema field has a rule."""
-    missing = set(contract.field_names) - set(FIELD_RULES)
+    """:class:`ContractDriftError` unless every schema field has a rule in the contract's
+    rules module (:class:`producers.rules.RulesModuleError` if that cannot be used)."""
+    missing = set(contract.field_names) - set(rules_for(contract))
     if missing:
         raise ContractDriftError(
             f"{contract.avsc_path}: schema fields without a mapping rule in "
-            f"producers/mapping.py: {sorted(missing)}"
+            f"{contract.rules_module}.FIELD_RULES: {sorted(missing)}"
         )
 
 
@@ -240,7 +255,7 @@ def to_record(api_user: Any, contract: Contract | None = None) -> dict[str, Any]
     record = {name: extract(api_user) for name, extract in plan.extractors}
     for name in plan.required:
         if record[name] is None:
-            raise MappingError("required by the contract, missing", FIELD_RULES[name].source)
+            raise MappingError("required by the contract, missing", plan.sources[name])
     # The quiet check is ~10x faster; the raising one runs only to explain a failure.
     if validate(record, plan.parsed_schema, raise_errors=False):
         return record
@@ -249,7 +264,7 @@ def to_record(api_user: Any, contract: Contract | None = None) -> dict[str, Any]
     except ValidationError as exc:
         first = str(exc.errors[0]) if exc.errors else str(exc)
         field = first.removeprefix(plan.record_name + ".").split(" ", 1)[0]
-        source = FIELD_RULES[field].source if field in FIELD_RULES else field
+        source = plan.sources.get(field, field)
         raise MappingError(f"does not fit the schema: {first}", source) from None
     raise MappingError("does not fit the schema", "$")
 

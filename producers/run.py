@@ -1,8 +1,9 @@
 """The producer's orchestration, shared by the Airflow DAG and the CLI.
 
 ``preflight`` checks that the environment is ready (registry, subject, topics);
-``fetch_and_produce`` fetches the pages a :class:`RunConfig` names, maps them to the
-contract, produces records and rejects, and returns counts and timings.
+``fetch_and_produce_all`` fetches the pages a :class:`RunConfig` names once, maps every
+user to each contract, produces each contract's records and rejects to its own topics, and
+returns counts and timings per subject (``fetch_and_produce``: the same for one contract).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -37,11 +38,14 @@ from producers.registry import lookup_contract_schema
 from producers.rejects import make_reject
 
 __all__ = [
+    "ContractsSummary",
     "PreflightReport",
     "RejectPolicy",
     "RunConfig",
     "RunSummary",
     "fetch_and_produce",
+    "fetch_and_produce_all",
+    "merge_runs",
     "merge_summaries",
     "pages_needed",
     "preflight",
@@ -99,6 +103,61 @@ def merge_summaries(summaries: Iterable[RunSummary | Mapping[str, Any]]) -> RunS
         for name in total:
             total[name] += getattr(summary, name)
     return RunSummary(**total)
+
+
+# A run over several contracts sees every user once per contract: these count the run
+# (the same in every subject's summary), the others add up across subjects.
+_SHARED = ("fetched", "pages", "fetch_seconds", "total_seconds")
+
+
+@dataclass(frozen=True)
+class ContractsSummary:
+    """One run over several contracts: each subject's :class:`RunSummary`.
+
+    Each subject's ``fetched`` is every user the run fetched, so each subject has
+    ``fetched = produced + rejected`` on its own. :meth:`total` counts the fetch once
+    (``fetched``, ``pages``, ``fetch_seconds``, ``total_seconds``) and adds up the rest.
+    """
+
+    by_subject: Mapping[str, RunSummary]
+
+    @property
+    def subjects(self) -> list[str]:
+        return list(self.by_subject)
+
+    def total(self) -> RunSummary:
+        summaries = list(self.by_subject.values())
+        if not summaries:
+            return RunSummary()
+        values = {
+            f.name: (max if f.name in _SHARED else sum)(getattr(s, f.name) for s in summaries)
+            for f in fields(RunSummary)
+        }
+        return RunSummary(**values)
+
+    def unbalanced(self) -> list[str]:
+        """The subjects whose counts do not add up (``fetched != produced + rejected``)."""
+        return [subject for subject, s in self.by_subject.items()
+                if s.fetched != s.produced + s.rejected]
+
+    def to_dict(self) -> dict[str, Any]:
+        """XCom-safe: the totals at the top, ``subjects``: subject -> its counts."""
+        return {**self.total().to_dict(),
+                "subjects": {k: v.to_dict() for k, v in self.by_subject.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ContractsSummary:
+        return cls({k: RunSummary.from_dict(v) for k, v in data["subjects"].items()})
+
+
+def merge_runs(runs: Iterable[ContractsSummary | Mapping[str, Any]]) -> ContractsSummary:
+    """Several runs over the same contracts (the DAG's page tasks), added up per subject."""
+    per_subject: dict[str, list[RunSummary]] = {}
+    for item in runs:
+        run = item if isinstance(item, ContractsSummary) else ContractsSummary.from_dict(item)
+        for subject, summary in run.by_subject.items():
+            per_subject.setdefault(subject, []).append(summary)
+    return ContractsSummary({k: merge_summaries(v) for k, v in per_subject.items()})
 
 
 @dataclass(frozen=True)
@@ -216,28 +275,51 @@ def fetch_and_produce(
     sink: RecordSink | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RunSummary:
-    """Fetch the pages ``run`` names, map them and produce them.
+    """:func:`fetch_and_produce_all` for one contract."""
+    sinks = None if sink is None else {contract.subject: sink}
+    return fetch_and_produce_all(settings, [contract], run, client=client, sinks=sinks,
+                                 clock=clock).by_subject[contract.subject]
 
-    ``client`` (the randomuser API) and ``sink`` (Kafka) are opened from the settings
-    unless given, and then closed here.
+
+def fetch_and_produce_all(
+    settings: Settings,
+    contracts: Sequence[Contract],
+    run: RunConfig,
+    *,
+    client: RandomUserClient | None = None,
+    sinks: Mapping[str, RecordSink] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ContractsSummary:
+    """Fetch the pages ``run`` names once, map every user to each contract, produce.
+
+    One API call per page whatever the number of contracts; each contract's records and
+    rejects go to its own topics through its own producer, whose every delivery is checked.
+    ``client`` (the randomuser API) and ``sinks`` (Kafka, by subject) are opened from the
+    settings unless given, and then closed here.
     """
+    if not contracts:
+        raise ValueError("no contract to produce")
     with ExitStack() as owned:
         if client is None:
             client = owned.enter_context(RandomUserClient.from_settings(settings, run.source))
-        if sink is None:
-            sink = owned.enter_context(ContractProducer(settings, contract, tuning=run.tuning))
-        return _run_pages(contract, client, sink, run, clock)
+        if sinks is None:
+            sinks = {c.subject: owned.enter_context(ContractProducer(settings, c,
+                                                                    tuning=run.tuning))
+                     for c in contracts}
+        return _run_pages(contracts, client, sinks, run, clock)
 
 
 def _run_pages(
-    contract: Contract,
+    contracts: Sequence[Contract],
     client: RandomUserClient,
-    sink: RecordSink,
+    sinks: Mapping[str, RecordSink],
     run: RunConfig,
     clock: Callable[[], datetime],
-) -> RunSummary:
+) -> ContractsSummary:
     started = time.perf_counter()
-    seconds = {"fetch": 0.0, "map": 0.0, "produce": 0.0}
+    fetch_s = 0.0
+    map_s = dict.fromkeys(sinks, 0.0)
+    produce_s = dict.fromkeys(sinks, 0.0)
     fetched = pages_done = 0
     remaining = run.limit if run.limit is not None else run.pages * run.batch_size
     for page in range(run.first_page, run.first_page + run.pages):  # bounded: no `while True`
@@ -246,31 +328,42 @@ def _run_pages(
         t0 = time.perf_counter()
         answer = client.fetch_page(results=run.batch_size, page=page, seed=run.seed, nat=run.nat)
         users = answer.users[:remaining]
-        t1 = time.perf_counter()
-        mapped = map_users(users, contract)
-        if mapped.rejected:
-            example = str(mapped.rejected[0][1])
-            run.reject_policy.check(page, len(mapped.rejected), len(users), example)
-        t2 = time.perf_counter()
-        for record in mapped.records:
-            sink.produce(record)
+        fetch_s += time.perf_counter() - t0
+        # Every contract's mapping and reject check first: a page that fails one contract's
+        # policy produces nothing, to any contract (its retry would produce it again).
+        pages_mapped = []
+        for contract in contracts:
+            t1 = time.perf_counter()
+            mapped = map_users(users, contract)
+            if mapped.rejected:
+                example = f"{contract.subject}: {mapped.rejected[0][1]}"
+                run.reject_policy.check(page, len(mapped.rejected), len(users), example)
+            map_s[contract.subject] += time.perf_counter() - t1
+            pages_mapped.append((contract, mapped))
         now = clock()
-        for user, error in mapped.rejected:
-            sink.produce_reject(make_reject(user, error, subject=contract.subject,
-                                            run_id=run.run_id, now=now))
-        t3 = time.perf_counter()
-        seconds["fetch"] += t1 - t0
-        seconds["map"] += t2 - t1
-        seconds["produce"] += t3 - t2
+        for contract, mapped in pages_mapped:
+            t2 = time.perf_counter()
+            sink = sinks[contract.subject]
+            for record in mapped.records:
+                sink.produce(record)
+            for user, error in mapped.rejected:
+                sink.produce_reject(make_reject(user, error, subject=contract.subject,
+                                                run_id=run.run_id, now=now))
+            produce_s[contract.subject] += time.perf_counter() - t2
+            log.info("page %d, %s: %d fetched, %d rejected", page, contract.subject,
+                     len(users), len(mapped.rejected))
         fetched += len(users)
         remaining -= len(users)
         pages_done += 1
-        log.info("page %d: %d fetched, %d rejected", page, len(users), len(mapped.rejected))
-    t_flush = time.perf_counter()
-    stats = sink.finish()
-    seconds["produce"] += time.perf_counter() - t_flush
-    return RunSummary(
-        fetched=fetched, produced=stats.delivered, rejected=stats.rejects_delivered,
-        pages=pages_done, fetch_seconds=seconds["fetch"], map_seconds=seconds["map"],
-        produce_seconds=seconds["produce"], total_seconds=time.perf_counter() - started,
-    )
+    summaries: dict[str, RunSummary] = {}
+    for contract in contracts:
+        t_flush = time.perf_counter()
+        stats = sinks[contract.subject].finish()
+        produce_s[contract.subject] += time.perf_counter() - t_flush
+        summaries[contract.subject] = RunSummary(
+            fetched=fetched, produced=stats.delivered, rejected=stats.rejects_delivered,
+            pages=pages_done, fetch_seconds=fetch_s, map_seconds=map_s[contract.subject],
+            produce_seconds=produce_s[contract.subject], total_seconds=0.0,
+        )
+    elapsed = time.perf_counter() - started
+    return ContractsSummary({k: replace(v, total_seconds=elapsed) for k, v in summaries.items()})

@@ -79,7 +79,7 @@ def test_run_policy(dagbag: dict[str, Any]) -> None:
     assert dag["max_active_runs"] == 1
     assert dag["catchup"] is False
     assert "preflight" in dag["doc_md"] and "summary" in dag["doc_md"]
-    assert dag["params"] == ["batch_size", "count", "nat", "seed", "source"]
+    assert dag["params"] == ["batch_size", "count", "nat", "seed", "source", "subjects"]
 
 
 def test_tasks_and_dependencies(dagbag: dict[str, Any]) -> None:
