@@ -66,6 +66,7 @@ env: $(STAMP) ## Print the settings as shell exports (secrets hidden)
 fetch: prereqs $(STAMP) ## Download the stack's artifacts (Maven, JDK) into the caches
 	$(PY) -m stack fetch
 
+ifneq ($(MODE),compose)  # MODE=compose: see the docker compose section
 .PHONY: up
 up: prereqs $(STAMP) ## Start Kafka, Schema Registry, Cassandra, Airflow (and the local randomuser API)
 	$(PY) -m stack up
@@ -73,6 +74,7 @@ up: prereqs $(STAMP) ## Start Kafka, Schema Registry, Cassandra, Airflow (and th
 .PHONY: down
 down: $(STAMP) ## Stop every process the stack started (the streaming job too)
 	$(PY) -m stack down
+endif
 
 .PHONY: clean
 clean: ## Stop the stack, then delete this checkout's state (.stack: data, logs, checkpoints); asks unless FORCE=1; never ~/.m2 or global caches
@@ -104,9 +106,11 @@ schemas-diff: $(STAMP) ## Drift report between git, the registry and Cassandra
 demo-evolve: prereqs $(STAMP) ## Evolve the schema to v2 (an optional field) while the stream runs; v1 and v2 rows side by side
 	$(PY) -m stack evolve --count 20 --source $(SOURCE)
 
+ifneq ($(MODE),compose)  # MODE=compose: see the docker compose section
 .PHONY: demo
-demo: prereqs $(STAMP) ## THE MAIN COMMAND: stack up, schemas, stream, a real DAG run, a reconciled summary (N=100 SOURCE=auto|live|local)
+demo: prereqs $(STAMP) ## THE MAIN COMMAND: stack up, schemas, stream, a real DAG run, a reconciled summary (N=100 SOURCE=auto|live|local; MODE=compose: docs/docker.md)
 	$(PY) -m stack demo --count $(N) --source $(SOURCE)
+endif
 
 .PHONY: preflight
 preflight: $(STAMP) ## Check the registry subject and topics the producer needs
@@ -131,6 +135,27 @@ stream-down: $(STAMP) ## Stop the background streaming job
 .PHONY: replay-dead-letters
 replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=decode SINCE=12h)
 	$(PY) -m stack spark streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE))
+
+# ---------------------------------------------------------------- docker compose mode
+# MODE=compose: the same targets on docker-compose.yml's containers (docs/docker.md); the
+# demo runs on the host against them, with docker/host.env's settings (every service
+# external: probed, never started). Needs Docker with the compose plugin (for --wait).
+COMPOSE ?= docker compose
+ifeq ($(MODE),compose)
+.PHONY: compose-cli up down demo
+compose-cli:
+	@$(COMPOSE) version >/dev/null 2>&1 || { echo "error: MODE=compose needs '$(COMPOSE)' (Docker with the compose plugin, v2: up --wait)"; exit 1; }
+
+up: compose-cli
+	$(COMPOSE) up -d --build --wait
+
+down: compose-cli
+	$(COMPOSE) down
+
+demo: compose-cli $(STAMP)
+	$(COMPOSE) up -d --build --wait
+	set -a; . docker/host.env; set +a; $(PY) -m stack demo --count $(N) --source $(SOURCE)
+endif
 
 # ---------------------------------------------------------------- benchmarks
 .PHONY: bench
