@@ -182,7 +182,7 @@ def one_shot_services(services: Mapping[str, Mapping[str, Any]]) -> set[str]:
             if condition == "service_completed_successfully"}
 
 
-def shell_words(argv: object) -> list[str]:
+def shell_words(argv: str | list[object] | None) -> list[str]:
     """The words of a command or healthcheck, shell strings split (CMD/CMD-SHELL dropped)."""
     words = shlex.split(argv) if isinstance(argv, str) else [str(a) for a in argv or []]
     words = [w for w in words if w not in ("CMD", "CMD-SHELL")]
