@@ -7,19 +7,23 @@ the native stack to run on (``NativeServices``), so ops never imports the stack.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import SettingsError, load_settings
-from contract.catalog import load_contract
+from contract.catalog import Contract, load_contract
 from ops.airflow_api import AirflowApiError
 from ops.demo import DemoError, format_summary, prepare, resolve_source, run_pipeline
-from ops.evolve import evolve, side_by_side
+from ops.evolve import evolve, format_result
 from stack import launcher, process
 from stack.paths import StackPaths
-from stack.services import Context, by_name
+from stack.services import Command, Context, Stream, by_name
 from stack.supervise import STARTING
 
 T0 = time.monotonic()
@@ -54,9 +58,60 @@ class NativeServices:
 
     def stream_starts(self) -> int:
         """How many times the supervisor has started the streaming job (its log says)."""
-        log = self.log("stream")
-        text = log.read_text(errors="replace") if log.exists() else ""
-        return text.count(STARTING)
+        return _starts(self.log("stream"))
+
+    @contextmanager
+    def scratch_stream(self, contract: Contract, contract_dir: Path) -> Iterator[JobOnStack]:
+        """demo-evolve's own streaming job on a scratch contract, with its own checkpoints."""
+        checkpoints = Path(tempfile.mkdtemp(prefix="evolve-checkpoints-"))
+        service = ScratchStream(contract.subject, contract_dir, checkpoints)
+        process.stop(self.ctx.paths.pidfile(service.name))  # one left by an interrupted run
+        self.ctx.paths.log(service.name).unlink(missing_ok=True)  # its probe reads this log
+        try:
+            launcher.up(self.ctx, [service])
+            yield JobOnStack(self.ctx, service.name)
+        finally:
+            launcher.down(self.ctx, [service])
+            shutil.rmtree(checkpoints, ignore_errors=True)
+
+
+def _starts(log: Path) -> int:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return text.count(STARTING)
+
+
+class ScratchStream(Stream):
+    """The stack's supervised stream, on another contract and with other checkpoints."""
+
+    def __init__(self, subject: str, contract_dir: Path, checkpoints: Path) -> None:
+        self.name = "evolve-stream"
+        self.subject, self.contract_dir, self.checkpoints = subject, contract_dir, checkpoints
+
+    def command(self, ctx: Context) -> Command:
+        base = super().command(ctx)
+        return Command(
+            [*base.argv, "--subject", self.subject, "--contract-dir", str(self.contract_dir)],
+            env={**base.env, "SPARK_CHECKPOINT_DIR": str(self.checkpoints)}, cwd=base.cwd,
+        )
+
+
+@dataclass(frozen=True)
+class JobOnStack:
+    """``ops.evolve.ScratchStream`` of a job the launcher started, by its pid file and log."""
+
+    ctx: Context
+    name: str
+
+    @property
+    def log(self) -> Path:
+        return self.ctx.paths.log(self.name)
+
+    def pid(self) -> int | None:
+        record = process.running(self.ctx.paths.pidfile(self.name))
+        return record.pid if record else None
+
+    def starts(self) -> int:
+        return _starts(self.log)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,9 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     evolve = commands.add_parser("evolve", help="evolve the schema to v2 while the pipeline runs")
     evolve.add_argument("--count", type=int, default=20)
     evolve.add_argument("--source", choices=("auto", "live", "local"), default="auto")
+    evolve.add_argument("--keep", action="store_true",
+                        help="keep the scratch subject, topics and keyspace afterwards")
     args = parser.parse_args(argv)
     if args.command == "evolve":
-        return run_evolve(args.count, args.source)
+        return run_evolve(args.count, args.source, args.keep)
     try:
         settings = load_settings()
         ctx = Context(settings, StackPaths.from_settings(settings))
@@ -93,22 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.counts_reconcile else 1
 
 
-def run_evolve(count: int, source_choice: str) -> int:
+def run_evolve(count: int, source_choice: str, keep: bool) -> int:
     try:
         settings = load_settings()
         ctx = Context(settings, StackPaths.from_settings(settings))
         source, why = resolve_source(settings, source_choice)
         progress(f"SOURCE: {source.upper()} - {why}")
         result = evolve(settings, NativeServices(ctx), count=count, source=source,
-                        progress=progress)
-        contract = load_contract()
+                        progress=progress, keep=keep)
     except (SettingsError, launcher.StackError, DemoError, AirflowApiError) as exc:
         print(f"demo-evolve failed: {exc}", file=sys.stderr)
         return 1
-    print(format_summary(result, contract))
-    print("\nv1 and v2 rows side by side (same table, same streaming job):")
-    print("\n".join(side_by_side(settings, contract)))
-    print("\nschemas/ and cql/ changed in your working tree, as a pull request would: "
-          "commit them, or `git checkout schemas cql` (the registry keeps v2; v1 producers "
-          "still work under BACKWARD).")
-    return 0 if result.counts_reconcile else 1
+    print("\n".join(format_result(result)))
+    return 0 if result.reconciles else 1
