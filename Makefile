@@ -84,7 +84,15 @@ clean: ## Stop the stack, then delete this checkout's state (.stack: data, logs,
 status: $(STAMP) ## Show each service (address, pid, memory, health) and the pipeline
 	$(PY) -m stack status
 
+.PHONY: cqlsh
+cqlsh: $(STAMP) ## Cassandra's shell on the settings' Cassandra (ARGS='-e "SELECT ..."'; docs/troubleshooting.md has queries)
+	@$(PY) -m stack.cqlsh $(ARGS)
+
 # ---------------------------------------------------------------- schemas (the contract)
+.PHONY: schemas
+schemas: $(STAMP) ## Register every schema and migrate its Cassandra table (stack up); a no-op when in sync
+	$(PY) -m schematool apply
+
 .PHONY: schemas-check
 schemas-check: $(STAMP) ## Offline gate: lint, compatibility vs git history, Cassandra safety, cql/ drift (BASE=origin/main on a PR)
 	$(PY) -m schematool check $(if $(BASE),--base $(BASE))
@@ -93,24 +101,20 @@ schemas-check: $(STAMP) ## Offline gate: lint, compatibility vs git history, Cas
 cql: $(STAMP) ## Regenerate cql/ from schemas/
 	$(PY) -m schematool generate
 
-.PHONY: schemas
-schemas: $(STAMP) ## Register every schema and migrate its Cassandra table (stack up); a no-op when in sync
-	$(PY) -m schematool apply
-
 .PHONY: schemas-diff
 schemas-diff: $(STAMP) ## Drift report between git, the registry and Cassandra
 	$(PY) -m schematool diff
 
 # ---------------------------------------------------------------- pipeline
-.PHONY: demo-evolve
-demo-evolve: prereqs $(STAMP) ## Evolve the schema to v2 (an optional field) while the stream runs; v1 and v2 rows side by side
-	$(PY) -m stack evolve --count 20 --source $(SOURCE)
-
 ifneq ($(MODE),compose)  # MODE=compose: see the docker compose section
 .PHONY: demo
 demo: prereqs $(STAMP) ## THE MAIN COMMAND: stack up, schemas, stream, a real DAG run, a reconciled summary (N=100 SOURCE=auto|live|local; MODE=compose: docs/docker.md)
 	$(PY) -m stack demo --count $(N) --source $(SOURCE)
 endif
+
+.PHONY: demo-evolve
+demo-evolve: prereqs $(STAMP) ## Evolve a scratch copy of the contract to v2 while its stream runs; v1 and v2 rows side by side (schemas/ and the registry untouched)
+	$(PY) -m stack evolve --count 20 --source $(SOURCE)
 
 .PHONY: preflight
 preflight: $(STAMP) ## Check the registry subject and topics the producer needs
