@@ -1,8 +1,13 @@
 """``python -m streaming``: run the streaming job, or replay its dead letters.
 
-    python -m streaming run [--once | --available-now] [--accept-data-loss] [--subject SUBJECT]
+    python -m streaming run [--once | --available-now] [--accept-data-loss] [--subject S ...]
     python -m streaming replay-dead-letters [--stage frame|decode|sink] [--since WHEN]
-    python -m streaming check-tables [--subject SUBJECT]
+    python -m streaming check-tables [--subject S ...]
+
+Every command takes every contract of CONTRACTS_DIR (``--contract-dir``), or those named
+by ``--subject`` (repeatable). ``run`` runs one streaming query per contract in one Spark
+application (one JVM), each with its own checkpoint and dead letters; if one fails, the
+others are stopped and the job exits with that failure's status.
 
 ``--since`` takes an ISO 8601 date or time (UTC unless it says otherwise) or an age such
 as ``30m``, ``12h``, ``7d``. Exit status: 0 done, 1 the query failed (a service is out:
@@ -26,11 +31,10 @@ from pathlib import Path
 
 from config.settings import Settings, SettingsError, load_settings
 from contract.catalog import (
-    DEFAULT_SUBJECT,
-    SCHEMAS_DIR,
     Contract,
     ContractError,
-    load_contract,
+    load_contracts,
+    select_contracts,
 )
 from contract.cql import DeadLetterStage
 from streaming.checkpoint import (
@@ -102,9 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check-tables", help="compare the Cassandra tables with the contract")
 
     for sub in (run, replay, commands.choices["check-tables"]):
-        sub.add_argument("--subject", default=None, help="contract subject (default: users)")
-        sub.add_argument("--contract-dir", type=Path, default=SCHEMAS_DIR,
-                         help="where the subject's .avsc and .toml are (default: schemas/)")
+        sub.add_argument("--subject", action="append", default=None,
+                         help="contract subject (repeatable; default: every contract)")
+        sub.add_argument("--contract-dir", type=Path, default=None,
+                         help="where the contracts' .avsc and .toml are (default: "
+                              "CONTRACTS_DIR, i.e. schemas/)")
     return parser
 
 
@@ -119,12 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     try:
         settings = load_settings()
-        contract = load_contract(args.subject or DEFAULT_SUBJECT, args.contract_dir)
+        directory = args.contract_dir or Path(settings.contracts_dir)
+        contracts = select_contracts(load_contracts(directory), args.subject)
         if args.command == "check-tables":
-            check_tables(settings, TableTarget.from_contract(contract))
-            log_event("tables_ok", table=contract.qualified_table)
+            for contract in contracts:
+                check_tables(settings, TableTarget.from_contract(contract))
+                log_event("tables_ok", table=contract.qualified_table)
             return 0
-        return _spark_command(settings, contract, args)
+        return _spark_command(settings, contracts, args)
     except REFUSALS as exc:
         return _refused(args.command, exc)
     except (RegistryUnavailable, OffsetsUnavailable) as exc:
@@ -151,20 +159,23 @@ def _refused(command: str, exc: Exception) -> int:
     return EXIT_REFUSED
 
 
-def _spark_command(settings: Settings, contract: Contract, args: argparse.Namespace) -> int:
+def _spark_command(
+    settings: Settings, contracts: list[Contract], args: argparse.Namespace
+) -> int:
     """``run`` or ``replay-dead-letters``: the commands that start Spark."""
     # Imported only here: they load pyspark (0.8 s measured), which --help and
     # check-tables never need.
     from pyspark.errors import StreamingQueryException
 
     from streaming.decode import ReservedFieldError
-    from streaming.job import Trigger, run
+    from streaming.job import QueryFailed, Trigger, run_all
     from streaming.replay import run_replay
     from streaming.session import SparkSetupError
 
     try:
         if args.command == "replay-dead-letters":
-            run_replay(settings, contract, stage=args.stage, since=args.since)
+            for contract in contracts:
+                run_replay(settings, contract, stage=args.stage, since=args.since)
             return 0
         trigger = (
             Trigger.ONCE if args.once
@@ -174,23 +185,32 @@ def _spark_command(settings: Settings, contract: Contract, args: argparse.Namesp
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        run(settings, contract, trigger, stop, accept_data_loss=args.accept_data_loss)
+        run_all(settings, contracts, trigger, stop, accept_data_loss=args.accept_data_loss)
     except (ReservedFieldError, SparkSetupError) as exc:
         return _refused(args.command, exc)
-    except StreamingQueryException as exc:
-        # The failed batch's offsets were not committed: the next start retries it.
-        log_event("query_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
-        if args.command == "run" and not args.accept_data_loss:
-            # Spark's failOnDataLoss: retention deleted what the running query had not read
-            # yet. Said once, with the offsets, instead of failing again at every restart.
-            try:
-                check_not_lost(settings, contract)
-            except DataLost as lost:
-                return _data_lost(lost)
-            except (CheckpointDamaged, OffsetsUnavailable):
-                pass  # the next start names the file, or retries once Kafka is back
-        return EXIT_FAILED
+    except QueryFailed as failed:
+        return _query_failed(settings, failed.cause, failed.contract, args)
+    except StreamingQueryException as exc:  # replay's
+        return _query_failed(settings, exc, None, args)
     return 0
+
+
+def _query_failed(
+    settings: Settings, exc: BaseException, contract: Contract | None, args: argparse.Namespace
+) -> int:
+    # The failed batch's offsets were not committed: the next start retries it.
+    log_event("query_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc),
+              subject=contract.subject if contract else None)
+    if contract is not None and not args.accept_data_loss:
+        # Spark's failOnDataLoss: retention deleted what the running query had not read
+        # yet. Said once, with the offsets, instead of failing again at every restart.
+        try:
+            check_not_lost(settings, contract)
+        except DataLost as lost:
+            return _data_lost(lost)
+        except (CheckpointDamaged, OffsetsUnavailable):
+            pass  # the next start names the file, or retries once Kafka is back
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@ Delivery is at least once: a micro-batch that raises (registry down, Cassandra d
 the query before its offsets are committed, and the next start re-runs it from the
 checkpoint. Every write is an upsert by primary key, so a re-run batch changes nothing
 that the first attempt already wrote.
+
+Several contracts run as several queries of one Spark application (:func:`run_all`): one
+JVM instead of one per subject, and each query its own checkpoint, progress and dead
+letters. A query that fails stops the others, and the job exits with its failure.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -288,28 +292,104 @@ def start_query(
     )
 
 
-def await_query(query: StreamingQuery, stop: threading.Event) -> None:
-    """Until the query ends by itself (raising if it failed) or ``stop`` is set."""
-    while not query.awaitTermination(STOP_POLL_SECONDS):
-        if stop.is_set():
-            log_event("query_stopping", name=query.name, reason="stop requested")
-            query.stop()
-            query.awaitTermination()
+class QueryFailed(Exception):
+    """One contract's query failed (its ``cause``: Spark's StreamingQueryException); the
+    other queries of the job were stopped."""
+
+    def __init__(self, contract: Contract, cause: BaseException):
+        self.contract, self.cause = contract, cause
+        super().__init__(f"{query_name(contract)}: {cause}")
+
+
+def await_queries(
+    queries: Sequence[tuple[Contract, StreamingQuery]], stop: threading.Event
+) -> None:
+    """Until every query ends by itself or ``stop`` is set; the first to fail stops the
+    others and is raised as :class:`QueryFailed`."""
+    while True:
+        for contract, query in queries:
+            if query.isActive:
+                continue
+            try:
+                query.awaitTermination()  # ended: returns at once, raises if it failed
+            except Exception as exc:  # noqa: BLE001 - Spark's, re-raised typed below
+                _stop_all(queries, reason=f"{query_name(contract)} failed")
+                raise QueryFailed(contract, exc) from exc
+        if not any(query.isActive for _, query in queries):
             return
+        if stop.wait(STOP_POLL_SECONDS):
+            _stop_all(queries, reason="stop requested")
+            return
+
+
+def _stop_all(queries: Sequence[tuple[Contract, StreamingQuery]], *, reason: str) -> None:
+    for _, query in queries:
+        if query.isActive:
+            log_event("query_stopping", name=query.name, reason=reason)
+            query.stop()
 
 
 def run(
     settings: Settings, contract: Contract, trigger: Trigger, stop: threading.Event,
     *, accept_data_loss: bool = False,
 ) -> None:
-    """Preflight checks, then the query until it ends or ``stop`` is set.
+    """:func:`run_all` for one contract; its query's failure raises as Spark raised it."""
+    try:
+        run_all(settings, [contract], trigger, stop, accept_data_loss=accept_data_loss)
+    except QueryFailed as failed:
+        raise failed.cause from None
 
-    Refuses to start when the tables do not match the contract, when the subject is not
+
+@dataclass(frozen=True)
+class _Prepared:
+    contract: Contract
+    processor: BatchProcessor
+    reader: ReaderSchema
+
+
+def run_all(
+    settings: Settings, contracts: Sequence[Contract], trigger: Trigger,
+    stop: threading.Event, *, accept_data_loss: bool = False,
+) -> None:
+    """Preflight checks of every contract, then one query per contract in one Spark
+    application, until they end or ``stop`` is set.
+
+    Refuses to start when a contract's tables do not match it, when its subject is not
     registered, or when the registry's latest version has fields the table lacks. Stops
-    with :class:`DataLost` when Kafka deleted records the checkpoint has not read (unless
-    ``accept_data_loss``: then the gap is logged and skipped), and with
-    :class:`CheckpointDamaged` when a checkpoint file is unreadable.
+    with :class:`DataLost` when Kafka deleted records a checkpoint has not read (unless
+    ``accept_data_loss``: then the gap is logged and skipped), with
+    :class:`CheckpointDamaged` when a checkpoint file is unreadable, and with
+    :class:`QueryFailed` when a query fails.
     """
+    prepared = [_prepare(settings, c, accept_data_loss) for c in contracts]
+    app = f"userstream-{query_name(contracts[0])}" if len(contracts) == 1 else None
+    spark = (build_spark_session(settings, app) if app else build_spark_session(settings))
+    spark.streams.addListener(ProgressLogger())
+    queries: list[tuple[Contract, StreamingQuery]] = []
+    try:
+        for item in prepared:
+            records = kafka_stream(spark, settings, item.contract,
+                                   accept_data_loss=accept_data_loss)
+            query = start_query(records, settings, item.contract, item.processor, trigger)
+            queries.append((item.contract, query))
+            log_event(
+                "job_started",
+                query=query_name(item.contract),
+                topic=item.contract.topic,
+                table=item.processor.target.qualified_table,
+                trigger=trigger.value,
+                checkpoint=str(checkpoint_location(settings, item.contract)),
+                reader_version=item.reader.version,
+                reader_schema_id=item.reader.schema_id,
+            )
+    except BaseException:
+        _stop_all(queries, reason="another query did not start")
+        raise
+    await_queries(queries, stop)
+
+
+def _prepare(settings: Settings, contract: Contract, accept_data_loss: bool) -> _Prepared:
+    """One contract's checks (checkpoint, Kafka, tables, registry) and its batch processor."""
     checkpoint = checkpoint_location(settings, contract)
     verify_checkpoint(checkpoint)
     try:
@@ -337,22 +417,7 @@ def run(
     # `make schemas` elsewhere): what matters is that the live table can hold it.
     target = target.with_columns(table_columns())
     columns_to_write(reader.field_names, target)
-
-    spark = build_spark_session(settings, f"userstream-{query_name(contract)}")
-    spark.streams.addListener(ProgressLogger())
     processor = BatchProcessor(schemas=schemas, target=target, sink=CassandraSink(target),
                                live_columns=table_columns,
                                batch_timeout_seconds=settings.stream_batch_timeout_seconds)
-    records = kafka_stream(spark, settings, contract, accept_data_loss=accept_data_loss)
-    query = start_query(records, settings, contract, processor, trigger)
-    log_event(
-        "job_started",
-        query=query_name(contract),
-        topic=contract.topic,
-        table=target.qualified_table,
-        trigger=trigger.value,
-        checkpoint=str(checkpoint_location(settings, contract)),
-        reader_version=reader.version,
-        reader_schema_id=reader.schema_id,
-    )
-    await_query(query, stop)
+    return _Prepared(contract, processor, reader)

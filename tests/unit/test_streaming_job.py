@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,9 @@ from streaming.checkpoint import checkpoint_location, query_name
 from streaming.job import (
     BatchProcessor,
     ProgressLogger,
+    QueryFailed,
     Trigger,
-    await_query,
+    await_queries,
     kafka_source_options,
     start_query,
     trigger_options,
@@ -231,8 +233,34 @@ def test_a_stop_request_stops_a_running_query(
     query = start_query(records, settings, CONTRACT, processor, Trigger.PROCESSING_TIME)
     stop = threading.Event()
     stop.set()  # as the SIGTERM handler of `python -m streaming run` does
-    await_query(query, stop)
+    await_queries([(CONTRACT, query)], stop)
     assert not query.isActive
+
+
+def test_a_failing_query_stops_the_others_of_the_job(
+    spark: SparkSession, tmp_path: Path, fake_sink: FakeSink
+) -> None:
+    # One Spark application, one query per contract: the first failure ends the job.
+    quiet, failing = tmp_path / "quiet", tmp_path / "failing"
+    quiet.mkdir()
+    batch(spark, [b"x"], [0]).write.parquet(str(failing))
+    settings = load_settings({"SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoints")})
+    processor = BatchProcessor(
+        schemas=StaticSchemas({1: SCHEMA}, SCHEMA), target=TARGET, sink=fake_sink
+    )
+
+    def fail(batch: Any, batch_id: int) -> None:
+        raise RuntimeError("this batch fails")
+
+    other = replace(CONTRACT, topic="other_topic")
+    running = start_query(spark.readStream.schema(KAFKA_SCHEMA).parquet(str(quiet)), settings,
+                          CONTRACT, processor, Trigger.PROCESSING_TIME)
+    broken = start_query(spark.readStream.schema(KAFKA_SCHEMA).parquet(str(failing)), settings,
+                         other, fail, Trigger.PROCESSING_TIME)  # type: ignore[arg-type]
+    with pytest.raises(QueryFailed, match="other_topic") as caught:
+        await_queries([(CONTRACT, running), (other, broken)], threading.Event())
+    assert caught.value.contract == other and "this batch fails" in str(caught.value.cause)
+    assert not running.isActive and not broken.isActive
 
 
 class Evolving:
