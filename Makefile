@@ -90,8 +90,9 @@ cqlsh: $(STAMP) ## Cassandra's shell on the settings' Cassandra (ARGS='-e "SELEC
 
 # ---------------------------------------------------------------- schemas (the contract)
 .PHONY: schemas
-schemas: $(STAMP) ## Register every schema and migrate its Cassandra table (stack up); a no-op when in sync
+schemas: $(STAMP) ## Register every schema and migrate its Cassandra table (stack up); a no-op when in sync; pushes the settings to Airflow
 	$(PY) -m schematool apply
+	$(PY) -m ops.airflow_settings push
 
 .PHONY: schemas-check
 schemas-check: $(STAMP) ## Offline gate: lint, compatibility vs git history, Cassandra safety, cql/ drift (BASE=origin/main on a PR)

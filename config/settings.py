@@ -7,12 +7,15 @@ Defaults point at the native stack (``make up``). Secrets are wrapped in
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +23,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 RANDOMUSER_SOURCES = ("auto", "live", "local")
+# The services of the native stack that may run elsewhere (STACK_EXTERNAL). The stream is
+# not one of them: it is this project's own program, started wherever `make stream-up` runs.
+STACK_SERVICES = ("kafka", "cassandra", "registry", "randomuser", "airflow")
+
+# librdkafka's own log lines (e.g. "%3|...|FAIL|rdkafka#producer-2| ... Connection refused",
+# repeated while a broker is starting or down) go through Python logging, never straight to
+# stderr: a program that configures logging sees them, a probe or `make status` only shows
+# its own one-line verdict. The NullHandler keeps Python's last-resort handler quiet.
+LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
+LIBRDKAFKA_LOGGER.addHandler(logging.NullHandler())
 
 
 class SettingsError(ValueError):
@@ -105,8 +118,20 @@ class Settings:
     stream_trigger_seconds: int = 2  # p95 latency ~ trigger + one batch (docs/performance.md)
     stream_max_offsets_per_trigger: int = 100_000
     stream_batch_timeout_seconds: int = 300  # a batch taking longer is stuck: restart the job
-    # Airflow (only used by tools that talk to the running Airflow)
+    # Airflow (only used by tools that talk to the running Airflow). Credentials: empty for
+    # the native stack (its generated password file is read); set for any other Airflow.
     airflow_url: str = "http://localhost:8080"
+    airflow_username: str = ""
+    airflow_password: Secret = Secret("")
+    # Services of the stack run elsewhere: a comma list of STACK_SERVICES, or "all". A service
+    # whose address is not loopback is external anyway. External ones are only probed.
+    stack_external: str = ""
+    # Ports of the native stack that no client setting names; moved for a second stack on
+    # the same machine (Kafka's controller is its port + 1, the registry's management port
+    # its port + 1000)
+    stack_cassandra_storage_port: int = 7000
+    stack_airflow_worker_log_port: int = 8793
+    stack_airflow_trigger_log_port: int = 8794
     # Where the native stack keeps its data, logs and pids
     stack_home: str = str(PROJECT_ROOT / ".stack")
     # Where the contracts (<subject>.avsc + .toml) are: the DAG, the producer, the stream
@@ -119,11 +144,28 @@ class Settings:
     def cassandra_host_list(self) -> list[str]:
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
 
-    def kafka_client_config(self) -> dict[str, str]:
+    def external_services(self) -> frozenset[str]:
+        """The stack's services this checkout must not start: named, or not on loopback."""
+        named = {n.strip() for n in self.stack_external.split(",") if n.strip()}
+        if "all" in named:
+            return frozenset(STACK_SERVICES)
+        hosts = {
+            "kafka": [server.strip().rpartition(":")[0]
+                      for server in self.kafka_bootstrap_servers.split(",")],
+            "cassandra": self.cassandra_host_list,
+            "registry": [urlparse(self.schema_registry_url).hostname or ""],
+            "randomuser": [urlparse(self.randomuser_local_url).hostname or ""],
+            "airflow": [urlparse(self.airflow_url).hostname or ""],
+        }
+        remote = {name for name, names in hosts.items() if not all(map(is_loopback, names))}
+        return frozenset(named | remote)
+
+    def kafka_client_config(self) -> dict[str, Any]:
         """librdkafka configuration for security; merged into every client's config."""
-        conf = {
+        conf: dict[str, Any] = {
             "bootstrap.servers": self.kafka_bootstrap_servers,
             "security.protocol": self.kafka_security_protocol,
+            "logger": LIBRDKAFKA_LOGGER,
         }
         if self.kafka_security_protocol.startswith("SASL"):
             conf["sasl.mechanism"] = self.kafka_sasl_mechanism
@@ -211,8 +253,18 @@ class Settings:
             raise SettingsError("CASSANDRA_HOSTS is empty")
         if bool(self.cassandra_username) != bool(self.cassandra_password):
             raise SettingsError("CASSANDRA_USERNAME and CASSANDRA_PASSWORD go together")
+        if bool(self.airflow_username) != bool(self.airflow_password):
+            raise SettingsError("AIRFLOW_USERNAME and AIRFLOW_PASSWORD go together")
+        named = {n.strip() for n in self.stack_external.split(",") if n.strip()}
+        unknown = sorted(named - {"all", *STACK_SERVICES})
+        if unknown:
+            raise SettingsError(
+                f"STACK_EXTERNAL: unknown service {', '.join(unknown)}; "
+                f"expected a comma list of {', '.join(STACK_SERVICES)}, or all"
+            )
         for name in ("cassandra_port", "stream_trigger_seconds", "stream_max_offsets_per_trigger",
-                     "stream_batch_timeout_seconds"):
+                     "stream_batch_timeout_seconds", "stack_cassandra_storage_port",
+                     "stack_airflow_worker_log_port", "stack_airflow_trigger_log_port"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be positive")
         for name in ("kafka_ssl_ca_location", "schema_registry_ssl_ca_location",
@@ -233,6 +285,17 @@ class Settings:
                 value = value.reveal() if show_secrets else ("***" if value else "")
             env[f.name.upper()] = str(value)
         return env
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = host.strip().strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: another machine, as far as the stack can tell
 
 
 def _check_http_url(var: str, url: str) -> None:

@@ -1,7 +1,10 @@
-"""A small client of the running Airflow's REST API (v2): trigger a DAG run, follow it.
+"""A small client of the running Airflow's REST API (v2): trigger a DAG run, follow it,
+and set the Variables and Connections its tasks read.
 
-Used by ``make demo``, ``make status`` and the end-to-end test, so that a run
-is a real DAG run in the running Airflow, visible in its UI.
+Used by ``make up``, ``make demo``, ``make status`` and the end-to-end test, so that a run
+is a real DAG run in the running Airflow, visible in its UI. It logs in with
+``AIRFLOW_USERNAME``/``AIRFLOW_PASSWORD`` when set (any Airflow), else as the native
+stack's admin with the password Airflow generated into ``STACK_HOME``.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def _passwords_file(settings: Settings) -> Path:
 
 
 class AirflowApi:
-    """Talks to ``settings.airflow_url`` as the local admin user of the native stack."""
+    """Talks to ``settings.airflow_url`` as ``AIRFLOW_USERNAME``, or the native stack's admin."""
 
     def __init__(self, settings: Settings, *, username: str = "admin", timeout: float = 15.0):
         self._base = settings.airflow_url.rstrip("/")
@@ -54,21 +57,35 @@ class AirflowApi:
     def __exit__(self, *exc: object) -> None:
         self._session.close()
 
-    def _login(self) -> None:
+    def _credentials(self) -> tuple[str, str]:
+        if self._settings.airflow_username:
+            return self._settings.airflow_username, self._settings.airflow_password.reveal()
         path = _passwords_file(self._settings)
         try:
-            password = json.loads(path.read_text())[self._username]
+            return self._username, json.loads(path.read_text())[self._username]
         except (OSError, ValueError, KeyError) as exc:
             raise AirflowApiError(
-                f"no password for {self._username!r} in {path}: is Airflow up (make up)?"
+                f"no password for {self._username!r} in {path}: is Airflow up (make up)? "
+                "For an Airflow this checkout did not start, set AIRFLOW_USERNAME and "
+                "AIRFLOW_PASSWORD"
             ) from exc
-        resp = self._session.post(
-            f"{self._base}/auth/token",
-            json={"username": self._username, "password": password},
-            timeout=self._timeout,
-        )
+
+    def _login(self) -> None:
+        username, password = self._credentials()
+        try:
+            resp = self._session.post(
+                f"{self._base}/auth/token",
+                json={"username": username, "password": password},
+                timeout=self._timeout,
+            )
+        except requests.RequestException as exc:
+            raise AirflowApiError(
+                f"Airflow at {self._base} does not answer: {exc.__class__.__name__}"
+            ) from exc
         if resp.status_code not in (200, 201):
-            raise AirflowApiError(f"login to {self._base} failed: HTTP {resp.status_code}")
+            raise AirflowApiError(
+                f"login to {self._base} as {username!r} failed: HTTP {resp.status_code}"
+            )
         self._session.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -80,6 +97,58 @@ class AirflowApi:
                 f"{method} {path}: HTTP {resp.status_code}: {resp.text[:500]}"
             )
         return resp.json() if resp.content else None
+
+    def get_variable(self, key: str) -> str | None:
+        """The Variable's value, None when it does not exist."""
+        resp = self._session.get(f"{self._base}/api/v2/variables/{key}", timeout=self._timeout)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 400:
+            raise AirflowApiError(f"GET /variables/{key}: HTTP {resp.status_code}")
+        return str(resp.json()["value"])
+
+    def set_variable(self, key: str, value: str, description: str = "") -> None:
+        """Create or replace the Variable."""
+        body = {"key": key, "value": value, "description": description or None}
+        self._upsert(f"/variables/{key}", "/variables", body)
+
+    def delete_variable(self, key: str) -> bool:
+        """Delete the Variable; False when there was none."""
+        return self._delete(f"/variables/{key}")
+
+    def set_connection(self, conn_id: str, *, conn_type: str, host: str = "", login: str = "",
+                       password: str = "", description: str = "") -> None:
+        """Create or replace the Connection. The password is sent, never put in an error."""
+        body = {"connection_id": conn_id, "conn_type": conn_type, "host": host or None,
+                "login": login or None, "password": password or None,
+                "description": description or None}
+        self._upsert(f"/connections/{conn_id}", "/connections", body)
+
+    def delete_connection(self, conn_id: str) -> bool:
+        """Delete the Connection; False when there was none."""
+        return self._delete(f"/connections/{conn_id}")
+
+    def _delete(self, item: str) -> bool:
+        resp = self._session.delete(f"{self._base}/api/v2{item}", timeout=self._timeout)
+        if resp.status_code == 404:
+            return False
+        if resp.status_code >= 400:
+            raise AirflowApiError(f"DELETE {item}: HTTP {resp.status_code}")
+        return True
+
+    def _upsert(self, item: str, collection: str, body: dict[str, Any]) -> None:
+        """PATCH ``item``, or POST to ``collection`` when it does not exist yet.
+
+        Errors name the path and status only: ``body`` may hold a secret that the
+        server's answer would echo.
+        """
+        resp = self._session.patch(f"{self._base}/api/v2{item}", json=body,
+                                   timeout=self._timeout)
+        if resp.status_code == 404:
+            resp = self._session.post(f"{self._base}/api/v2{collection}", json=body,
+                                      timeout=self._timeout)
+        if resp.status_code >= 400:
+            raise AirflowApiError(f"writing {item}: HTTP {resp.status_code}")
 
     def wait_for_dag(self, dag_id: str, *, timeout: float = 120.0) -> None:
         """Wait until the dag processor has parsed ``dag_id`` (after a fresh start)."""

@@ -14,6 +14,7 @@ from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
 from contract.catalog import Contract, load_contracts
 from ops.airflow_api import AirflowApi
+from ops.airflow_settings import drift
 from ops.demo import DAG_ID
 from ops.reconcile import Offsets, end_offsets
 from streaming.checkpoint import (
@@ -130,4 +131,5 @@ def pipeline_status(settings: Settings) -> list[str]:
         *_section(" kafka", lambda: _topics(settings, contracts)),
         *_section(" cassandra", lambda: _cassandra(settings, contracts)),
         *_section(" airflow (last DAG run)", lambda: _last_run(settings)),
+        *_section(" airflow (settings its tasks use)", lambda: drift(settings)),
     ]

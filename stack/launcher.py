@@ -1,4 +1,9 @@
-"""`make up`, `make down`, `make status`: the native stack's lifecycle."""
+"""`make up`, `make down`, `make status`: the native stack's lifecycle.
+
+An external service (``Service.external``) is never started or stopped here: ``up``
+probes it at its configured address and fails if it does not answer, ``down`` leaves
+it alone, ``status`` shows it as external (no pid, no memory).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ from stack.java import find_java
 from stack.services import ALL_SERVICES, Context, Service, ServiceError
 
 LOG_TAIL_LINES = 40
+# How long `make up` waits for an external service to answer: it is not starting, so a
+# few probes are enough to ride out a blip.
+EXTERNAL_PROBE_TIMEOUT_S = 10.0
 
 
 class StackError(RuntimeError):
@@ -25,10 +33,11 @@ class ServiceStatus:
     pid: int | None
     rss_bytes: int
     problem: str | None  # None: healthy
+    external: bool = False
 
     @property
     def healthy(self) -> bool:
-        return self.pid is not None and self.problem is None
+        return (self.external or self.pid is not None) and self.problem is None
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -66,6 +75,9 @@ def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Service
     started = time.monotonic()
     spawned: list[Service] = []
     for service in services:
+        if service.external(ctx):
+            print(f"  {service.name:<10} external at {service.address(ctx)}: not started here")
+            continue
         pidfile = ctx.paths.pidfile(service.name)
         if process.running(pidfile):
             print(f"  {service.name:<10} already running (pid {process.running(pidfile).pid})")  # type: ignore[union-attr]
@@ -95,8 +107,17 @@ def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Service
         spawned.append(service)
         print(f"  {service.name:<10} started (pid {record.pid}), log {ctx.paths.log(service.name)}")
     for service in services:
-        wait_healthy(ctx, service)
-        service.after_start(ctx)  # idempotent: also repairs a start that failed half-way
+        if service.external(ctx):
+            wait_external(ctx, service)
+        else:
+            wait_healthy(ctx, service)
+            service.after_start(ctx)  # idempotent: also repairs a start that failed half-way
+        try:
+            line = service.configure(ctx)
+        except ServiceError as exc:
+            raise StackError(str(exc)) from exc
+        if line:
+            print(f"  {service.name:<10} {line}")
     print(f"stack up in {time.monotonic() - started:.0f} s")
     return spawned
 
@@ -123,10 +144,26 @@ def wait_healthy(ctx: Context, service: Service) -> None:
     )
 
 
+def wait_external(ctx: Context, service: Service) -> None:
+    """Probe an external service until it answers, or fail naming it and its address."""
+    deadline = time.monotonic() + EXTERNAL_PROBE_TIMEOUT_S
+    while (problem := service.probe(ctx)) is not None:
+        if time.monotonic() >= deadline:
+            raise StackError(
+                f"external {service.name} at {service.address(ctx)} does not answer: {problem}"
+                " (it is external by STACK_EXTERNAL or its address: this stack never starts "
+                "it; start it where it runs, or fix the settings)"
+            )
+        time.sleep(1.0)
+    print(f"  {service.name:<10} external, healthy at {service.address(ctx)}")
+
+
 def down(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> None:
-    """Stop every service the stack started, newest first, by pid."""
+    """Stop every service the stack started, newest first, by pid; never an external one."""
     for service in reversed(services):
-        if process.stop(ctx.paths.pidfile(service.name)):
+        if service.external(ctx):
+            print(f"  {service.name:<10} external at {service.address(ctx)}: not stopped")
+        elif process.stop(ctx.paths.pidfile(service.name)):
             print(f"  {service.name:<10} stopped")
         else:
             print(f"  {service.name:<10} was not running")
@@ -135,6 +172,10 @@ def down(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> None:
 def status(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[ServiceStatus]:
     result = []
     for service in services:
+        if service.external(ctx):
+            result.append(ServiceStatus(service.name, service.address(ctx), None, 0,
+                                        service.probe(ctx), external=True))
+            continue
         record = process.running(ctx.paths.pidfile(service.name))
         if record is None:
             result.append(ServiceStatus(service.name, service.address(ctx), None, 0, "not running"))
@@ -157,7 +198,7 @@ def print_status(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> bo
     total = 0
     for row in rows:
         total += row.rss_bytes
-        pid = str(row.pid) if row.pid else "-"
+        pid = "external" if row.external else str(row.pid) if row.pid else "-"
         mem = f"{row.rss_bytes / 2**20:.0f} MiB" if row.pid else "-"
         health = "healthy" if row.healthy else f"DOWN ({row.problem})"
         print(f"{row.name:<11}{row.address:<42}{pid:>8}{mem:>10}  {health}")

@@ -3,6 +3,10 @@
 Every service answers three questions: what to write before it starts
 (``prepare``), how to start it (``command``) and whether it serves real
 requests (``probe``). The launcher (``stack.launcher``) does the rest.
+
+A service the settings mark external (``STACK_EXTERNAL``, or an address that is not
+loopback: ``Settings.external_services``) runs elsewhere: the launcher only probes it,
+at its configured address, and never starts or stops it.
 """
 
 from __future__ import annotations
@@ -83,8 +87,19 @@ class Service:
         """None when the service answers a real request, else why not."""
         raise NotImplementedError
 
+    def external(self, ctx: Context) -> bool:
+        """Whether it runs elsewhere: probed only, never started or stopped here."""
+        return self.name in ctx.settings.external_services()
+
     def after_start(self, ctx: Context) -> None:
-        """Runs once the service is healthy (e.g. set registry defaults)."""
+        """Runs once a service of this stack is healthy (e.g. set registry defaults)."""
+
+    def configure(self, ctx: Context) -> str:
+        """Runs once the service answers, ours or external: what the pipeline needs of it.
+
+        Returns a line to show, or "".
+        """
+        return ""
 
     def login_hint(self, ctx: Context) -> str:
         return ""
@@ -280,7 +295,8 @@ class Cassandra(Service):
         conf = ctx.paths.conf_dir / "cassandra"
         commitlog_sync, _ = commitlog_sync_spec(os.environ.get(COMMITLOG_SYNC_ENV))
         render("cassandra/cassandra.yaml", conf / "cassandra.yaml",
-               port=self.port(ctx), storage_port=7000, data_dir=data,
+               port=self.port(ctx), storage_port=ctx.settings.stack_cassandra_storage_port,
+               data_dir=data,
                commitlog_sync=commitlog_sync)
         render("cassandra/logback.xml", conf / "logback.xml")
 
@@ -355,6 +371,12 @@ class Airflow(Service):
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            # Where the scheduler's and the triggerer's task logs are served (defaults 8793,
+            # 8794): settings, so that a second stack on this machine can move them.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(
+                ctx.settings.stack_airflow_worker_log_port),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(
+                ctx.settings.stack_airflow_trigger_log_port),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(ctx.paths.logs_dir / "airflow"),
             "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "10",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
@@ -385,7 +407,20 @@ class Airflow(Service):
         ]
         return f"not healthy yet: {', '.join(unhealthy)}" if unhealthy else None
 
+    def configure(self, ctx: Context) -> str:
+        """Push this checkout's settings into Airflow: the DAG's tasks read them from there."""
+        # Inner: the Airflow client is only needed here, not by the other services' starts.
+        from ops.airflow_api import AirflowApiError
+        from ops.airflow_settings import push
+
+        try:
+            return push(ctx.settings)
+        except (AirflowApiError, requests.RequestException) as exc:
+            raise ServiceError(f"airflow: pushing the pipeline settings failed: {exc}") from exc
+
     def login_hint(self, ctx: Context) -> str:
+        if ctx.settings.airflow_username:
+            return f"user {ctx.settings.airflow_username} (AIRFLOW_USERNAME, AIRFLOW_PASSWORD)"
         return "user admin, password: `.venv/bin/python -m stack airflow-password`"
 
 
