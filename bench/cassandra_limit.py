@@ -26,7 +26,7 @@ from typing import Any
 from bench.results import Figure, StageResult
 from bench.stats import rate
 from config.clients import cassandra_session
-from config.settings import Settings
+from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract
 from contract.cql import table_spec
 from contract.migration import normalize_cql_type
@@ -48,6 +48,14 @@ class CassandraConfig:
     threads: int = 2  # one per core
     concurrency: int = 128  # in-flight requests per thread
     driver_rows: int = 100_000  # the fallback loader: rows to write
+
+
+def shown_path(path: Path | str) -> str:
+    """``path`` relative to the checkout when inside it: reports never show the machine's."""
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(PROJECT_ROOT):
+        return str(resolved.relative_to(PROJECT_ROOT))
+    return str(path)
 
 
 def latte_binary(stack_home: Path) -> Path | None:
@@ -192,7 +200,8 @@ def run(settings: Settings, contract: Contract, config: CassandraConfig,
                           "independent write load (latte, same table shape)", rows_per_s,
                           "rows/s", f"{cycles:,} rows in {config.seconds} s, {config.threads} "
                           f"threads x {config.concurrency} in flight; p99 {p99:.1f} ms"))
-        result.notes.append(f"load tool: latte ({latte}), one prepared INSERT of every column, "
+        result.notes.append(f"load tool: latte ({shown_path(latte)}), one prepared INSERT of "
+                            "every column, "
                             f"text lengths from real records: {lengths}")
     else:
         rows_per_s = run_driver_loader(settings, contract, records, config)

@@ -69,3 +69,12 @@ def test_an_unexpected_report_is_an_error() -> None:
 def test_text_lengths_are_the_mean_per_string_field() -> None:
     records = [{"a": "xx", "b": None, "c": 1}, {"a": "xxxx", "b": "yyy"}]
     assert text_lengths(records) == {"a": 3, "b": 3}
+
+
+def test_report_paths_are_relative_to_the_checkout() -> None:
+    from bench.cassandra_limit import shown_path
+    from config.settings import PROJECT_ROOT
+
+    assert shown_path(PROJECT_ROOT / ".stack" / "bench-tools" / "bin" / "latte") == \
+        ".stack/bench-tools/bin/latte"
+    assert shown_path("/usr/local/bin/latte") == "/usr/local/bin/latte"
