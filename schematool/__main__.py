@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     diff = commands.add_parser("diff", help="drift between git, the registry, Kafka, Cassandra")
     for sub in (apply, diff):
         sub.add_argument("--subject", help="only this subject (default: every contract)")
+        sub.add_argument("--contract-dir", type=Path, default=None,
+                         help="where the contracts are (default: <repo>/schemas with --repo, "
+                              "else CONTRACTS_DIR)")
     for sub in (check, generate, apply, diff):
         sub.add_argument("--repo", type=Path, default=DEFAULT_REPO, help="repository root")
     for sub in (check, generate, apply):
@@ -104,7 +107,12 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _contracts(args: argparse.Namespace) -> list[Contract]:
-    schemas_dir = Path(args.repo) / "schemas"
+    if args.contract_dir is not None:
+        schemas_dir = Path(args.contract_dir)
+    elif Path(args.repo).resolve() != DEFAULT_REPO.resolve():
+        schemas_dir = Path(args.repo) / "schemas"
+    else:
+        schemas_dir = Path(load_settings().contracts_dir)
     if args.subject:
         return [load_contract(args.subject, schemas_dir)]
     contracts = load_contracts(schemas_dir)

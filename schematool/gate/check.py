@@ -23,6 +23,7 @@ from schematool.gate.generate import find_drift
 from schematool.gate.history import FileVersion, earlier_versions, file_history
 from schematool.gate.lint import lint_contract
 from schematool.gate.safety import KeyLayout, check_field_safety, check_key_safety
+from schematool.gate.sidecar import sidecar_findings
 
 BLOCKING_LINT = frozenset({"parse", "logical-type", "cql-union", "cql-mapping"})
 
@@ -81,6 +82,7 @@ def _check_contract(
 ) -> list[Finding]:
     text = contract.schema_str
     findings = [f.with_line(locate_line(text, f.path)) for f in lint_contract(contract, source)]
+    findings.extend(sidecar_findings(repo, contract))
     if any(f.rule in BLOCKING_LINT for f in findings):
         notes.append(f"{contract.subject}: not compared with history (the schema itself is broken)")
         return findings

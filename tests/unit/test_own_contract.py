@@ -251,3 +251,29 @@ def test_summary_per_subject_and_totals_survive_xcom() -> None:
     assert ContractsSummary.from_dict(xcom) == merged
     assert merged.unbalanced() == []
     assert ContractsSummary({"x": RunSummary(fetched=2, produced=1)}).unbalanced() == ["x"]
+
+
+# -- make schemas-check on the sidecar -----------------------------------------------------
+
+
+def test_the_gate_flags_unknown_sidecar_keys_and_a_rules_module_it_cannot_find(
+    tmp_path: Path,
+) -> None:
+    from schematool.gate.sidecar import sidecar_findings
+
+    path = write_contract(tmp_path / "schemas", "gated", "ks", "no_such_rules_mod",
+                          extra='rule = "typo"\n')
+    findings = sidecar_findings(tmp_path, load_contract_file(path))
+    assert [(f.file, f.rule) for f in findings] == [
+        ("schemas/gated-value.toml", "sidecar-keys"),
+        ("schemas/gated-value.toml", "source-rules"),
+    ]
+    assert "'source.rule'" in findings[0].message and findings[0].line is not None
+    assert "no_such_rules_mod" in findings[1].message
+
+
+def test_the_gate_passes_the_repository_sidecar() -> None:
+    from schematool.gate.sidecar import sidecar_findings
+
+    contract = load_contract()
+    assert sidecar_findings(contract.avsc_path.parent.parent, contract) == []
