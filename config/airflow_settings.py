@@ -54,10 +54,29 @@ class ConnectionSpec:
     credentials: Login | None  # None: the settings have no secret; the Connection goes
 
 
-def variable_value(settings: Settings) -> str:
-    """The Variable's JSON: the pushed settings of ``settings``, as environment names."""
+def task_overrides(settings: Settings) -> dict[str, str]:
+    """``AIRFLOW_TASK_SETTINGS``: what the tasks see differently from this shell."""
+    overrides = {}
+    for pair in settings.airflow_task_settings.split():
+        name, sep, value = pair.partition("=")
+        if not sep or name not in PUSHED_SETTINGS:
+            raise SettingsError(
+                f"AIRFLOW_TASK_SETTINGS: {pair!r} is not NAME=value of a pushed setting "
+                f"({', '.join(PUSHED_SETTINGS)})"
+            )
+        overrides[name] = value
+    return overrides
+
+
+def pushed(settings: Settings) -> dict[str, str]:
+    """The settings the tasks get: this shell's, as ``AIRFLOW_TASK_SETTINGS`` amends them."""
     env = settings.as_env()
-    return json.dumps({name: env[name] for name in PUSHED_SETTINGS}, indent=1, sort_keys=True)
+    return {**{name: env[name] for name in PUSHED_SETTINGS}, **task_overrides(settings)}
+
+
+def variable_value(settings: Settings) -> str:
+    """The Variable's JSON: the pushed settings, as environment names."""
+    return json.dumps(pushed(settings), indent=1, sort_keys=True)
 
 
 def connections(settings: Settings) -> list[ConnectionSpec]:
@@ -119,6 +138,6 @@ def task_settings(
 def differences(variable: str | None, settings: Settings) -> list[tuple[str, str, str]]:
     """(name, Airflow's value, this shell's value) for each pushed setting that differs."""
     theirs = pushed_values(variable)
-    ours = settings.as_env()
+    ours = pushed(settings)
     return [(name, theirs[name], ours[name]) for name in PUSHED_SETTINGS
             if name in theirs and theirs[name] != ours[name]]

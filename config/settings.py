@@ -23,9 +23,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 RANDOMUSER_SOURCES = ("auto", "live", "local")
-# The services of the native stack that may run elsewhere (STACK_EXTERNAL). The stream is
-# not one of them: it is this project's own program, started wherever `make stream-up` runs.
-STACK_SERVICES = ("kafka", "cassandra", "registry", "randomuser", "airflow")
+# The services of the native stack that may run elsewhere (STACK_EXTERNAL). The stream
+# (the supervised streaming job) is external only when named (or with "all"): it has no
+# address, so it is then neither started nor probed here (compose runs it in a container).
+STACK_SERVICES = ("kafka", "cassandra", "registry", "randomuser", "airflow", "stream")
 
 # librdkafka's own log lines (e.g. "%3|...|FAIL|rdkafka#producer-2| ... Connection refused",
 # repeated while a broker is starting or down) go through Python logging, never straight to
@@ -123,6 +124,10 @@ class Settings:
     airflow_url: str = "http://localhost:8080"
     airflow_username: str = ""
     airflow_password: Secret = Secret("")
+    # What Airflow's tasks see differently from this shell, pushed instead of this shell's
+    # values: space-separated NAME=value of pushed settings (config.airflow_settings), e.g.
+    # "KAFKA_BOOTSTRAP_SERVERS=kafka:19092" for an Airflow inside a container network
+    airflow_task_settings: str = ""
     # Services of the stack run elsewhere: a comma list of STACK_SERVICES, or "all". A service
     # whose address is not loopback is external anyway. External ones are only probed.
     stack_external: str = ""

@@ -70,12 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m ops.airflow_settings push", file=sys.stderr)
         return 2
     try:
-        settings = load_settings()
+        print(push(load_settings()))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    try:
-        print(push(settings))
     except (AirflowApiError, requests.RequestException) as exc:
         print(f"note: settings not pushed to Airflow ({exc}); `make up` pushes them")
     return 0

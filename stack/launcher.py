@@ -34,6 +34,7 @@ class ServiceStatus:
     rss_bytes: int
     problem: str | None  # None: healthy
     external: bool = False
+    probed: bool = True  # False: an external service nothing here can ask (the stream)
 
     @property
     def healthy(self) -> bool:
@@ -146,6 +147,9 @@ def wait_healthy(ctx: Context, service: Service) -> None:
 
 def wait_external(ctx: Context, service: Service) -> None:
     """Probe an external service until it answers, or fail naming it and its address."""
+    if not service.probed_when_external:
+        print(f"  {service.name:<10} external: not probed (it has no address to ask)")
+        return
     deadline = time.monotonic() + EXTERNAL_PROBE_TIMEOUT_S
     while (problem := service.probe(ctx)) is not None:
         if time.monotonic() >= deadline:
@@ -173,8 +177,10 @@ def status(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Ser
     result = []
     for service in services:
         if service.external(ctx):
+            problem = service.probe(ctx) if service.probed_when_external else None
             result.append(ServiceStatus(service.name, service.address(ctx), None, 0,
-                                        service.probe(ctx), external=True))
+                                        problem, external=True,
+                                        probed=service.probed_when_external))
             continue
         record = process.running(ctx.paths.pidfile(service.name))
         if record is None:
@@ -200,7 +206,8 @@ def print_status(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> bo
         total += row.rss_bytes
         pid = "external" if row.external else str(row.pid) if row.pid else "-"
         mem = f"{row.rss_bytes / 2**20:.0f} MiB" if row.pid else "-"
-        health = "healthy" if row.healthy else f"DOWN ({row.problem})"
+        health = ("not probed" if not row.probed else "healthy" if row.healthy
+                  else f"DOWN ({row.problem})")
         print(f"{row.name:<11}{row.address:<42}{pid:>8}{mem:>10}  {health}")
     print(f"{'total':<11}{'':<42}{'':>8}{total / 2**20:>6.0f} MiB")
     for service in services:

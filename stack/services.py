@@ -70,6 +70,8 @@ def _port_of(url: str) -> int:
 class Service:
     name: str = ""
     start_timeout: float = 120.0
+    # Whether an external one can be probed from here: a service with an address can.
+    probed_when_external: bool = True
 
     def port(self, ctx: Context) -> int:
         raise NotImplementedError
@@ -115,6 +117,9 @@ class Kafka(Service):
     def port(self, ctx: Context) -> int:
         first = ctx.settings.kafka_bootstrap_servers.split(",")[0]
         return int(first.rsplit(":", 1)[1])
+
+    def address(self, ctx: Context) -> str:
+        return ctx.settings.kafka_bootstrap_servers
 
     def controller_port(self, ctx: Context) -> int:
         return self.port(ctx) + 1
@@ -366,6 +371,10 @@ class Airflow(Service):
             "AIRFLOW__API__PORT": str(self.port(ctx)),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__WORKERS": "1",
+            # Where task processes reach the API server; Airflow's default is :8080 whatever
+            # the port, so a second stack's tasks would talk to the first stack's Airflow.
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
+                f"{ctx.settings.airflow_url.rstrip('/')}/execution/",
             # Two cores: a few task slots are plenty, and each LocalExecutor
             # worker is a whole Python process.
             "AIRFLOW__CORE__PARALLELISM": "4",
@@ -482,6 +491,7 @@ class Stream(Service):
 
     name = "stream"
     start_timeout = 180.0
+    probed_when_external = False  # its health is in its own log, wherever it runs
     STARTED = '"event": "query_started"'
     ENDED = ('"event": "query_failed"', '"event": "refused"', '"event": "failed"',
              '"event": "batch_stuck"')
@@ -490,6 +500,8 @@ class Stream(Service):
         return 0  # serves nothing: it reads Kafka and writes Cassandra
 
     def address(self, ctx: Context) -> str:
+        if self.external(ctx):
+            return "elsewhere (STACK_EXTERNAL)"
         return f"spark {ctx.settings.spark_master} -> cassandra"
 
     def command(self, ctx: Context) -> Command:

@@ -21,16 +21,18 @@ import pytest
 
 from config.airflow_settings import VARIABLE_KEY, variable_value
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
-from config.settings import PROJECT_ROOT, STACK_SERVICES, Settings
+from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import load_contracts
 from ops.airflow_api import AirflowApi
 from ops.reconcile import end_offsets, reconcile
 from stack.__main__ import airflow_password
 from stack.paths import StackPaths
-from stack.services import Context
+from stack.services import ALL_SERVICES, Context
 from tests.support import unique_name
 
 pytestmark = pytest.mark.integration
+
+SERVICES = [s.name for s in ALL_SERVICES]  # what `make up` starts, or here only probes
 
 SETTINGS_OF_THE_TEST = ("STACK_EXTERNAL", "STACK_HOME", "CONTRACTS_DIR", "AIRFLOW_USERNAME",
                         "AIRFLOW_PASSWORD", "SPARK_CHECKPOINT_DIR")
@@ -94,7 +96,7 @@ def test_the_running_stack_as_external_services_runs_the_pipeline(
 ) -> None:
     up = run(external_env, "stack", "up")
     assert up.returncode == 0, up.stdout + up.stderr
-    for name in STACK_SERVICES:
+    for name in SERVICES:
         assert re.search(rf"{name} +external, healthy at ", up.stdout), up.stdout
     assert "started" not in up.stdout.replace("not started here", "")
     assert not list((Path(external_env["STACK_HOME"]) / "pids").glob("*.pid"))
@@ -103,7 +105,7 @@ def test_the_running_stack_as_external_services_runs_the_pipeline(
     assert status.returncode == 0, status.stdout + status.stderr
     table = status.stdout.split("\ntotal")[0].splitlines()[1:]  # the services' rows
     rows = {line.split()[0]: line.split() for line in table}
-    assert set(rows) == set(STACK_SERVICES), status.stdout
+    assert set(rows) == set(SERVICES), status.stdout
     assert all(row[2:] == ["external", "-", "healthy"] for row in rows.values()), status.stdout
     assert "%3|" not in status.stdout + status.stderr  # no librdkafka log line
 

@@ -77,6 +77,19 @@ def test_a_bad_variable_is_refused_by_name(variable: str, message: str) -> None:
         task_settings({}, variable)
 
 
+def test_airflow_task_settings_push_what_the_tasks_see_instead_of_this_shells_view() -> None:
+    settings = load_settings({"AIRFLOW_TASK_SETTINGS": "KAFKA_BOOTSTRAP_SERVERS=kafka:19092 "
+                                                       "CONTRACTS_DIR=/opt/userstream/schemas"})
+    pushed = json.loads(variable_value(settings))
+    assert pushed["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
+    assert pushed["CONTRACTS_DIR"] == "/opt/userstream/schemas"
+    assert settings.kafka_bootstrap_servers == "localhost:9092"  # this shell's own view
+    assert differences(variable_value(settings), settings) == []
+    with pytest.raises(SettingsError, match="'KAFKA_SASL_PASSWORD=x' is not NAME=value of a "
+                                            "pushed setting"):
+        variable_value(load_settings({"AIRFLOW_TASK_SETTINGS": "KAFKA_SASL_PASSWORD=x"}))
+
+
 def test_differences_name_each_setting_that_differs() -> None:
     airflow = load_settings({"RANDOMUSER_URL": "https://randomuser.me/api/"})
     shell = load_settings({"RANDOMUSER_URL": "http://127.0.0.1:8765/api/"})

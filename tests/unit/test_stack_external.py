@@ -11,7 +11,16 @@ import pytest
 from config.settings import STACK_SERVICES, SettingsError, is_loopback, load_settings
 from stack import launcher, process, services
 from stack.paths import StackPaths
-from stack.services import ALL_SERVICES, Airflow, Cassandra, Command, Context, Service, by_name
+from stack.services import (
+    ALL_SERVICES,
+    OPTIONAL_SERVICES,
+    Airflow,
+    Cassandra,
+    Command,
+    Context,
+    Service,
+    by_name,
+)
 
 
 def _ctx(tmp_path: Path, **env: str) -> Context:
@@ -45,7 +54,7 @@ class _NeverStart(Service):
 
 
 def test_the_settings_external_names_are_the_stacks_services() -> None:
-    assert set(STACK_SERVICES) == {s.name for s in ALL_SERVICES}
+    assert set(STACK_SERVICES) == {s.name for s in (*ALL_SERVICES, *OPTIONAL_SERVICES)}
 
 
 def test_stack_external_takes_names_or_all_and_refuses_unknown_ones() -> None:
@@ -54,7 +63,7 @@ def test_stack_external_takes_names_or_all_and_refuses_unknown_ones() -> None:
         "kafka", "airflow"}
     assert load_settings({"STACK_EXTERNAL": "all"}).external_services() == set(STACK_SERVICES)
     with pytest.raises(SettingsError, match="unknown service kafak; expected a comma list of "
-                       "kafka, cassandra, registry, randomuser, airflow, or all"):
+                       "kafka, cassandra, registry, randomuser, airflow, stream, or all"):
         load_settings({"STACK_EXTERNAL": "kafak"})
 
 
@@ -89,7 +98,7 @@ def test_up_only_probes_an_external_service_and_fails_clearly_when_it_does_not_a
     with pytest.raises(launcher.StackError) as caught:
         launcher.up(ctx, [by_name("kafka")])  # the real Kafka probe, at a closed port
     assert str(caught.value).startswith(
-        "external kafka at localhost:1 does not answer: metadata request failed:"
+        "external kafka at 127.0.0.1:1 does not answer: metadata request failed:"
     )
     assert not ctx.paths.pidfile("kafka").exists()
 
@@ -99,6 +108,18 @@ def test_up_with_an_answering_external_service_starts_nothing(tmp_path: Path) ->
     service = _NeverStart("registry", problem=None)
     assert launcher.up(ctx, [service]) == []
     assert service.probes == 1
+
+
+def test_an_external_stream_is_neither_started_nor_probed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ctx = _ctx(tmp_path, STACK_EXTERNAL="stream")
+    stream = by_name("stream")
+    assert launcher.up(ctx, [stream]) == []
+    assert "stream     external: not probed" in capsys.readouterr().out
+    assert launcher.print_status(ctx, [stream]) is True
+    assert capsys.readouterr().out.splitlines()[1].split() == [
+        "stream", "elsewhere", "(STACK_EXTERNAL)", "external", "-", "not", "probed"]
 
 
 def test_down_never_touches_an_external_service(tmp_path: Path,
@@ -145,3 +166,4 @@ def test_a_second_stack_moves_the_ports_no_client_setting_names(
     env = Airflow().env(ctx)
     assert (env["AIRFLOW__API__PORT"], env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"],
             env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"]) == ("18080", "18793", "18794")
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://localhost:18080/execution/"
