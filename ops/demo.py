@@ -1,9 +1,10 @@
 """`make demo`: the whole pipeline from a fresh clone, with a summary that reconciles.
 
-Starts the services, registers the schemas and migrates the table (`make schemas`),
-starts the streaming job, triggers a real DAG run in the running Airflow,
-waits until every produced record is in Cassandra or in the dead letters, and
-prints what happened. The end-to-end test drives the same functions.
+Starts the services, registers the schemas and migrates the tables (`make schemas`),
+starts the streaming job, triggers a real DAG run in the running Airflow (every contract
+of the randomuser source, or the subjects asked for), waits until every record produced to
+each contract is in Cassandra or in the dead letters, and prints what happened, per
+subject. The end-to-end test drives the same functions.
 
 Whatever runs the services is passed in as a ``Services`` (the native stack's is
 ``stack.demo.NativeServices``, which ``python -m stack demo`` wires in): ops is a layer
@@ -16,7 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,16 +68,16 @@ class Services(Protocol):
 
 
 @dataclass(frozen=True)
-class PipelineResult:
-    source: str
-    dag_run: DagRun
-    summary: dict[str, Any]  # the DAG's `summary` task: fetched, produced, rejected, timings
+class SubjectResult:
+    """One contract of the run: its counts in the DAG's summary, followed into Cassandra."""
+
+    contract: Contract
+    summary: dict[str, Any]  # this subject's counts: fetched, produced, rejected, timings
     start: Offsets
     end: Offsets
     reconciliation: Reconciliation
     schema_versions: list[int]
     compatibility: str
-    seconds: float
 
     @property
     def latency_ms(self) -> dict[str, float]:
@@ -94,6 +95,22 @@ class PipelineResult:
             and s["produced"] == r.produced
             and r.reconciles
         )
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    source: str
+    dag_run: DagRun
+    summary: dict[str, Any]  # the DAG's `summary` task: totals, and `subjects`
+    subjects: tuple[SubjectResult, ...]  # every contract the run produced
+    seconds: float
+
+    @property
+    def counts_reconcile(self) -> bool:
+        return bool(self.subjects) and all(s.counts_reconcile for s in self.subjects)
+
+    def of(self, subject: str) -> SubjectResult:
+        return next(s for s in self.subjects if s.contract.subject == subject)
 
 
 def resolve_source(settings: Settings, source: str) -> tuple[str, str]:
@@ -132,7 +149,7 @@ def prepare(services: Services, progress: Progress) -> None:
 def run_pipeline(
     settings: Settings,
     services: Services,
-    contract: Contract,
+    contracts: Sequence[Contract],
     *,
     count: int,
     batch_size: int,
@@ -140,22 +157,24 @@ def run_pipeline(
     progress: Progress,
     dag_timeout: float = 1800.0,
     stream_timeout: float = 600.0,
-    start: Offsets | None = None,
+    start: Mapping[str, Offsets] | None = None,
 ) -> PipelineResult:
-    """Trigger one DAG run and follow its records into Cassandra.
+    """Trigger one DAG run producing ``contracts`` and follow each one's records into
+    Cassandra.
 
-    The span followed starts at ``start`` (default: the topic's end before the run), so a
-    caller that produced records of its own just before can have them followed too: the
-    job writes a batch's rows before its dead letters, so the run's rows being stored
-    does not mean that earlier records of the same batch are accounted for.
+    Each subject's span starts at ``start[subject]`` (default: its topic's end before the
+    run), so a caller that produced records of its own just before can have them followed
+    too: the job writes a batch's rows before its dead letters, so the run's rows being
+    stored does not mean that earlier records of the same batch are accounted for.
     """
     started = time.monotonic()
-    if start is None:
-        start = end_offsets(settings, contract.topic, contract.partitions)
+    starts = {c.subject: (start or {}).get(c.subject)
+              or end_offsets(settings, c.topic, c.partitions) for c in contracts}
     with AirflowApi(settings) as api:
         api.wait_for_dag(DAG_ID)
         api.unpause(DAG_ID)
-        run = api.trigger(DAG_ID, {"count": count, "batch_size": batch_size, "source": source})
+        run = api.trigger(DAG_ID, {"count": count, "batch_size": batch_size, "source": source,
+                                   "subjects": [c.subject for c in contracts]})
         progress(f"DAG run {run.run_id} triggered: {settings.airflow_url}/dags/{DAG_ID}")
         last: list[str] = []
 
@@ -175,25 +194,29 @@ def run_pipeline(
                 f"({settings.airflow_url}) or {services.logs_dir / 'airflow'}"
             )
         summary = api.xcom_result(DAG_ID, run.run_id, "summary")
-    end = end_offsets(settings, contract.topic, contract.partitions)
-    produced = sum(end[p] - start.get(p, 0) for p in end)
-    progress(f"DAG done: {summary['fetched']} fetched, {summary['produced']} produced, "
-             f"{summary['rejected']} rejected; following {produced} records into Cassandra")
-
-    rec = follow(settings, contract, start, end, timeout=stream_timeout, progress=progress,
-                 stream_log=services.log("stream"))
     registry = schema_registry_client(settings)
-    return PipelineResult(
-        source=source,
-        dag_run=run,
-        summary=summary,
-        start=start,
-        end=end,
-        reconciliation=rec,
-        schema_versions=registry.get_versions(contract.subject),
-        compatibility=registry.get_compatibility(contract.subject),
-        seconds=time.monotonic() - started,
-    )
+    results = []
+    for contract in contracts:
+        counts = summary["subjects"][contract.subject]
+        begin = starts[contract.subject]
+        end = end_offsets(settings, contract.topic, contract.partitions)
+        produced = sum(end[p] - begin.get(p, 0) for p in end)
+        progress(f"DAG done, {contract.subject}: {counts['fetched']} fetched, "
+                 f"{counts['produced']} produced, {counts['rejected']} rejected; following "
+                 f"{produced} records into Cassandra")
+        rec = follow(settings, contract, begin, end, timeout=stream_timeout,
+                     progress=progress, stream_log=services.log("stream"))
+        results.append(SubjectResult(
+            contract=contract,
+            summary=counts,
+            start=begin,
+            end=end,
+            reconciliation=rec,
+            schema_versions=registry.get_versions(contract.subject),
+            compatibility=registry.get_compatibility(contract.subject),
+        ))
+    return PipelineResult(source=source, dag_run=run, summary=summary,
+                          subjects=tuple(results), seconds=time.monotonic() - started)
 
 
 # A service the follower reads (Kafka, the registry, Cassandra) not answering: the demo
@@ -262,17 +285,41 @@ def _service_of(exc: BaseException) -> str:
     return "the schema registry"
 
 
-def format_summary(result: PipelineResult, contract: Contract) -> str:
-    s, r = result.summary, result.reconciliation
-    latency = result.latency_ms
+def format_summary(result: PipelineResult) -> str:
+    """The run, then one block per subject; the last line says whether all reconcile."""
     lines = [
         "",
         "=" * 72,
-        f" userstream demo: {contract.topic} -> {contract.qualified_table}",
+        " userstream demo: " + ", ".join(
+            f"{s.contract.topic} -> {s.contract.qualified_table}" for s in result.subjects),
         "=" * 72,
         f" source             {result.source}",
         f" DAG run            {result.dag_run.run_id} ({result.dag_run.state})",
-        f" users fetched      {s['fetched']}",
+        f" users fetched      {result.summary['fetched']}   (one API call per page, "
+        f"mapped to {len(result.subjects)} contract(s))",
+    ]
+    for subject in result.subjects:
+        lines += _subject_lines(subject, several=len(result.subjects) > 1)
+    lines += [
+        f" took               {result.seconds:.0f} s",
+        f" counts reconcile   {'yes' if result.counts_reconcile else 'NO'}: fetched = produced"
+        " + rejected; produced = stored + dead-lettered" + (
+            ", for every subject" if len(result.subjects) > 1 else ""),
+        "=" * 72,
+    ]
+    for subject in result.subjects:
+        r = subject.reconciliation
+        for problem in (r.mismatches + [f"missing {m}" for m in r.missing])[:10]:
+            lines.append(f" ! {subject.contract.subject}: {problem}")
+    return "\n".join(lines)
+
+
+def _subject_lines(result: SubjectResult, *, several: bool) -> list[str]:
+    contract = result.contract
+    s, r = result.summary, result.reconciliation
+    latency = result.latency_ms
+    lines = [f" -- {contract.subject}"] if several else []
+    lines += [
         f" produced           {s['produced']}   (to Kafka, acknowledged)",
         f" rejected           {s['rejected']}   (to {contract.rejects_topic}, with reasons)",
         f" stored             {r.stored}   (rows in Cassandra, equal field by field: "
@@ -287,12 +334,6 @@ def format_summary(result: PipelineResult, contract: Contract) -> str:
             f"{latency['p95'] / 1000:.1f} s, max {latency['max'] / 1000:.1f} s "
             "(Kafka timestamp -> row written)"
         )
-    lines += [
-        f" took               {result.seconds:.0f} s",
-        f" counts reconcile   {'yes' if result.counts_reconcile else 'NO'}: fetched = produced"
-        " + rejected; produced = stored + dead-lettered",
-        "=" * 72,
-    ]
-    for problem in (r.mismatches + [f"missing {m}" for m in r.missing])[:10]:
-        lines.append(f" ! {problem}")
-    return "\n".join(lines)
+    if several:
+        lines.append(f" reconciles         {'yes' if result.counts_reconcile else 'NO'}")
+    return lines

@@ -102,10 +102,13 @@ def _cassandra(settings: Settings, contracts: list[Contract]) -> list[str]:
     with cassandra_session(settings, timeout=10) as session:
         for c in contracts:
             rows = session.execute(f"SELECT count(*) FROM {c.qualified_table}").one()[0]
-            dead = session.execute(
-                f"SELECT count(*) FROM {c.keyspace}.dead_letters"
-            ).one()[0]
-            out.append(f"{c.qualified_table}: {rows} rows; {c.keyspace}.dead_letters: {dead}")
+            # This contract's own: contracts may share a keyspace and its dead-letter table.
+            dead = sum(session.execute(
+                f"SELECT count(*) FROM {c.keyspace}.dead_letters "
+                "WHERE topic = %s AND partition = %s", (c.topic, p)).one()[0]
+                for p in range(c.partitions))
+            out.append(f"{c.qualified_table}: {rows} rows; {c.keyspace}.dead_letters of "
+                       f"{c.topic}: {dead}")
     return out
 
 
@@ -115,15 +118,18 @@ def _last_run(settings: Settings) -> list[str]:
         if run is None:
             return [f"{DAG_ID}: no run yet (make demo, or trigger it in the UI)"]
         line = f"{DAG_ID}: {run.run_id} {run.state} (started {run.start_date})"
-        if run.state == "success":
-            summary = api.xcom_result(DAG_ID, run.run_id, "summary") or {}
-            line += (f": fetched {summary.get('fetched')}, produced {summary.get('produced')}, "
-                     f"rejected {summary.get('rejected')}")
-        return [line]
+        if run.state != "success":
+            return [line]
+        summary = api.xcom_result(DAG_ID, run.run_id, "summary") or {}
+        line += f": fetched {summary.get('fetched')}"
+        subjects = summary.get("subjects") or {}
+        return [line, *(f"  {subject}: produced {counts.get('produced')}, "
+                        f"rejected {counts.get('rejected')}"
+                        for subject, counts in subjects.items())]
 
 
 def pipeline_status(settings: Settings) -> list[str]:
-    contracts = load_contracts()
+    contracts = load_contracts(Path(settings.contracts_dir))
     return [
         "",
         "pipeline",

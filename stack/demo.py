@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import SettingsError, load_settings
-from contract.catalog import Contract, load_contract
+from contract.catalog import Contract, ContractError, load_contracts, select_contracts
 from ops.airflow_api import AirflowApiError
 from ops.demo import DemoError, format_summary, prepare, resolve_source, run_pipeline
 from ops.evolve import evolve, format_result
@@ -133,18 +133,21 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         ctx = Context(settings, StackPaths.from_settings(settings))
         services = NativeServices(ctx)
-        contract = load_contract()
+        # Every contract the DAG produces (the randomuser source's), each one reconciled.
+        contracts = select_contracts(load_contracts(Path(settings.contracts_dir)),
+                                     api="randomuser")
         source, why = resolve_source(settings, args.source)
         banner = f" SOURCE: {source.upper()} - {why} "
         print("#" * len(banner) + "\n" + banner + "\n" + "#" * len(banner), flush=True)
         prepare(services, progress)
         batch_size = args.batch_size or min(max(args.count // 4, 1), 5000)
-        result = run_pipeline(settings, services, contract, count=args.count,
+        result = run_pipeline(settings, services, contracts, count=args.count,
                               batch_size=batch_size, source=source, progress=progress)
-    except (SettingsError, launcher.StackError, DemoError, AirflowApiError) as exc:
+    except (SettingsError, ContractError, launcher.StackError, DemoError,
+            AirflowApiError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
-    print(format_summary(result, contract))
+    print(format_summary(result))
     print(f"\nAirflow UI: {settings.airflow_url} ({by_name('airflow').login_hint(ctx)}); "
           "`make status` shows the pipeline; `make down` stops everything.")
     return 0 if result.counts_reconcile else 1

@@ -17,7 +17,7 @@ from confluent_kafka import Producer
 
 from config.settings import Settings
 from contract.catalog import Contract, load_contract
-from ops.demo import PipelineResult, prepare, run_pipeline
+from ops.demo import PipelineResult, SubjectResult, prepare, run_pipeline
 from ops.reconcile import dead_letters, end_offsets, reconcile
 from stack import launcher
 from stack.demo import NativeServices
@@ -51,26 +51,36 @@ def _produce_poison(settings: Settings, contract: Contract) -> None:
 
 
 @pytest.fixture(scope="module")
-def result(pipeline: Context) -> PipelineResult:
+def run_result(pipeline: Context) -> PipelineResult:
     """One DAG run, with the poison just before it in the same span of the topic."""
     contract = load_contract()
     start = end_offsets(pipeline.settings, contract.topic, contract.partitions)
     _produce_poison(pipeline.settings, contract)
     # Followed from before the poison: a batch's rows are written before its dead
     # letters, so the run's users being stored does not mean the poison is handled.
-    outcome = run_pipeline(pipeline.settings, NativeServices(pipeline), contract, count=60,
-                           batch_size=20, source="local", progress=print, start=start)
-    rec = reconcile(pipeline.settings, contract, start, outcome.end)
-    return replace(outcome, start=start, reconciliation=rec)
+    return run_pipeline(pipeline.settings, NativeServices(pipeline), [contract], count=60,
+                        batch_size=20, source="local", progress=print,
+                        start={contract.subject: start})
 
 
-def test_fetched_equals_produced_plus_rejected(result: PipelineResult) -> None:
+@pytest.fixture(scope="module")
+def result(pipeline: Context, run_result: PipelineResult) -> SubjectResult:
+    """The run's users_created subject, reconciled from before the poison."""
+    contract = load_contract()
+    one = run_result.of(contract.subject)
+    start = one.start
+    assert run_result.summary["subjects"][contract.subject] == one.summary
+    rec = reconcile(pipeline.settings, contract, start, one.end)
+    return replace(one, start=start, reconciliation=rec)
+
+
+def test_fetched_equals_produced_plus_rejected(result: SubjectResult) -> None:
     s = result.summary
     assert s["fetched"] == 60
     assert s["fetched"] == s["produced"] + s["rejected"]
 
 
-def test_produced_equals_stored_plus_dead_lettered(result: PipelineResult) -> None:
+def test_produced_equals_stored_plus_dead_lettered(result: SubjectResult) -> None:
     r = result.reconciliation
     assert r.produced == result.summary["produced"] + len(POISON)
     assert r.dead_lettered == len(POISON)
@@ -80,18 +90,19 @@ def test_produced_equals_stored_plus_dead_lettered(result: PipelineResult) -> No
     assert r.duplicate_keys == 0
 
 
-def test_stored_rows_equal_the_produced_records_field_by_field(result: PipelineResult) -> None:
+def test_stored_rows_equal_the_produced_records_field_by_field(result: SubjectResult) -> None:
     assert result.reconciliation.mismatches == []
     assert result.reconciliation.reconciles
 
 
-def test_dag_run_is_a_real_run_in_airflow(result: PipelineResult) -> None:
-    assert result.dag_run.state == "success"
-    assert result.dag_run.run_id.startswith("manual__")
+def test_dag_run_is_a_real_run_in_airflow(run_result: PipelineResult) -> None:
+    assert run_result.dag_run.state == "success"
+    assert run_result.dag_run.run_id.startswith("manual__")
+    assert run_result.counts_reconcile
 
 
 def test_the_poison_frames_are_kept_with_their_reasons(
-    result: PipelineResult, pipeline: Context
+    result: SubjectResult, pipeline: Context
 ) -> None:
     kept = dead_letters(pipeline.settings, load_contract(), result.start, result.end)
     reasons = " | ".join(sorted(row["error"] for row in kept.values()))
