@@ -31,7 +31,7 @@ prereqs: ## Check (as root: install) what the native stack needs: Linux, JDK 17,
 	   echo "  apt-get install python3.11 python3.11-venv   (where the distribution has 3.11)"; \
 	   exit 1; fi
 	@if [ -z "$(BOOT_PY)" ]; then echo "prerequisites: no python3 yet; checked by make up once .venv exists"; \
-	 else $(BOOT_PY) -m stack.prereqs --install; fi
+	 else $(BOOT_PY) -m stack.prereqs --install $(PREREQS_ARGS); fi
 
 # .venv: with python3.11 when there is one, else uv provisions a 3.11 interpreter.
 $(STAMP): requirements.lock pyproject.toml
@@ -141,6 +141,15 @@ stream-down: $(STAMP) ## Stop the background streaming job
 replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=decode SINCE=12h)
 	$(PY) -m stack spark streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE))
 
+# ---------------------------------------------------------------- console
+.PHONY: console
+console: $(STAMP) ## The console: subjects, diffs, candidate checks, drift (http://127.0.0.1:9021; docs/console.md)
+	$(PY) -m console
+
+.PHONY: console-screenshots
+console-screenshots: $(STAMP) ## Regenerate docs/console/*.png in headless Chromium (stack up)
+	$(PY) -m console.screenshots
+
 # ---------------------------------------------------------------- docker compose mode
 # MODE=compose: the same targets on docker-compose.yml's containers (docs/docker.md); the
 # demo runs on the host against them, with docker/host.env's settings (every service
@@ -192,7 +201,7 @@ chaos: prereqs $(STAMP) ## Fault injection on the real stack (kill -9, SIGSTOP, 
 .PHONY: lint
 lint: $(STAMP) ## ruff, mypy and the layer check (lint-imports: [tool.importlinter] in pyproject.toml)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy contract config schematool producers streaming stack dags ops bench chaos
+	$(VENV)/bin/mypy contract config schematool producers streaming stack dags ops console bench chaos
 	$(VENV)/bin/lint-imports --no-cache
 
 .PHONY: test-unit
@@ -200,5 +209,7 @@ test-unit: $(STAMP) ## Unit tests only (no services)
 	$(PY) -m pytest -m "not integration and not e2e"
 
 .PHONY: test
+# The console's tests drive a real Chromium: make test checks (as root: installs) it too.
+test: PREREQS_ARGS = --browser
 test: prereqs $(STAMP) lint ## Every test: the lint gate, unit, then integration and e2e on the real stack (started if needed)
 	$(PY) -m pytest tests/unit tests/integration tests/e2e

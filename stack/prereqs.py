@@ -54,6 +54,11 @@ JDK17_ELSEWHERE = (
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Debian's names; Ubuntu's chromium is a snap wrapper, so there install it from Debian's or
+# Google's packages and put chromedriver on PATH.
+BROWSER_PACKAGES = ("chromium", "chromium-driver")
+
+
 class PrerequisitesMissing(RuntimeError):
     """A need of the stack is not met; the message lists each one with its fix."""
 
@@ -249,13 +254,28 @@ def check_disk(probes: Probes) -> Finding:
     return Finding("free disk", True, detail)
 
 
-def check_all(probes: Probes | None = None) -> list[Finding]:
+def check_browser(probes: Probes) -> Finding:
+    """Headless Chromium and its driver, for the console's real-browser tests (make test)."""
+    missing = [name for name in ("chromium", "chromedriver") if probes.which(name) is None]
+    apt = probes.which("apt-get") is not None
+    sudo = "" if probes.is_root() else "sudo "
+    return Finding(
+        "Chromium and chromedriver (make test)", not missing,
+        f"{', '.join(missing)} not on PATH" if missing else "found",
+        fix=f"{sudo}apt-get install -y --no-install-recommends {' '.join(BROWSER_PACKAGES)}"
+            if apt else "install Chromium and its matching chromedriver, on PATH",
+        apt_packages=BROWSER_PACKAGES if apt else (),
+    )
+
+
+def check_all(probes: Probes | None = None, *, browser: bool = False) -> list[Finding]:
     probes = probes or Probes()
     linux = check_linux(probes)
     if not linux.ok:
         return [linux]  # nothing else can be read without /proc
     return [linux, check_python(probes), *check_java(probes), check_maven(probes),
-            check_memory(probes), check_disk(probes)]
+            check_memory(probes), check_disk(probes),
+            *([check_browser(probes)] if browser else [])]
 
 
 # ------------------------------------------------------------------ report and install
@@ -305,20 +325,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack.prereqs", description=__doc__)
     parser.add_argument("--install", action="store_true",
                         help="as root on Debian/Ubuntu, apt-get install what is missing")
+    parser.add_argument("--browser", action="store_true",
+                        help="also Chromium and chromedriver (the console's browser tests)")
     args = parser.parse_args(argv)
     probes = Probes()
     try:
-        findings = check_all(probes)
+        findings = check_all(probes, browser=args.browser)
         can_install = args.install and probes.is_root() and probes.which("apt-get")
         if can_install and any(f.refuses and f.fix for f in findings if "Java" in f.need
-                               or "Maven" in f.need):
+                               or f.apt_packages):
             # A fresh machine's package lists may be empty: apt-cache finds nothing before.
             subprocess.run(["apt-get", "update", "-qq"], check=False)
-            findings = check_all(probes)
+            findings = check_all(probes, browser=args.browser)
             wanted = packages_to_install(findings)
             if wanted:
                 install(wanted)
-                findings = check_all(probes)
+                findings = check_all(probes, browser=args.browser)
     except PrerequisitesMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -124,3 +124,14 @@ def test_java_needs_match_the_services() -> None:
     from stack.spark import SPARK_JAVA_RANGE
 
     assert ("Spark 3.5", *SPARK_JAVA_RANGE) in prereqs.JAVA_NEEDS
+
+
+def test_browser_is_checked_only_when_asked_and_installed_by_apt() -> None:
+    no_browser = machine()  # which() knows mvn and apt-get only
+    assert all("Chromium" not in f.need for f in check_all(no_browser))
+    findings = check_all(no_browser, browser=True)
+    browser = next(f for f in findings if "Chromium" in f.need)
+    assert browser.refuses and "chromium, chromedriver" in browser.detail
+    assert packages_to_install(findings) == ["chromium", "chromium-driver"]
+    tools = {"apt-get": "/a", "mvn": "/m", "chromium": "/c", "chromedriver": "/d"}
+    assert all(f.ok for f in check_all(machine(which=tools.get), browser=True))
