@@ -66,11 +66,12 @@ def sidecar(name: str, keyspace: str, rules: str, *, extra: str = "") -> str:
 
 
 def write_contract(directory: Path, name: str, keyspace: str, rules: str,
-                   *, extra: str = "") -> Path:
+                   *, extra: str = "", own_field: str = "initials") -> Path:
     """``<name>-value.avsc`` and its sidecar in ``directory``; returns the .avsc path."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}-value.avsc"
-    path.write_text(json.dumps(avsc(name), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(avsc(name, own_field=own_field), indent=2) + "\n",
+                    encoding="utf-8")
     path.with_suffix(".toml").write_text(sidecar(name, keyspace, rules, extra=extra),
                                          encoding="utf-8")
     return path
