@@ -277,3 +277,30 @@ def test_the_gate_passes_the_repository_sidecar() -> None:
 
     contract = load_contract()
     assert sidecar_findings(contract.avsc_path.parent.parent, contract) == []
+
+
+# -- make demo's summary per subject ---------------------------------------------------------
+
+
+def test_the_demo_passes_only_if_every_subject_reconciles(own: Path) -> None:
+    from ops.airflow_api import DagRun
+    from ops.demo import PipelineResult, SubjectResult, format_summary
+    from ops.reconcile import Reconciliation
+
+    def subject(contract: Any, stored: int) -> SubjectResult:
+        return SubjectResult(contract, {"fetched": 10, "produced": 10, "rejected": 0},
+                             {0: 0}, {0: 10}, Reconciliation(produced=10, stored=stored),
+                             [1], "BACKWARD")
+
+    own_contract, base = load_contracts(own)
+    run = DagRun("user_automation", "manual__1", "success", None, None, {})
+    good = PipelineResult("local", run, {"fetched": 10}, (subject(own_contract, 10),
+                                                           subject(base, 10)), 1.0)
+    assert good.counts_reconcile and good.of(base.subject).contract == base
+    text = format_summary(good)
+    assert f" -- {own_contract.subject}" in text and f" -- {base.subject}" in text
+    assert "mapped to 2 contract(s)" in text and "yes" in text.splitlines()[-2]
+    bad = PipelineResult("local", run, {"fetched": 10}, (subject(own_contract, 10),
+                                                          subject(base, 9)), 1.0)
+    assert not bad.counts_reconcile
+    assert "counts reconcile   NO" in format_summary(bad)
