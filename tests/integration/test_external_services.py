@@ -65,7 +65,7 @@ def sandbox_contracts(stack: Settings, tmp_path: Path) -> Iterator[Path]:
     """The real contract under unique names, in a contracts directory of its own."""
     [real] = [c for c in load_contracts() if c.subject == "users_created-value"]
     topic = unique_name("it_external")
-    directory = tmp_path / "repo" / "schemas"
+    directory = tmp_path / "contracts"
     directory.mkdir(parents=True)
     sidecar = (PROJECT_ROOT / "schemas" / f"{real.subject}.toml").read_text()
     for old, new in ((real.rejects_topic, f"{topic}.rejected"), (real.subject, f"{topic}-value"),
@@ -109,26 +109,22 @@ def test_the_running_stack_as_external_services_runs_the_pipeline(
     assert all(row[2:] == ["external", "-", "healthy"] for row in rows.values()), status.stdout
     assert "%3|" not in status.stdout + status.stderr  # no librdkafka log line
 
-    repo = sandbox_contracts.parent
-    [contract] = load_contracts(sandbox_contracts)
-    apply = run(external_env, "schematool", "apply", "--repo", str(repo),
-                "--subject", contract.subject)
-    assert apply.returncode == 0, apply.stdout + apply.stderr
-
+    # Not in `stack up`'s environment above: up pushes the settings into the shared Airflow.
     pipeline_env = {**external_env, "CONTRACTS_DIR": str(sandbox_contracts),
                     "RANDOMUSER_SOURCE": "local",
                     "SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoints")}
+    [contract] = load_contracts(sandbox_contracts)
+    apply = run(pipeline_env, "schematool", "apply")
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    assert contract.subject in apply.stdout, apply.stdout
     start = end_offsets(stack, contract.topic, contract.partitions)
     produce = run(pipeline_env, "producers", "produce", "--count", "40", "--batch-size", "20")
     assert produce.returncode == 0, produce.stdout + produce.stderr
     end = end_offsets(stack, contract.topic, contract.partitions)
     assert sum(end.values()) - sum(start.values()) > 0
 
-    stream_args = ["stack", "spark", "streaming", "run", "--available-now",
-                   "--subject", contract.subject]
-    if "--contract-dir" in run(pipeline_env, "streaming", "run", "--help").stdout:
-        stream_args += ["--contract-dir", str(sandbox_contracts)]
-    stream = run(pipeline_env, *stream_args, timeout=900)
+    stream = run(pipeline_env, "stack", "spark", "streaming", "run", "--available-now",
+                 timeout=900)
     assert stream.returncode == 0, (stream.stdout + stream.stderr)[-5000:]
     rec = reconcile(stack, contract, start, end)
     assert rec.reconciles, rec
