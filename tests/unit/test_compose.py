@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from config.airflow_settings import task_overrides
 from config.settings import PROJECT_ROOT, Settings, load_settings
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
@@ -163,7 +164,10 @@ def read_env_file(path: Path) -> dict[str, str]:
         if line and not line.startswith("#"):
             key, sep, value = line.partition("=")
             assert sep, f"{path}: {line!r} is not KEY=VALUE"
-            pairs[key.strip()] = value.strip()
+            value = value.strip()
+            if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]  # the file is sourced by a shell: quotes are syntax
+            pairs[key.strip()] = value
     return pairs
 
 
@@ -524,3 +528,17 @@ def test_host_env_logs_in_to_the_compose_airflow(services: dict[str, dict[str, A
     users = dict(user.split(":")
                  for user in airflow["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(","))
     assert users.get(host_env["AIRFLOW_USERNAME"]) == "admin"
+
+
+def test_host_env_pushes_the_compose_networks_names_to_airflows_tasks() -> None:
+    """What make up/demo/schemas push into the compose Airflow names the services as the
+    containers see them (x-userstream-settings), not as the host does."""
+    host = load_settings(read_host_env())
+    inside = _read_with_pyyaml()[SETTINGS_BLOCK]
+    tasks = task_overrides(host)
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "RANDOMUSER_LOCAL_URL"):
+        assert tasks.get(name) == inside[name], name
+    workdir = re.search(r"^WORKDIR\s+(\S+)", (PROJECT_ROOT / "docker" / "Dockerfile").read_text(),
+                        re.MULTILINE)
+    assert workdir is not None
+    assert tasks.get("CONTRACTS_DIR") == f"{workdir.group(1)}/schemas"
