@@ -15,7 +15,7 @@ import json
 import sys
 
 from config.settings import SettingsError, load_settings
-from stack import launcher, prereqs
+from stack import launcher, prereqs, process
 from stack.java import JavaNotFound
 from stack.maven import ArtifactError
 from stack.paths import StackPaths
@@ -63,9 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             launcher.down(ctx, everything)
         elif args.action == "status":
             # An optional service (the stream) never started is not running, not a failure;
-            # one whose pid file is left behind (it started, then died) is a failure.
+            # one started by `up` and not stopped by `down` that is not running is one.
             idle = [s for s in everything if s in OPTIONAL_SERVICES and s not in named
-                    and not ctx.paths.pidfile(s.name).exists()]
+                    and not s.external(ctx) and not ctx.paths.wanted(s.name).exists()
+                    and process.running(ctx.paths.pidfile(s.name)) is None]
             healthy = launcher.print_status(ctx, [s for s in everything if s not in idle])
             for service in idle:
                 print(f"{service.name} not running (optional: `make {service.name}-up` starts it)")

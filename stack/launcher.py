@@ -81,6 +81,7 @@ def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Service
             continue
         pidfile = ctx.paths.pidfile(service.name)
         if process.running(pidfile):
+            ctx.paths.wanted(service.name).touch()
             print(f"  {service.name:<10} already running (pid {process.running(pidfile).pid})")  # type: ignore[union-attr]
             continue
         process.stop(pidfile)  # leftovers of a group whose leader died; a no-op otherwise
@@ -105,6 +106,7 @@ def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Service
             env=command.env or None,
             cwd=command.cwd,
         )
+        ctx.paths.wanted(service.name).touch()
         spawned.append(service)
         print(f"  {service.name:<10} started (pid {record.pid}), log {ctx.paths.log(service.name)}")
     for service in services:
@@ -167,7 +169,9 @@ def down(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> None:
     for service in reversed(services):
         if service.external(ctx):
             print(f"  {service.name:<10} external at {service.address(ctx)}: not stopped")
-        elif process.stop(ctx.paths.pidfile(service.name)):
+            continue
+        ctx.paths.wanted(service.name).unlink(missing_ok=True)
+        if process.stop(ctx.paths.pidfile(service.name)):
             print(f"  {service.name:<10} stopped")
         else:
             print(f"  {service.name:<10} was not running")

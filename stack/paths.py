@@ -49,3 +49,8 @@ class StackPaths:
 
     def pidfile(self, service: str) -> Path:
         return self.pids_dir / f"{service}.pid"
+
+    def wanted(self, service: str) -> Path:
+        """Present from ``up`` to ``down``: the service should run (a dead one is a failure,
+        even after its stale pid file is gone)."""
+        return self.pids_dir / f"{service}.wanted"

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from stack.java import JavaNotFound, find_java
@@ -273,8 +273,13 @@ def check_all(probes: Probes | None = None, *, browser: bool = False) -> list[Fi
     linux = check_linux(probes)
     if not linux.ok:
         return [linux]  # nothing else can be read without /proc
-    return [linux, check_python(probes), *check_java(probes), check_maven(probes),
-            check_memory(probes), check_disk(probes),
+    local = [*check_java(probes), check_maven(probes), check_memory(probes)]
+    if (probes.env("STACK_EXTERNAL") or "").strip().lower() == "all":
+        # Nothing of the stack starts here (e.g. compose mode): Java, Maven and memory
+        # matter only to run Spark on this machine (make stream, replay-dead-letters).
+        local = [replace(f, blocking=False, fix=f"{f.fix} (STACK_EXTERNAL=all: needed only "
+                         "to run Spark here)") if not f.ok else f for f in local]
+    return [linux, check_python(probes), *local, check_disk(probes),
             *([check_browser(probes)] if browser else [])]
 
 

@@ -135,3 +135,11 @@ def test_browser_is_checked_only_when_asked_and_installed_by_apt() -> None:
     assert packages_to_install(findings) == ["chromium", "chromium-driver"]
     tools = {"apt-get": "/a", "mvn": "/m", "chromium": "/c", "chromedriver": "/d"}
     assert all(f.ok for f in check_all(machine(which=tools.get), browser=True))
+
+
+def test_with_every_service_external_java_maven_and_memory_only_warn() -> None:
+    env = {"STACK_EXTERNAL": "all"}.get
+    bare = machine(java=_java([]), which={}.get, mem_available=lambda: 1 * GIB, env=env)
+    findings = check_all(bare)
+    assert not [f for f in findings if f.refuses]
+    assert all("STACK_EXTERNAL=all" in f.fix for f in findings if not f.ok)
