@@ -29,6 +29,7 @@ from schematool.migrate.observe import (
     ServiceUnavailable,
     cassandra_errors,
     keyspace_state,
+    registry_absent,
     registry_state,
     table_state,
     topic_states,
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 # Short: a panel waits this long at most for a service that does not answer.
 TIMEOUT_S = 5.0
-_ABSENT = frozenset({40401, 40402, 40403, 40408})
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class LiveSources:
             try:
                 numbers = client.get_versions(name)
             except SchemaRegistryError as exc:
-                if not _absent(exc):
+                if not registry_absent(exc):
                     raise
                 numbers = []
             versions = []
@@ -120,7 +120,7 @@ class LiveSources:
                 level = client.get_compatibility(name)
                 on_subject = True
             except SchemaRegistryError as exc:
-                if not _absent(exc):
+                if not registry_absent(exc):
                     raise
                 level, on_subject = client.get_compatibility(), False
         return SubjectHistory(name, str(level).upper(), on_subject, tuple(versions))
@@ -150,10 +150,6 @@ class LiveSources:
         except NoHostAvailable as exc:
             reasons = "; ".join(str(e) for e in exc.errors.values()) or str(exc)
             raise ServiceUnavailable("cassandra", address, reasons) from exc
-
-
-def _absent(exc: Any) -> bool:
-    return exc.http_status_code == 404 and exc.error_code in _ABSENT
 
 
 def _services(settings: Settings, *, registry: Any = None, admin: Any = None,

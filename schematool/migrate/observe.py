@@ -125,7 +125,8 @@ def registry_errors(services: Services, subject: str) -> Iterator[None]:
         ) from exc
 
 
-def _absent(exc: Any) -> bool:
+def registry_absent(exc: Any) -> bool:
+    """The registry's error means "not there" (no such subject, version, level...)."""
     return exc.http_status_code == 404 and exc.error_code in _ABSENT
 
 
@@ -151,7 +152,7 @@ def registry_state(
         try:
             numbers = client.get_versions(subject)
         except SchemaRegistryError as exc:
-            if not _absent(exc):
+            if not registry_absent(exc):
                 raise
             numbers = []
         versions = []
@@ -166,12 +167,12 @@ def registry_state(
                 found = client.lookup_schema(subject, Schema(schema_str, "AVRO"))
                 match = next(v for v in versions if v.version == found.version)
             except SchemaRegistryError as exc:
-                if not _absent(exc):
+                if not registry_absent(exc):
                     raise
         try:
             subject_level: str | None = _rest(client).get(f"config/{path}")["compatibilityLevel"]
         except SchemaRegistryError as exc:
-            if not _absent(exc):
+            if not registry_absent(exc):
                 raise
             subject_level = None
         if subject_level is None:
