@@ -143,8 +143,8 @@ replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=deco
 
 # ---------------------------------------------------------------- console
 .PHONY: console
-console: $(STAMP) ## The console: subjects, diffs, candidate checks, drift (http://127.0.0.1:9021; docs/console.md)
-	$(PY) -m console
+console: $(STAMP) ## Print the console's URL and whether it answers (`make up` starts it: subjects, diffs, candidate checks, drift; docs/console.md)
+	$(PY) -m console url
 
 .PHONY: console-screenshots
 console-screenshots: $(STAMP) ## Regenerate docs/console/*.png in headless Chromium (stack up)

@@ -26,7 +26,10 @@ RANDOMUSER_SOURCES = ("auto", "live", "local")
 # The services of the native stack that may run elsewhere (STACK_EXTERNAL). The stream
 # (the supervised streaming job) is external only when named (or with "all"): it has no
 # address, so it is then neither started nor probed here (compose runs it in a container).
-STACK_SERVICES = ("kafka", "cassandra", "registry", "randomuser", "airflow", "stream")
+# So is the console: CONSOLE_HOST is where it listens, not where a client finds it.
+STACK_SERVICES = ("kafka", "cassandra", "registry", "randomuser", "airflow", "console", "stream")
+# Listen addresses that mean "every interface": a browser on this machine uses loopback.
+WILDCARD_HOSTS = ("0.0.0.0", "::")
 
 # librdkafka's own log lines (e.g. "%3|...|FAIL|rdkafka#producer-2| ... Connection refused",
 # repeated while a broker is starting or down) go through Python logging, never straight to
@@ -128,6 +131,12 @@ class Settings:
     # values: space-separated NAME=value of pushed settings (config.airflow_settings), e.g.
     # "KAFKA_BOOTSTRAP_SERVERS=kafka:19092" for an Airflow inside a container network
     airflow_task_settings: str = ""
+    # The console (python -m console; a service of `make up`): where it listens, loopback
+    # unless said otherwise (it has no login), on Control Center's port. The admin token is
+    # what any write action will require; no page writes anything yet.
+    console_host: str = "127.0.0.1"
+    console_port: int = 9021
+    console_admin_token: Secret = Secret("")
     # Services of the stack run elsewhere: a comma list of STACK_SERVICES, or "all". A service
     # whose address is not loopback is external anyway. External ones are only probed.
     stack_external: str = ""
@@ -144,6 +153,16 @@ class Settings:
     contracts_dir: str = str(PROJECT_ROOT / "schemas")
 
     # -- derived views -------------------------------------------------------
+
+    @property
+    def console_url(self) -> str:
+        """Where a browser on this machine opens the console."""
+        host = self.console_host
+        if host in WILDCARD_HOSTS:
+            host = "localhost"
+        elif ":" in host:  # an IPv6 address
+            host = f"[{host}]"
+        return f"http://{host}:{self.console_port}/"
 
     @property
     def cassandra_host_list(self) -> list[str]:
@@ -260,6 +279,10 @@ class Settings:
             raise SettingsError("CASSANDRA_USERNAME and CASSANDRA_PASSWORD go together")
         if bool(self.airflow_username) != bool(self.airflow_password):
             raise SettingsError("AIRFLOW_USERNAME and AIRFLOW_PASSWORD go together")
+        if not self.console_host:
+            raise SettingsError("CONSOLE_HOST is empty (127.0.0.1: loopback only)")
+        if not 0 < self.console_port < 65536:
+            raise SettingsError(f"CONSOLE_PORT must be 1-65535, got {self.console_port}")
         named = {n.strip() for n in self.stack_external.split(",") if n.strip()}
         unknown = sorted(named - {"all", *STACK_SERVICES})
         if unknown:

@@ -1,45 +1,35 @@
-"""The console's own settings, from the environment (frozen, read once at start).
+"""The console's settings: a view of ``config.settings``' ``CONSOLE_*`` fields.
 
-Kept here until ``config/settings.py`` takes them in: ``CONSOLE_HOST`` (default loopback),
-``CONSOLE_PORT`` (9021, Control Center's port) and ``CONSOLE_ADMIN_TOKEN`` (no write action
-exists yet; any later one will require it).
+``CONSOLE_HOST`` (default loopback), ``CONSOLE_PORT`` (9021, Control Center's port) and
+``CONSOLE_ADMIN_TOKEN`` are read and validated there, with every other setting; this module
+only names them as the console uses them, and the checkout it checks against.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from config.settings import Secret, SettingsError
+from config.settings import PROJECT_ROOT, Secret, Settings, load_settings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = PROJECT_ROOT  # the checkout whose schemas/ the console checks against
 
 
 @dataclass(frozen=True)
 class ConsoleSettings:
-    host: str = "127.0.0.1"
-    port: int = 9021
-    admin_token: Secret = field(default_factory=lambda: Secret(""))
-    repo: Path = REPO  # the checkout whose schemas/ the console checks against
+    host: str
+    port: int
+    admin_token: Secret
+    url: str  # where a browser on this machine opens it
+    repo: Path = REPO
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+
+def console_settings(settings: Settings) -> ConsoleSettings:
+    return ConsoleSettings(settings.console_host, settings.console_port,
+                           settings.console_admin_token, settings.console_url)
 
 
 def load_console_settings(environ: Mapping[str, str] | None = None) -> ConsoleSettings:
-    env = os.environ if environ is None else environ
-    port_text = env.get("CONSOLE_PORT", "9021")
-    try:
-        port = int(port_text)
-    except ValueError as exc:
-        raise SettingsError(f"CONSOLE_PORT must be a port number, got {port_text!r}") from exc
-    if not 0 < port < 65536:
-        raise SettingsError(f"CONSOLE_PORT must be 1-65535, got {port}")
-    return ConsoleSettings(
-        host=env.get("CONSOLE_HOST", "127.0.0.1") or "127.0.0.1",
-        port=port,
-        admin_token=Secret(env.get("CONSOLE_ADMIN_TOKEN", "")),
-    )
+    """The console's view of :func:`config.settings.load_settings` (validated there)."""
+    return console_settings(load_settings(environ))

@@ -27,6 +27,7 @@ from confluent_kafka.admin import AdminClient
 
 from config.clients import cassandra_session
 from config.settings import PROJECT_ROOT, Settings
+from console.health import healthz_problem
 from stack import maven
 from stack.java import find_java
 from stack.paths import StackPaths
@@ -465,6 +466,41 @@ class RandomUserLocal(Service):
         return None if resp.status_code == 200 else f"answered {resp.status_code}"
 
 
+# --------------------------------------------------------------------- the console
+
+
+class Console(Service):
+    """The pipeline's web console (``python -m console``, docs/console.md).
+
+    It needs no other service to start: a service that does not answer is a banner on the
+    panels that use it. External only when STACK_EXTERNAL names it (CONSOLE_HOST is where it
+    listens, not where a client finds it); then probed at CONSOLE_HOST:CONSOLE_PORT.
+    """
+
+    name = "console"
+    start_timeout = 30.0
+
+    def port(self, ctx: Context) -> int:
+        return ctx.settings.console_port
+
+    def address(self, ctx: Context) -> str:
+        return ctx.settings.console_url
+
+    def command(self, ctx: Context) -> Command:
+        # The settings this launcher has, not only its environment: the console listens
+        # where the probe asks, and reads the services the stack runs.
+        settings = ctx.settings.as_env(show_secrets=True)
+        return Command(
+            [sys.executable, "-m", "console"],
+            env={**os.environ, **settings, "PYTHONPATH": str(PROJECT_ROOT),
+                 "PYTHONUNBUFFERED": "1"},
+            cwd=PROJECT_ROOT,
+        )
+
+    def probe(self, ctx: Context) -> str | None:
+        return healthz_problem(ctx.settings.console_url)
+
+
 # --------------------------------------------------------------------- the streaming job
 
 
@@ -530,8 +566,11 @@ class Stream(Service):
         return "starting"
 
 
-# Start order: Kafka and Cassandra first (the slowest), the registry, then Airflow.
-ALL_SERVICES: tuple[Service, ...] = (Kafka(), Cassandra(), Registry(), RandomUserLocal(), Airflow())
+# Start order: Kafka and Cassandra first (the slowest), the registry, then Airflow; the
+# console last (it shows the others, and starts without them).
+ALL_SERVICES: tuple[Service, ...] = (
+    Kafka(), Cassandra(), Registry(), RandomUserLocal(), Airflow(), Console(),
+)
 # Services that `make up` does not start unless named.
 OPTIONAL_SERVICES: tuple[Service, ...] = (Stream(),)
 

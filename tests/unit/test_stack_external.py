@@ -63,7 +63,7 @@ def test_stack_external_takes_names_or_all_and_refuses_unknown_ones() -> None:
         "kafka", "airflow"}
     assert load_settings({"STACK_EXTERNAL": "all"}).external_services() == set(STACK_SERVICES)
     with pytest.raises(SettingsError, match="unknown service kafak; expected a comma list of "
-                       "kafka, cassandra, registry, randomuser, airflow, stream, or all"):
+                       "kafka, cassandra, registry, randomuser, airflow, console, stream, or all"):
         load_settings({"STACK_EXTERNAL": "kafak"})
 
 
