@@ -36,7 +36,7 @@ MAKEFILE = PROJECT_ROOT / "Makefile"
 
 SETTINGS_VARS = frozenset(f.name.upper() for f in fields(Settings))
 # Services that run the project's code (the image of docker/Dockerfile) and read its settings.
-PROJECT_SERVICES = ("schemas-init", "stream", "randomuser", "airflow")
+PROJECT_SERVICES = ("schemas-init", "stream", "randomuser", "console", "airflow")
 # Variables of those services' images, not of config/settings.py.
 IMAGE_VARS = re.compile(r"^(AIRFLOW__\w+|AIRFLOW_HOME)$")
 SETTINGS_BLOCK = "x-userstream-settings"
@@ -422,6 +422,22 @@ def test_stream_runs_locally_with_its_checkpoint_on_a_volume(
     assert depends_on(stream).get("schemas-init") == "service_completed_successfully"
 
 
+def test_console_serves_beside_control_center(services: dict[str, dict[str, Any]]) -> None:
+    console = services["console"]
+    env = environment(console)
+    settings = load_settings({k: v for k, v in env.items() if k in SETTINGS_VARS})
+    # Inside: every interface (the published port reaches it), on the native default port.
+    assert settings.console_host == "0.0.0.0"
+    assert settings.console_port == Settings().console_port
+    assert list(published_ports(console)) == [(9022, settings.console_port)]
+    center = {host for host, _ in published_ports(services["control-center"])}
+    assert 9022 not in center and Settings().console_port in center  # Control Center keeps 9021
+    assert all(str(p).startswith("127.0.0.1:") or (isinstance(p, Mapping) and
+               p.get("host_ip") == "127.0.0.1") for p in console["ports"])
+    assert depends_on(console).get("schemas-init") == "service_completed_successfully"
+    assert python_modules(" ".join(shell_words(console.get("command")))) == ["console"]
+
+
 def test_control_center_is_the_line_for_kafka_4(services: dict[str, dict[str, Any]]) -> None:
     by_image = {s["image"].rpartition(":")[0]: s for s in services.values() if "image" in s}
     assert "confluentinc/cp-enterprise-control-center" not in by_image, "legacy Control Center"
@@ -462,7 +478,7 @@ def test_image_gets_the_code_the_services_import() -> None:
     # the contracts, the generated CQL and the DAG.
     patterns = dockerignore_patterns()
     for folder in ("contract", "config", "producers", "streaming", "schematool", "ops", "dags",
-                   "stack", "schemas", "cql", "docker", "requirements.lock"):
+                   "console", "stack", "schemas", "cql", "docker", "requirements.lock"):
         assert not ignored(folder, patterns), f"{folder} is left out of the image"
     for folder in (".venv", ".stack", ".git"):
         assert ignored(folder, patterns), f"{folder} would be sent to the image build"
