@@ -68,7 +68,7 @@ fetch: prereqs $(STAMP) ## Download the stack's artifacts (Maven, JDK) into the 
 
 ifneq ($(MODE),compose)  # MODE=compose: see the docker compose section
 .PHONY: up
-up: prereqs $(STAMP) ## Start Kafka, Schema Registry, Cassandra, Airflow (and the local randomuser API)
+up: prereqs $(STAMP) ## Start Kafka, Schema Registry, Cassandra, Airflow (and the local randomuser API, the console)
 	$(PY) -m stack up
 
 .PHONY: down

@@ -1,6 +1,6 @@
 """A compose healthcheck: the native stack's own probe of a service, from inside its container.
 
-    python docker/probe.py stream|airflow|randomuser
+    python docker/probe.py stream|airflow|randomuser|console
 
 Exits 0 when ``stack.services``' probe of that service passes with the container's settings
 (the same check ``make up`` and ``make status`` make), else 1 with the reason on stderr.
