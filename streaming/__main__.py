@@ -2,6 +2,7 @@
 
     python -m streaming run [--once | --available-now] [--accept-data-loss] [--subject S ...]
     python -m streaming replay-dead-letters [--stage frame|decode|sink] [--since WHEN]
+                                            [--error-class CLASS]
     python -m streaming check-tables [--subject S ...]
 
 Every command takes every contract of CONTRACTS_DIR (``--contract-dir``), or those named
@@ -102,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--since", type=parse_since, help="only dead letters since (ISO time or age)"
     )
+    replay.add_argument(
+        "--error-class", default=None,
+        help="only dead letters of this error class (e.g. unknown_schema_id, invalid_uuid)",
+    )
 
     commands.add_parser("check-tables", help="compare the Cassandra tables with the contract")
 
@@ -175,7 +180,8 @@ def _spark_command(
     try:
         if args.command == "replay-dead-letters":
             for contract in contracts:
-                run_replay(settings, contract, stage=args.stage, since=args.since)
+                run_replay(settings, contract, stage=args.stage, since=args.since,
+                           error_class=args.error_class)
             return 0
         trigger = (
             Trigger.ONCE if args.once

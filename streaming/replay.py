@@ -49,8 +49,10 @@ def select_dead_letters(
     topic: str,
     stage: str | None = None,
     since: datetime | None = None,
+    error_class: str | None = None,
 ) -> DataFrame:
-    """The not-yet-replayed dead letters of ``topic``, optionally of one stage / since a time."""
+    """The not-yet-replayed dead letters of ``topic``, optionally of one stage, since a time,
+    of one error class."""
     if stage is not None and stage not in DeadLetterStage.ALL:
         expected = ", ".join(DeadLetterStage.ALL)
         raise ValueError(f"unknown stage {stage!r}; expected one of {expected}")
@@ -59,6 +61,8 @@ def select_dead_letters(
         selected = selected.where(F.col("stage") == stage)
     if since is not None:
         selected = selected.where(F.col("dead_lettered_at") >= F.lit(since))
+    if error_class is not None:
+        selected = selected.where(F.col("error_class") == error_class)
     return selected
 
 
@@ -127,7 +131,8 @@ def live_target(settings: Settings, contract: Contract) -> TableTarget:
 
 
 def run_replay(
-    settings: Settings, contract: Contract, *, stage: str | None, since: datetime | None
+    settings: Settings, contract: Contract, *, stage: str | None, since: datetime | None,
+    error_class: str | None = None,
 ) -> ReplayReport:
     """Read the dead letters from Cassandra, replay them, write the outcome back."""
     target = live_target(settings, contract)
@@ -138,5 +143,6 @@ def run_replay(
         topic=contract.topic,
         stage=stage,
         since=since,
+        error_class=error_class,
     )
     return replay(letters, schemas, target, CassandraSink(target))

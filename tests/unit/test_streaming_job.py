@@ -145,6 +145,9 @@ def test_cli() -> None:
     assert parser.parse_args(["run", "--available-now"]).available_now
     args = parser.parse_args(["replay-dead-letters", "--stage", "decode", "--since", "1h"])
     assert args.stage == "decode" and args.since.tzinfo is not None
+    assert args.error_class is None
+    args = parser.parse_args(["replay-dead-letters", "--error-class", "invalid_uuid"])
+    assert args.error_class == "invalid_uuid"
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--once", "--available-now"])
     with pytest.raises(SystemExit):

@@ -83,6 +83,10 @@ def test_select_dead_letters(
     assert select_dead_letters(letters, topic=CONTRACT.topic, stage="frame").count() == 1
     future = datetime.now(UTC) + timedelta(hours=1)
     assert select_dead_letters(letters, topic=CONTRACT.topic, since=future).count() == 0
+    by_class = select_dead_letters(letters, topic=CONTRACT.topic, error_class="unknown_magic_byte")
+    assert [r["offset"] for r in by_class.collect()] == [12]
+    assert select_dead_letters(letters, topic=CONTRACT.topic, stage="decode",
+                               error_class="unknown_magic_byte").count() == 0
     with pytest.raises(ValueError, match="unknown stage"):
         select_dead_letters(letters, topic=CONTRACT.topic, stage="sinks")
 
