@@ -12,7 +12,6 @@ missing; keys produced twice are counted over the whole span.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -23,7 +22,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ from ops.reconcile import end_offsets, read_span, reconcile
 from producers.randomuser_client import RandomUserClient, base_url_for
 from producers.run import RunConfig, fetch_and_produce
 from stack.paths import StackPaths
+from streaming.batch_log import BatchEvent, parse_job_log
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 5000
@@ -61,45 +60,6 @@ class E2EConfig:
     # JVM spends ~40% of its CPU compiling (JIT) in its first two minutes (JFR, 2-core
     # machine), CPU that the rest of the pipeline then lacks.
     warm_up_seconds: float = 45.0
-
-
-@dataclass(frozen=True)
-class BatchEvent:
-    """One micro-batch of the job, from its JSON log line."""
-
-    at: float  # epoch seconds the line was logged (the batch had completed)
-    input_rows: int
-    rows_written: int
-    dead_lettered: int
-    duration_ms: int
-    lag_p50_ms: int | None
-    lag_p95_ms: int | None
-    lag_max_ms: int | None
-
-
-def parse_job_log(lines: list[str]) -> list[BatchEvent]:
-    """The ``batch`` events of the job's log (other lines, JSON or not, are skipped)."""
-    events = []
-    for line in lines:
-        if '"event": "batch"' not in line:
-            continue
-        try:
-            record = json.loads(line[line.index("{"):])
-        except ValueError:
-            continue
-        if record.get("event") != "batch":
-            continue
-        events.append(BatchEvent(
-            at=datetime.fromisoformat(record["ts"]).timestamp(),
-            input_rows=int(record["input_rows"]),
-            rows_written=int(record["rows_written"]),
-            dead_lettered=int(record["dead_lettered"]),
-            duration_ms=int(record["duration_ms"]),
-            lag_p50_ms=record.get("lag_p50_ms"),
-            lag_p95_ms=record.get("lag_p95_ms"),
-            lag_max_ms=record.get("lag_max_ms"),
-        ))
-    return events
 
 
 def sub_spans(start: dict[int, int], end: dict[int, int],

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bench.e2e import BatchEvent, parse_job_log
 from bench.sandbox import Sandbox, sandbox
 from chaos.scenario import ChaosContext, ChaosError
 from config.settings import PROJECT_ROOT
@@ -35,6 +34,7 @@ from producers.errors import DeliveryError, ProducerError
 from producers.run import RunConfig, fetch_and_produce
 from stack import process
 from stack.services import supervise_env
+from streaming.batch_log import BatchEvent, parse_job_log
 
 JOB_START_TIMEOUT_S = 240.0
 PAGE_RETRIES = 3  # as the DAG's tasks: a failed page is produced again, up to 3 times

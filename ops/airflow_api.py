@@ -26,6 +26,10 @@ class AirflowApiError(RuntimeError):
     """The Airflow API refused or failed a request; the message says which."""
 
 
+class AirflowUnreachable(AirflowApiError):
+    """Airflow did not answer at all (down, wrong address), as opposed to refusing."""
+
+
 @dataclass(frozen=True)
 class DagRun:
     dag_id: str
@@ -79,7 +83,7 @@ class AirflowApi:
                 timeout=self._timeout,
             )
         except requests.RequestException as exc:
-            raise AirflowApiError(
+            raise AirflowUnreachable(
                 f"Airflow at {self._base} does not answer: {exc.__class__.__name__}"
             ) from exc
         if resp.status_code not in (200, 201):
@@ -178,11 +182,15 @@ class AirflowApi:
         return _dag_run(self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
 
     def latest_run(self, dag_id: str) -> DagRun | None:
+        runs = self.recent_runs(dag_id, limit=1)
+        return runs[0] if runs else None
+
+    def recent_runs(self, dag_id: str, *, limit: int) -> list[DagRun]:
+        """The last ``limit`` runs of ``dag_id``, the latest started first."""
         body = self._call(
-            "GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-start_date", "limit": 1}
+            "GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-start_date", "limit": limit}
         )
-        runs = body.get("dag_runs", []) if body else []
-        return _dag_run(runs[0]) if runs else None
+        return [_dag_run(run) for run in (body.get("dag_runs", []) if body else [])]
 
     def wait(self, dag_id: str, run_id: str, *, timeout: float, on_poll: Any = None) -> DagRun:
         """Poll the run until it ends (success or failed) or ``timeout`` passes."""

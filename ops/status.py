@@ -8,7 +8,9 @@ exactly when something is broken.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
@@ -58,6 +60,17 @@ def _registry(settings: Settings, contracts: list[Contract]) -> list[str]:
     return out
 
 
+def read_committed(checkpoint: Path, topic: str) -> tuple[Offsets | None, str | None]:
+    """The offsets the stream's last committed batch read up to, or why they are unknown
+    for good (a damaged checkpoint: its supervisor has stopped it), with the runbook."""
+    try:
+        verify_checkpoint(checkpoint)
+        return committed_offsets(checkpoint, topic), None
+    except CheckpointDamaged as exc:
+        return None, (f"STREAM STOPPED: checkpoint damaged: {exc.path}: {exc.problem}; "
+                      f"see {RUNBOOK}")
+
+
 def stream_position(
     topic: str, checkpoint: Path, end: Offsets, earliest: Offsets
 ) -> tuple[str, list[str]]:
@@ -66,12 +79,14 @@ def stream_position(
     The lag of a stream that lost records or cannot read its checkpoint is no comfort
     (its supervisor has stopped it), so those say so, with the runbook.
     """
-    try:
-        verify_checkpoint(checkpoint)
-        committed = committed_offsets(checkpoint, topic)
-    except CheckpointDamaged as exc:
-        return "unknown", [f"STREAM STOPPED: checkpoint damaged: {exc.path}: {exc.problem}; "
-                           f"see {RUNBOOK}"]
+    committed, damage = read_committed(checkpoint, topic)
+    if damage is not None:
+        return "unknown", [damage]
+    return _position(topic, committed, end, earliest)
+
+
+def _position(topic: str, committed: Offsets | None, end: Offsets,
+              earliest: Offsets) -> tuple[str, list[str]]:
     behind = lag(end, committed)
     text = f"{behind} records" if behind is not None else "unknown (no committed batch)"
     lost = lost_ranges(topic, committed, earliest)
@@ -80,33 +95,76 @@ def stream_position(
     return text, [f"STREAM STOPPED: DATA LOST: {DataLost(lost)}"]
 
 
+@dataclass(frozen=True)
+class TopicPosition:
+    """A contract's topic as ``make status`` reads it: each partition's end offset, where
+    the stream's last committed batch ended, the lag, and what stops the stream for good;
+    and its rejects topic's end offsets (nothing of ours consumes that one)."""
+
+    topic: str
+    end: Offsets
+    committed: Offsets | None  # None: no committed batch yet, or a damaged checkpoint
+    lag_text: str
+    problems: tuple[str, ...]
+    rejects_topic: str
+    rejects_end: Offsets
+
+    def partition_lag(self, partition: int) -> int | None:
+        if self.committed is None:
+            return None
+        return max(0, self.end[partition] - self.committed.get(partition, 0))
+
+    @property
+    def lag(self) -> int | None:
+        return lag(self.end, self.committed)
+
+
+def topic_position(settings: Settings, contract: Contract) -> TopicPosition:
+    """Reads Kafka's offsets (``KafkaException`` / ``OffsetsUnavailable`` when it does not
+    answer) and the stream's checkpoint (no Spark)."""
+    end = end_offsets(settings, contract.topic, contract.partitions)
+    earliest = earliest_offsets(settings, contract.topic, contract.partitions)
+    committed, damage = read_committed(checkpoint_location(settings, contract), contract.topic)
+    if damage is not None:
+        behind, problems = "unknown", [damage]
+    else:
+        behind, problems = _position(contract.topic, committed, end, earliest)
+    rejects = end_offsets(settings, contract.rejects_topic, contract.partitions)
+    return TopicPosition(contract.topic, end, committed, behind, tuple(problems),
+                         contract.rejects_topic, rejects)
+
+
 def _topics(settings: Settings, contracts: list[Contract]) -> list[str]:
     out = []
     for c in contracts:
-        end = end_offsets(settings, c.topic, c.partitions)
-        earliest = earliest_offsets(settings, c.topic, c.partitions)
-        behind, problems = stream_position(c.topic, checkpoint_location(settings, c), end,
-                                           earliest)
-        rejects = sum(end_offsets(settings, c.rejects_topic, c.partitions).values())
+        position = topic_position(settings, c)
+        end = position.end
         out.append(
             f"{c.topic}: {sum(end.values())} records {dict(sorted(end.items()))}; "
-            f"stream lag {behind}"
+            f"stream lag {position.lag_text}"
         )
-        out += problems
-        out.append(f"{c.rejects_topic}: {rejects} rejected API records")
+        out += position.problems
+        out.append(f"{c.rejects_topic}: {sum(position.rejects_end.values())} "
+                   "rejected API records")
     return out
+
+
+def stored_counts(session: Any, contract: Contract) -> tuple[int, int]:
+    """The contract's rows in its table, and its own dead letters (contracts may share a
+    keyspace and its dead-letter table: counted by this contract's topic)."""
+    rows = session.execute(f"SELECT count(*) FROM {contract.qualified_table}").one()[0]
+    dead = sum(session.execute(
+        f"SELECT count(*) FROM {contract.keyspace}.dead_letters "
+        "WHERE topic = %s AND partition = %s", (contract.topic, p)).one()[0]
+        for p in range(contract.partitions))
+    return int(rows), int(dead)
 
 
 def _cassandra(settings: Settings, contracts: list[Contract]) -> list[str]:
     out = []
     with cassandra_session(settings, timeout=10) as session:
         for c in contracts:
-            rows = session.execute(f"SELECT count(*) FROM {c.qualified_table}").one()[0]
-            # This contract's own: contracts may share a keyspace and its dead-letter table.
-            dead = sum(session.execute(
-                f"SELECT count(*) FROM {c.keyspace}.dead_letters "
-                "WHERE topic = %s AND partition = %s", (c.topic, p)).one()[0]
-                for p in range(c.partitions))
+            rows, dead = stored_counts(session, c)
             out.append(f"{c.qualified_table}: {rows} rows; {c.keyspace}.dead_letters of "
                        f"{c.topic}: {dead}")
     return out
