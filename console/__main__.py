@@ -23,7 +23,11 @@ def serve(settings: Settings) -> int:
     from console.sources import LiveSources
 
     console = console_settings(settings)
-    app = create_app(LiveSources(settings, console.repo))
+    from console.dead_letters import live_deps
+    from console.pipeline_sources import LivePipelineSources
+
+    app = create_app(LiveSources(settings, console.repo), dead_letters=live_deps(settings),
+                     pipeline=LivePipelineSources(settings))
     print(f"console: {console.url}", flush=True)
     uvicorn.run(app, host=console.host, port=console.port, log_level="warning")
     return 0

@@ -20,6 +20,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from console.dead_letters import DeadLetterDeps, dead_letter_routes
+from console.git_candidate import GitCandidateError, local_branches, schema_at
+from console.pipeline import PANELS
+from console.pipeline_sources import PipelineSources
+from console.settings import REPO
 from console.sources import Sources, SubjectHistory
 from console.views import (
     CqlView,
@@ -66,9 +71,12 @@ def attempt(service: str, read: Callable[[], T]) -> T | Banner:
         return Banner("schemas/", str(exc))
 
 
-def create_app(sources: Sources) -> Starlette:
+def create_app(sources: Sources, dead_letters: DeadLetterDeps | None = None,
+               pipeline: PipelineSources | None = None, repo: Path = REPO) -> Starlette:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["refresh"] = REFRESH
+    templates.env.globals["has_dead_letters"] = dead_letters is not None
+    templates.env.globals["has_pipeline"] = pipeline is not None
     templates.env.tests["banner"] = lambda value: isinstance(value, Banner)
 
     def page(request: Request, name: str, **context: Any) -> Response:
@@ -119,14 +127,24 @@ def create_app(sources: Sources) -> Starlette:
                 text = str(data.get("schema") or "")
                 if isinstance(upload, UploadFile) and upload.filename:
                     text = (await upload.read()).decode("utf-8", errors="replace")
-                form = {"subject": str(data.get("subject") or "").strip(), "text": text}
+                form = {"subject": str(data.get("subject") or "").strip(), "text": text,
+                        "ref": str(data.get("ref") or "").strip()}
         results = None
-        if request.method == "POST" and form["subject"] and form["text"].strip():
+        if request.method == "POST" and form["subject"] and form["ref"]:
+            # A branch or commit of this checkout: its schemas/<subject>.avsc is the candidate.
+            try:
+                form["text"], form["commit"] = await _run_in_thread(
+                    lambda: schema_at(repo, form["ref"], form["subject"]))
+            except GitCandidateError as exc:
+                results = {"git_problem": str(exc)}
+        if request.method == "POST" and form["subject"] and form["text"].strip() \
+                and results is None:
             results = await _run_in_thread(lambda: candidate_results(form["subject"],
                                                                      form["text"]))
         names = attempt("registry", sources.subject_names)
         return page(request, "check.html", active="check", form=form, results=results,
-                    names=[] if isinstance(names, Banner) else names)
+                    names=[] if isinstance(names, Banner) else names,
+                    branches=local_branches(repo))
 
     def candidate_results(subject: str, text: str) -> dict[str, Any]:
         found = contracts()
@@ -183,6 +201,27 @@ def create_app(sources: Sources) -> Starlette:
     def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    def pipeline_panel(source: PipelineSources, name: str) -> Any:
+        panel = PANELS[name]
+        return attempt(panel.service, lambda: panel.read(source))
+
+    def pipeline_page(request: Request) -> Response:
+        assert pipeline is not None
+        return page(request, "pipeline.html", active="pipeline",
+                    **{name: pipeline_panel(pipeline, name) for name in PANELS})
+
+    def pipeline_fragment(request: Request) -> Response:
+        assert pipeline is not None
+        name = request.path_params["panel"]
+        if name not in PANELS:
+            return PlainTextResponse(f"no pipeline panel {name!r}", 404)
+        return page(request, f"_pipeline_{name}.html", **{name: pipeline_panel(pipeline, name)})
+
+    pipeline_routes = [] if pipeline is None else [
+        Route("/pipeline", pipeline_page),
+        Route("/panels/pipeline/{panel}", pipeline_fragment),
+    ]
+
     return Starlette(
         routes=[
             Route("/", index),
@@ -193,6 +232,9 @@ def create_app(sources: Sources) -> Starlette:
             Route("/drift", drift),
             Route("/panels/drift", drift_fragment),
             Route("/healthz", healthz),
+            *pipeline_routes,
+            *(dead_letter_routes(dead_letters, page, attempt, _run_in_thread)
+              if dead_letters is not None else []),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ]
     )

@@ -29,6 +29,7 @@ class Decoded:
     schema_id: int | None = None
     record_json: str = ""  # the record, pretty JSON; empty when it was not decoded
     problem: str = ""  # why it was not decoded
+    note: str = ""  # decoded, but with a caveat (a logical type its value does not fit)
 
     @property
     def ok(self) -> bool:
@@ -50,23 +51,51 @@ def decode_value(
         return Decoded(framed.schema_id,
                        problem=f"the registry has no schema with id {framed.schema_id}")
     try:
-        schema = fastavro.parse_schema(json.loads(schema_str))
+        parsed = json.loads(schema_str)
+        schema = fastavro.parse_schema(parsed)
+        plain = fastavro.parse_schema(_without_logical_types(parsed))
     except (ValueError, fastavro.schema.SchemaParseException) as exc:
         return Decoded(framed.schema_id,
                        problem=f"writer schema {framed.schema_id} does not parse: {exc}")
+    decoded, refused = _read(framed, schema)
+    if not refused:
+        return decoded
+    # A value its logical type refuses (e.g. a uuid string that is no uuid) still has its
+    # plain Avro value: shown, with why the logical type refused it.
+    raw, _ = _read(framed, plain)
+    if not raw.ok:
+        return raw
+    return Decoded(framed.schema_id, raw.record_json,
+                   note=f"shown without logical types: with them, {decoded.problem}")
+
+
+def _read(framed: Frame, schema: Any) -> tuple[Decoded, bool]:
+    """The record, or why not; True when a ValueError (what fastavro's logical readers,
+    uuid or decimal, raise) refused it."""
+    import fastavro
+
     payload = io.BytesIO(framed.payload)
+    failed = f"the payload does not decode with writer schema {framed.schema_id}"
     try:
         record = fastavro.schemaless_reader(payload, schema, None)
-    except (EOFError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
-        return Decoded(framed.schema_id, problem=(
-            f"the payload does not decode with writer schema {framed.schema_id}: "
-            f"{type(exc).__name__}: {exc}"))
+    except ValueError as exc:
+        return Decoded(framed.schema_id, problem=f"{failed}: {type(exc).__name__}: {exc}"), True
+    except (EOFError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        return Decoded(framed.schema_id, problem=f"{failed}: {type(exc).__name__}: {exc}"), False
     left = len(framed.payload) - payload.tell()
     if left:
         return Decoded(framed.schema_id, problem=(
             f"writer schema {framed.schema_id} reads only {payload.tell()} of the payload's "
-            f"{len(framed.payload)} bytes ({left} left over)"))
-    return Decoded(framed.schema_id, json.dumps(record, indent=2, default=_json_value))
+            f"{len(framed.payload)} bytes ({left} left over)")), False
+    return Decoded(framed.schema_id, json.dumps(record, indent=2, default=_json_value)), False
+
+
+def _without_logical_types(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [_without_logical_types(s) for s in schema]
+    return schema
 
 
 def _json_value(value: Any) -> Any:
