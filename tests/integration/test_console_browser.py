@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from config.clients import schema_registry_client
+from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
 from console.browser import chromium, console_process, free_port
+from contract.wire import frame
+from schematool.sandbox import sandbox as sandbox_contract
 from tests.support import unique_name, wait_until
 
 pytestmark = pytest.mark.integration
@@ -135,3 +140,93 @@ def test_a_registry_that_does_not_answer_shows_a_banner(stack: Settings, browser
         # the other services still answer on their own rows
         kafka = css(browser, 'tr.drift-item[data-service="kafka"]')[0]
         assert "down" not in kafka.get_attribute("class")
+
+ADMIN_TOKEN = "console-browser-test-token"
+REPLAY_WAIT_S = 600.0  # replay starts a Spark application of its own
+
+
+def sink_poison(contract_schema: dict[str, Any]) -> bytes:
+    """A record that decodes but Cassandra would refuse (an id that is no uuid): stage sink."""
+    import io
+    from datetime import UTC, datetime
+
+    import fastavro
+
+    record = {"id": "not-a-uuid", "first_name": "Ada", "last_name": "L", "gender": None,
+              "address": None, "post_code": None, "email": None, "username": "console_dl",
+              "dob": datetime(1990, 1, 2, tzinfo=UTC), "registered_date": None, "phone": None,
+              "picture": None}
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(contract_schema), record)
+    return out.getvalue()
+
+
+def test_dead_letters_are_browsed_decoded_and_replayed(
+    stack: Settings, browser: Any, tmp_path: Path
+) -> None:
+    """A sandbox's stream dead-letters a poison frame and a bad row; the page lists both with
+    their reasons, decodes the row's value, and replays it with the admin token (it still
+    fails: the replay says so, and the dead letter stays)."""
+    from confluent_kafka import Producer
+
+    with sandbox_contract(stack, prefix="console_dl", partitions=1) as box:
+        contract = box.contract
+        schema_id = schema_registry_client(stack).get_latest_version(contract.subject).schema_id
+        producer = Producer(stack.kafka_client_config())
+        for value in (b"\x7fconsole-poison", frame(schema_id, sink_poison(contract.schema))):
+            producer.produce(contract.topic, value=value, key=b"k", partition=0)
+        assert producer.flush(30) == 0
+        env = {**stack_env(stack), "CONTRACTS_DIR": str(box.directory),
+               "SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+               "CONSOLE_ADMIN_TOKEN": ADMIN_TOKEN}
+        streamed = subprocess.run(
+            [sys.executable, "-m", "stack", "spark", "streaming", "run", "--available-now",
+             f"--subject={contract.subject}"], env=env, capture_output=True, text=True,
+            timeout=REPLAY_WAIT_S, check=False)
+        assert streamed.returncode == 0, streamed.stderr[-3000:]
+
+        with console_process(env) as url:
+            browser.get(f"{url}/dead-letters?subject={contract.subject}")
+            rows = wait_until(lambda: css(browser, "tr.dead-letter"), timeout=WAIT_S,
+                              message="the sandbox's dead letters")
+            by_stage = {r.get_attribute("data-stage"): r for r in rows}
+            assert set(by_stage) == {"frame", "sink"}
+            assert "unknown magic byte 0x7f" in by_stage["frame"].text
+            assert "is not a uuid" in by_stage["sink"].text
+
+            # The row's value, decoded with its writer schema; the poison frame says why not.
+            by_stage["sink"].find_element("css selector", "a.open").click()
+            record = wait_until(lambda: css(browser, "#decoded-record"), timeout=WAIT_S,
+                                message="the decoded value")[0]
+            assert json.loads(record.text)["id"] == "not-a-uuid"
+            assert "is not a uuid" in css(browser, "#stored-reason")[0].text
+            browser.back()
+            frame_row = wait_until(lambda: css(browser, 'tr.dead-letter[data-stage="frame"]'),
+                                   timeout=WAIT_S, message="the list again")[0]
+            frame_row.find_element("css selector", "a.open").click()
+            problem = wait_until(lambda: css(browser, "#decode-problem"), timeout=WAIT_S,
+                                 message="why the poison frame does not decode")[0]
+            assert "unknown magic byte 0x7f" in problem.text
+
+            # Replay the sink stage's dead letters: the count first, then with the token.
+            browser.get(f"{url}/dead-letters?subject={contract.subject}&stage=sink")
+            wait_until(lambda: css(browser, "#replay-form button"), timeout=WAIT_S,
+                       message="the replay button")[0].click()
+            count = wait_until(lambda: css(browser, "#replay-count"), timeout=WAIT_S,
+                               message="the confirmation")[0]
+            assert count.text.startswith("1 dead letter")
+            browser.find_element("name", "token").send_keys(ADMIN_TOKEN)
+            browser.find_element("css selector", "#replay-confirm button").click()
+            result = wait_until(lambda: css(browser, "#replay-result"), timeout=REPLAY_WAIT_S,
+                                message="the replay's result")[0]
+            assert "replay finished (exit 0)" in result.text
+            output = css(browser, "#replay-output")[0].text
+            assert '"event": "replay"' in output and '"selected": 1' in output
+            assert '"still_failing": 1' in output
+
+        with cassandra_session(stack) as session:
+            [still] = list(session.execute(
+                f"SELECT stage, replayed_at FROM {contract.keyspace}.dead_letters "
+                "WHERE topic = %s AND partition = 0 AND error_class = 'invalid_uuid' "
+                "ALLOW FILTERING", (contract.topic,)))
+        assert still.stage == "sink" and still.replayed_at is None
