@@ -1,9 +1,9 @@
 """``python -m console.screenshots``: the pictures in docs/console.md, taken, not drawn.
 
 Runs the console against the stack of the current settings, in Debian's headless Chromium,
-and writes ``docs/console/{subjects,diff,check,drift}.png``. For the diff it registers two
-versions of a sandbox subject (``console_screenshots_<hex>-value``) and deletes it
-afterwards; nothing else is written anywhere.
+and writes ``docs/console/{subjects,diff,check,drift,pipeline}.png``. For the diff it
+registers two versions of a sandbox subject (``console_screenshots_<hex>-value``) and
+deletes it afterwards; nothing else is written anywhere.
 """
 
 from __future__ import annotations
@@ -107,6 +107,10 @@ def take(settings: Settings, out: Path) -> None:
         d.get(f"{url}/drift")
         _wait(d, "tr.drift-item")
         _full_page(d, out / "drift.png")
+        d.get(f"{url}/pipeline")
+        _wait(d, "tr.partition td.end-offset")
+        _wait(d, "body[data-charts-rendered]")
+        _full_page(d, out / "pipeline.png")
 
 
 def main(argv: list[str] | None = None) -> int:

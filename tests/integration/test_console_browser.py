@@ -20,9 +20,16 @@ import pytest
 
 from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
+from config.stack_paths import StackPaths
 from console.browser import chromium, console_process, free_port
+from console.settings import REPO
+from contract.catalog import load_contract
 from contract.wire import frame
+from ops.demo import prepare
 from schematool.sandbox import sandbox as sandbox_contract
+from stack import launcher
+from stack.demo import NativeServices
+from stack.services import Context, by_name
 from tests.support import unique_name, wait_until
 
 pytestmark = pytest.mark.integration
@@ -140,6 +147,72 @@ def test_a_registry_that_does_not_answer_shows_a_banner(stack: Settings, browser
         # the other services still answer on their own rows
         kafka = css(browser, 'tr.drift-item[data-service="kafka"]')[0]
         assert "down" not in kafka.get_attribute("class")
+
+
+STREAM_WAIT_S = 240.0  # a stream started by the fixture first starts Spark
+
+
+@pytest.fixture
+def stream(stack: Settings, stack_context: Context) -> Iterator[None]:
+    """The supervised stream, as make demo prepares it (schemas applied, make stream-up);
+    stopped afterwards only if this fixture started it."""
+    was_running = launcher.status(stack_context, [by_name("stream")])[0].pid is not None
+    prepare(NativeServices(stack_context), print)
+    yield
+    if not was_running and os.environ.get("KEEP_STACK") != "1":
+        launcher.down(stack_context, [by_name("stream")])
+
+
+def test_pipeline_page_follows_the_stream_without_a_reload(
+    stack: Settings, stream: None, browser: Any
+) -> None:
+    contract = load_contract()
+    records = f'tr.partition[data-topic="{contract.topic}"]'
+
+    def end_offsets() -> int:
+        return sum(int(cell.text) for cell in css(browser, f"{records} td.end-offset"))
+
+    def chart_labels() -> list[str]:
+        """The rows chart's labels (the batches' times); empty when it is not drawn."""
+        return list(browser.execute_script(
+            "var c = window.Chart && Chart.getChart(document.getElementById('chart-rows'));"
+            "return c ? c.data.labels : [];") or [])
+
+    assert StackPaths.from_settings(stack).log("stream").exists()
+    with console_process(stack_env(stack)) as url:
+        browser.get(f"{url}/pipeline")
+        wait_until(lambda: css(browser, f"{records} td.end-offset"), timeout=WAIT_S,
+                   message="the topics table with end offsets")
+        wait_until(lambda: browser.execute_script("return !!(window.Chart && Chart.getChart("
+                                                  "document.getElementById('chart-rows')))"),
+                   timeout=WAIT_S, message="the rows chart drawn on its canvas")
+        canvas = css(browser, "canvas#chart-rows")[0]
+        assert int(canvas.get_attribute("width")) > 0
+        browser.execute_script("window.notReloaded = true")
+        before = end_offsets()
+        latest = css(browser, "#batch-summary")[0].get_attribute("data-latest")
+
+        env = {**stack_env(stack), "RANDOMUSER_SOURCE": "local"}
+        subprocess.run([sys.executable, "-m", "producers", "produce", "--count", "20"],
+                       env=env, cwd=REPO, check=True, capture_output=True, timeout=120)
+
+        # The panels poll: the new records' end offsets, then a batch that read them.
+        wait_until(lambda: end_offsets() >= before + 20, timeout=WAIT_S,
+                   message="the end offsets to grow by the 20 records")
+
+        def newer_batch() -> str | None:
+            found = css(browser, "#batch-summary")
+            now = found[0].get_attribute("data-latest") if found else latest
+            rows = css(browser, "tr.batch td.input-rows")
+            return now if now != latest and rows and int(rows[0].text) > 0 else None
+
+        newest = wait_until(newer_batch, timeout=STREAM_WAIT_S,
+                            message="a micro-batch newer than the page's first one")
+        wait_until(lambda: chart_labels()[-1:] == [newest.split()[0]], timeout=WAIT_S,
+                   message="the chart to end with the new batch")
+        assert browser.execute_script("return window.notReloaded === true")
+        assert "Traceback" not in browser.page_source
+
 
 ADMIN_TOKEN = "console-browser-test-token"
 REPLAY_WAIT_S = 600.0  # replay starts a Spark application of its own
