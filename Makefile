@@ -138,8 +138,8 @@ stream-down: $(STAMP) ## Stop the background streaming job
 	$(PY) -m stack down stream
 
 .PHONY: replay-dead-letters
-replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=decode SINCE=12h)
-	$(PY) -m stack spark streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE))
+replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=decode SINCE=12h ERROR_CLASS=...)
+	$(PY) -m stack spark streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE)) $(if $(ERROR_CLASS),--error-class $(ERROR_CLASS))
 
 # ---------------------------------------------------------------- console
 .PHONY: console

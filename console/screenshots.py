@@ -1,7 +1,7 @@
 """``python -m console.screenshots``: the pictures in docs/console.md, taken, not drawn.
 
 Runs the console against the stack of the current settings, in Debian's headless Chromium,
-and writes ``docs/console/{subjects,diff,check,drift,pipeline}.png``. For the diff it
+and writes ``docs/console/{subjects,diff,check,drift,pipeline,dead-letters}.png``. For the diff it
 registers two versions of a sandbox subject (``console_screenshots_<hex>-value``) and
 deletes it afterwards; nothing else is written anywhere.
 """
@@ -111,6 +111,9 @@ def take(settings: Settings, out: Path) -> None:
         _wait(d, "tr.partition td.end-offset")
         _wait(d, "body[data-charts-rendered]")
         _full_page(d, out / "pipeline.png")
+        d.get(f"{url}/dead-letters")
+        _wait(d, "table.dead-letters tbody tr")
+        _full_page(d, out / "dead-letters.png")
 
 
 def main(argv: list[str] | None = None) -> int:
