@@ -1,9 +1,10 @@
 """The console in a real browser (Debian's headless Chromium, Selenium) on the real stack.
 
-A sandbox subject (unique name, deleted afterwards) gets a new version registered while its
-page is open, and the page shows it and its diff without a reload; a candidate that breaks
-Cassandra safety gets that verdict; a console whose registry does not answer shows a banner.
-The shared stack's registry is never stopped: the outage is a console pointed at a closed port.
+A sandbox contract (unique names, removed afterwards) gets its v2 applied by make schemas'
+command while its page is open, and the page shows it and its diff without a reload; a
+candidate that breaks Cassandra safety gets that verdict; a stopped registry shows a banner,
+and the page recovers.
+The registry outage is real: the stack's registry is stopped by its pid file and started again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
 from config.stack_paths import StackPaths
-from console.browser import chromium, console_process, free_port
+from console.browser import chromium, console_process
 from console.settings import REPO
 from contract.catalog import load_contract
 from contract.wire import frame
@@ -30,43 +31,15 @@ from schematool.sandbox import sandbox as sandbox_contract
 from stack import launcher
 from stack.demo import NativeServices
 from stack.services import Context, by_name
-from tests.support import unique_name, wait_until
+from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
 
 WAIT_S = 30.0  # the panel polls every 5 s
 
 
-def sandbox_schema(*extra: dict[str, Any]) -> str:
-    fields = [
-        {"name": "id", "type": "string", "doc": "key"},
-        {"name": "age", "type": "int", "doc": "years"},
-        *extra,
-    ]
-    return json.dumps({"type": "record", "name": "ConsoleSandbox", "namespace": "test.console",
-                       "fields": fields})
-
-
-EMAIL = {"name": "email", "type": ["null", "string"], "default": None, "doc": "mail"}
-
-
 def stack_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, **settings.as_env(show_secrets=True)}
-
-
-@pytest.fixture
-def sandbox(stack: Settings) -> Iterator[str]:
-    from confluent_kafka.schema_registry import Schema
-
-    subject = f"{unique_name('console_sandbox')}-value"
-    client = schema_registry_client(stack)
-    client.set_compatibility(subject, "BACKWARD")
-    client.register_schema(subject, Schema(sandbox_schema(), "AVRO"))
-    try:
-        yield subject
-    finally:
-        client.delete_subject(subject)
-        client.delete_subject(subject, permanent=True)
 
 
 @pytest.fixture
@@ -79,21 +52,32 @@ def css(driver: Any, selector: str) -> list[Any]:
     return list(driver.find_elements("css selector", selector))
 
 
-def test_pages_follow_the_registry_and_judge_a_candidate(
-    stack: Settings, sandbox: str, browser: Any
-) -> None:
-    from confluent_kafka.schema_registry import Schema
+NOTE = {"name": "console_note", "type": ["null", "string"], "default": None,
+        "doc": "added by the console's browser test"}
 
-    with console_process(stack_env(stack)) as url:
+
+def test_pages_follow_make_schemas_and_judge_a_candidate(stack: Settings, browser: Any) -> None:
+    """v2 of a sandbox contract, applied by make schemas' own command while the page is open,
+    appears with its diff; a candidate that breaks Cassandra safety gets that verdict."""
+    with sandbox_contract(stack, prefix="console_v2", partitions=1) as box, \
+            console_process(stack_env(stack)) as url:
+        subject = box.contract.subject
+        client = schema_registry_client(stack)
         browser.get(f"{url}/subjects")
-        section = f'section[data-subject="{sandbox}"]'
+        section = f'section[data-subject="{subject}"]'
         wait_until(lambda: css(browser, f'{section} tr[data-version="1"]'), timeout=WAIT_S,
                    message="the sandbox subject's v1 on the page")
         browser.execute_script("window.notReloaded = true")
 
-        # A new version, registered while the page is open, appears by polling.
-        client = schema_registry_client(stack)
-        client.register_schema(sandbox, Schema(sandbox_schema(EMAIL), "AVRO"))
+        # v2 in the contract's directory, then `make schemas` (python -m schematool apply).
+        v2 = json.loads(box.contract.schema_str)
+        v2["fields"].append(NOTE)
+        box.contract.avsc_path.write_text(json.dumps(v2, indent=2))
+        applied = subprocess.run(
+            [sys.executable, "-m", "schematool", "apply"],
+            env={**stack_env(stack), "CONTRACTS_DIR": str(box.directory)},
+            capture_output=True, text=True, timeout=300, check=False)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
         wait_until(lambda: css(browser, f'{section} tr[data-version="2"]'), timeout=WAIT_S,
                    message="v2 on the open page")
         assert browser.execute_script("return window.notReloaded === true")
@@ -101,17 +85,17 @@ def test_pages_follow_the_registry_and_judge_a_candidate(
         # Its diff: one field added with a default, compatible and Cassandra-safe.
         css(browser, f"{section} a.diff-link")[0].click()
         change = wait_until(
-            lambda: css(browser, 'tr.change[data-path="email"]'), timeout=WAIT_S,
+            lambda: css(browser, 'tr.change[data-path="console_note"]'), timeout=WAIT_S,
             message="the diff page",
         )[0]
         assert change.get_attribute("data-label") == "added with default"
         assert "compatible (BACKWARD)" in change.text and "safe: a new column" in change.text
 
-        # A candidate that Avro accepts (int -> long) but Cassandra cannot follow.
+        # A candidate that Avro accepts (string -> bytes) but Cassandra cannot follow.
         browser.get(f"{url}/check")
-        browser.find_element("name", "subject").send_keys(sandbox)
-        promoted = json.loads(sandbox_schema(EMAIL))
-        promoted["fields"][1]["type"] = "long"
+        browser.find_element("name", "subject").send_keys(subject)
+        promoted = json.loads(json.dumps(v2))
+        promoted["fields"][-1]["type"] = ["null", "bytes"]
         browser.find_element("name", "schema").send_keys(json.dumps(promoted))
         browser.find_element("css selector", "#candidate-form button").click()
         safety = wait_until(lambda: css(browser, "#safety-verdict"), timeout=WAIT_S,
@@ -120,7 +104,7 @@ def test_pages_follow_the_registry_and_judge_a_candidate(
         assert "compatible at BACKWARD" in css(browser, "#compat-verdict")[0].text
         assert "type-promotion" in browser.page_source
         # Checking registered nothing.
-        assert client.get_versions(sandbox) == [1, 2]
+        assert client.get_versions(subject) == [1, 2]
 
         # Drift: one row per service for the contract, each green or red.
         browser.get(f"{url}/drift")
@@ -131,22 +115,43 @@ def test_pages_follow_the_registry_and_judge_a_candidate(
         assert all({"ok", "bad"} & set(r.get_attribute("class").split()) for r in rows)
 
 
-def test_a_registry_that_does_not_answer_shows_a_banner(stack: Settings, browser: Any) -> None:
-    env = stack_env(stack)
-    env["SCHEMA_REGISTRY_URL"] = f"http://127.0.0.1:{free_port()}/apis/ccompat/v7"  # closed
-    with console_process(env) as url:
-        browser.get(f"{url}/subjects")
-        banner = wait_until(lambda: css(browser, '.banner[data-service="registry"]'),
-                            timeout=WAIT_S, message="the registry banner")[0]
-        assert "is unreachable" in banner.text
-        assert "Traceback" not in browser.page_source
+def test_a_stopped_registry_shows_a_banner_and_the_page_recovers(
+    stack: Settings, stack_context: Context, browser: Any
+) -> None:
+    """A real outage: the stack's registry process is stopped while the page is open; its
+    panels show the banner (no trace, the other services' rows still answer), and once it
+    is started again the same open page shows the subjects again without a reload."""
+    registry = by_name("registry")
+    with console_process(stack_env(stack)) as url:
         browser.get(f"{url}/drift")
-        rows = wait_until(lambda: css(browser, 'tr.drift-item[data-service="registry"]'),
-                          timeout=WAIT_S, message="the drift page")
-        assert "down" in rows[0].get_attribute("class")
-        # the other services still answer on their own rows
-        kafka = css(browser, 'tr.drift-item[data-service="kafka"]')[0]
-        assert "down" not in kafka.get_attribute("class")
+        wait_until(lambda: css(browser, 'tr.drift-item[data-service="registry"]'),
+                   timeout=WAIT_S, message="the drift page")
+        browser.get(f"{url}/subjects")
+        wait_until(lambda: css(browser, "section[data-subject]"), timeout=WAIT_S,
+                   message="the subjects before the outage")
+        browser.execute_script("window.notReloaded = true")
+        launcher.down(stack_context, [registry])
+        try:
+            banner = wait_until(lambda: css(browser, '.banner[data-service="registry"]'),
+                                timeout=WAIT_S, message="the registry banner")[0]
+            assert "registry" in banner.text and "Traceback" not in browser.page_source
+            assert browser.execute_script("return window.notReloaded === true")
+            browser.get(f"{url}/drift")
+            rows = wait_until(lambda: css(browser, 'tr.drift-item[data-service="registry"]'),
+                              timeout=WAIT_S, message="the drift page in the outage")
+            assert "down" in rows[0].get_attribute("class")
+            kafka = css(browser, 'tr.drift-item[data-service="kafka"]')[0]
+            assert "down" not in kafka.get_attribute("class")  # the others still answer
+            browser.get(f"{url}/subjects")
+            wait_until(lambda: css(browser, '.banner[data-service="registry"]'),
+                       timeout=WAIT_S, message="the banner on a fresh load")
+            browser.execute_script("window.notReloaded = true")
+        finally:
+            launcher.up(stack_context, [registry])
+        wait_until(lambda: css(browser, "section[data-subject]")
+                   and not css(browser, '.banner[data-service="registry"]'),
+                   timeout=WAIT_S * 2, message="the subjects back after the restart")
+        assert browser.execute_script("return window.notReloaded === true")
 
 
 STREAM_WAIT_S = 240.0  # a stream started by the fixture first starts Spark
