@@ -108,6 +108,7 @@ class BatchRow:
     lag_p50_ms: int | None
     lag_p95_ms: int | None
     duration_ms: int
+    subject: str  # the query's contract ("" in lines logged before the job named it)
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def batches_view(log: StreamLog) -> BatchesView:
             b.batch_id, _clock(b.at), b.input_rows, b.rows_written, b.dead_lettered,
             ", ".join(f"{stage} {n}" for stage, n in sorted(b.dead_lettered_by_stage.items())),
             ", ".join(str(i) for i in b.schema_ids), b.reader_version, b.lag_p50_ms,
-            b.lag_p95_ms, b.duration_ms,
+            b.lag_p95_ms, b.duration_ms, b.subject or "",
         )
         for b in reversed(log.batches[-TABLE_BATCHES:])
     )

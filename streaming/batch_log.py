@@ -31,6 +31,7 @@ class BatchEvent:
     dead_lettered_by_stage: dict[str, int] = field(default_factory=dict)
     schema_ids: tuple[int, ...] = ()  # the writer schema ids the batch held
     reader_version: int | None = None
+    subject: str | None = None  # the contract of the query (None in lines before it was logged)
 
 
 def parse_job_log(lines: Iterable[str]) -> list[BatchEvent]:
@@ -59,5 +60,6 @@ def parse_job_log(lines: Iterable[str]) -> list[BatchEvent]:
                                     (record.get("dead_lettered_by_stage") or {}).items()},
             schema_ids=tuple(int(i) for i in record.get("schema_ids") or ()),
             reader_version=record.get("reader_version"),
+            subject=record.get("subject"),
         ))
     return events

@@ -114,6 +114,8 @@ class BatchProcessor:
     # restarts it from the checkpoint; upserts make the replayed batch harmless.
     batch_timeout_seconds: float | None = None
     on_stuck: Callable[[int], None] = field(default=lambda code: os._exit(code))
+    # Named on every batch line: one job runs a query per contract, all into one log.
+    subject: str | None = None
     _target_version: int | None = None
     _known_ids: set[int] = field(default_factory=set)  # frame ids seen by earlier batches
     # (writer id, reader id) -> how that writer's rows are read into that reader.
@@ -131,7 +133,7 @@ class BatchProcessor:
             if watchdog is not None:
                 watchdog.cancel()
         self.reports[:] = [*self.reports, report][-self.keep_reports :]
-        log_event("batch", **report.as_log_fields())
+        log_event("batch", subject=self.subject, **report.as_log_fields())
 
     def _stuck(self, batch_id: int) -> None:
         log_event("batch_stuck", batch_id=batch_id, timeout_s=self.batch_timeout_seconds,
@@ -418,6 +420,6 @@ def _prepare(settings: Settings, contract: Contract, accept_data_loss: bool) -> 
     target = target.with_columns(table_columns())
     columns_to_write(reader.field_names, target)
     processor = BatchProcessor(schemas=schemas, target=target, sink=CassandraSink(target),
-                               live_columns=table_columns,
+                               live_columns=table_columns, subject=contract.subject,
                                batch_timeout_seconds=settings.stream_batch_timeout_seconds)
     return _Prepared(contract, processor, reader)

@@ -25,7 +25,8 @@ from ops.airflow_api import DagRun
 from ops.status import TopicPosition
 from schematool.migrate.live import TopicState
 from schematool.migrate.observe import ServiceUnavailable
-from streaming.batch_log import BatchEvent
+from streaming.batch_log import BatchEvent, parse_job_log
+from streaming.report import BatchReport
 from tests.unit.test_console_app import FakeSources
 
 CONTRACT = load_contract()
@@ -259,3 +260,16 @@ def test_without_a_pipeline_source_there_is_no_page() -> None:
     app = TestClient(create_app(FakeSources()))
     assert app.get("/pipeline").status_code == 404
     assert 'href="/pipeline"' not in app.get("/drift").text
+
+
+def test_each_batch_line_names_its_contract_and_the_table_shows_it() -> None:
+    """One job runs a query per contract into one log: the batch line says whose it is."""
+    fields = BatchReport.__dataclass_fields__
+    assert "subject" not in fields  # named by the processor, not part of the report
+    line = ('{"ts": "2026-12-02T08:00:00+00:00", "event": "batch", "subject": "a-value", '
+            '"input_rows": 3, "rows_written": 3, "dead_lettered": 0, "duration_ms": 5}')
+    old = line.replace('"subject": "a-value", ', "")
+    [named, unnamed] = parse_job_log([line, old])
+    assert named.subject == "a-value" and unnamed.subject is None
+    view = batches_view(StreamLog("job.log", True, (named, unnamed)))
+    assert [r.subject for r in view.rows] == ["", "a-value"]  # newest first
