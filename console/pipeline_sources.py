@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from config.clients import cassandra_session, kafka_admin
 from config.settings import Settings
 from config.stack_paths import StackPaths
-from console.sources import TIMEOUT_S, TopicState, _services
+from console.sources import TIMEOUT_S, TopicState, one_service
 from contract.catalog import Contract, load_contracts
 from ops.airflow_api import AirflowApi, AirflowApiError, AirflowUnreachable, DagRun
 from ops.demo import DAG_ID
@@ -98,7 +98,7 @@ class LivePipelineSources:
 
         # Metadata first, with its short timeout: a broker that does not answer is one
         # banner at once, not a wait on every partition's offsets.
-        services = _services(self.settings, admin=kafka_admin(self.settings))
+        services = one_service(self.settings, admin=kafka_admin(self.settings))
         states = topic_states(services, (contract.topic, contract.rejects_topic))
         if any(state.partitions is None for state in states.values()):
             return ContractTopics(contract, states, None)
@@ -123,7 +123,7 @@ class LivePipelineSources:
         address = f"{self.settings.cassandra_hosts}:{self.settings.cassandra_port}"
         try:
             with (cassandra_session(self.settings, timeout=TIMEOUT_S) as session,
-                  cassandra_errors(_services(self.settings, session=session))):
+                  cassandra_errors(one_service(self.settings, session=session))):
                 try:
                     return stored_counts(session, contract)
                 except InvalidRequest as exc:  # answered: no such keyspace or table

@@ -127,11 +127,11 @@ class LiveSources:
 
     def registry_state(self, contract: Contract) -> RegistryState:
         client = schema_registry_client(self.settings, timeout=TIMEOUT_S)
-        services = _services(self.settings, registry=client)
+        services = one_service(self.settings, registry=client)
         return registry_state(services, contract.subject, contract.schema_str, judge=False)
 
     def topics(self, names: tuple[str, ...]) -> Mapping[str, TopicState]:
-        services = _services(self.settings, admin=kafka_admin(self.settings))
+        services = one_service(self.settings, admin=kafka_admin(self.settings))
         return topic_states(services, names)
 
     def cassandra(self, contract: Contract) -> CassandraState:
@@ -140,7 +140,7 @@ class LiveSources:
         address = f"{self.settings.cassandra_hosts}:{self.settings.cassandra_port}"
         try:
             with cassandra_session(self.settings, timeout=TIMEOUT_S) as session:
-                services = _services(self.settings, session=session)
+                services = one_service(self.settings, session=session)
                 with cassandra_errors(services):
                     return CassandraState(
                         keyspace_state(services, contract.keyspace),
@@ -152,7 +152,7 @@ class LiveSources:
             raise ServiceUnavailable("cassandra", address, reasons) from exc
 
 
-def _services(settings: Settings, *, registry: Any = None, admin: Any = None,
+def one_service(settings: Settings, *, registry: Any = None, admin: Any = None,
               session: Any = None) -> Services:
     """observe's :class:`Services` with only the client a call uses: each observe function
     touches one service, and a panel must not wait for (or fail on) the others."""
