@@ -33,14 +33,21 @@ DEFAULT_SOURCE_API = "randomuser"
 # The module whose FIELD_RULES say where each field comes from in the API's JSON.
 DEFAULT_RULES_MODULE = "producers.mapping"
 _MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+# [sensitivity]'s labels, each a list of field names (docs/your-own-contract.md):
+# personal: identifies or describes the person (make forget erases its row);
+# pseudonymous: an identifier that points at a person only through this pipeline's data;
+# public: about no one.
+SENSITIVITY_LABELS = ("personal", "pseudonymous", "public")
 # Every key a sidecar may hold, by section ("" is the top level). The catalog reads the
 # keys it knows and ignores others, as it always has; `make schemas-check` flags them.
 SIDECAR_KEYS: dict[str, frozenset[str]] = {
-    "": frozenset({"subject", "topic", "compatibility", "kafka", "cassandra", "source"}),
+    "": frozenset({"subject", "topic", "compatibility", "kafka", "cassandra", "source",
+                   "sensitivity"}),
     "kafka": frozenset({"partitions", "replication_factor", "rejects_topic"}),
     "cassandra": frozenset({"keyspace", "table", "partition_key", "clustering_key",
                             "ttl_seconds"}),
     "source": frozenset({"api", "rules"}),
+    "sensitivity": frozenset(SENSITIVITY_LABELS),
 }
 
 
@@ -67,6 +74,9 @@ class Contract:
     schema_str: str  # the .avsc text as committed
     source_api: str = DEFAULT_SOURCE_API  # [source] api: which fetcher feeds it
     rules_module: str = DEFAULT_RULES_MODULE  # [source] rules: where its FIELD_RULES are
+    # [sensitivity]: (label, field names) per label the sidecar lists, in SENSITIVITY_LABELS
+    # order; not checked against the schema here (make schemas-check: sensitivity-fields).
+    sensitivity: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @cached_property
     def schema(self) -> dict[str, Any]:
@@ -97,6 +107,19 @@ class Contract:
     @property
     def sidecar_path(self) -> Path:
         return self.avsc_path.with_suffix(".toml")
+
+    def labelled(self, label: str) -> tuple[str, ...]:
+        """The fields ``[sensitivity]`` gives ``label`` (``personal``...), as listed."""
+        return dict(self.sensitivity).get(label, ())
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Each labelled field's label (a field listed twice: its first label)."""
+        found: dict[str, str] = {}
+        for label, names in self.sensitivity:
+            for name in names:
+                found.setdefault(name, label)
+        return found
 
 
 def _require(table: dict[str, Any], key: str, kind: type, where: Path) -> Any:
@@ -158,6 +181,7 @@ def load_contract_file(avsc_path: Path) -> Contract:
         schema_str=schema_str,
         source_api=source_api,
         rules_module=rules_module,
+        sensitivity=_sensitivity_section(meta, sidecar),
     )
 
 
@@ -179,6 +203,28 @@ def _source_section(meta: dict[str, Any], sidecar: Path) -> tuple[str, str]:
             f"{DEFAULT_RULES_MODULE!r}), got {rules!r}"
         )
     return api, rules
+
+
+def _sensitivity_section(
+    meta: dict[str, Any], sidecar: Path
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``[sensitivity]``: label = [field names]; optional. An unknown label is ignored here
+    like any unknown key (``sidecar-keys`` flags it); a value that is not a list of names
+    is a :class:`ContractError`."""
+    section = meta.get("sensitivity", {})
+    if not isinstance(section, dict):
+        raise ContractError(f"{sidecar}: [sensitivity] must be a table, got {section!r}")
+    parsed: list[tuple[str, tuple[str, ...]]] = []
+    for label in SENSITIVITY_LABELS:
+        if label not in section:
+            continue
+        names = section[label]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ContractError(
+                f"{sidecar}: sensitivity.{label} must be a list of field names, got {names!r}"
+            )
+        parsed.append((label, tuple(names)))
+    return tuple(parsed)
 
 
 def unknown_sidecar_keys(meta: dict[str, Any]) -> list[str]:

@@ -7,7 +7,10 @@ Each rule has an id (used in the output and in docs/schema-evolution.md):
   ``"default": null``, so that adding it is backward compatible and old records read as null.
 - ``field-name`` / ``record-name``: snake_case fields (they are the CQL column names),
   PascalCase records, enums and fixed types.
-- ``no-credentials``: no password, salt or hash ever enters the contract.
+- ``no-credentials``: no password, salt, hash, token, secret or API key ever enters the
+  contract: a field (nested ones too) with such a word as a whole ``_``-separated segment
+  of its name (``password_hash``, ``auth_token``, ``api_key``; not ``hashtag``), or with
+  "password" anywhere in a segment (``userpassword``).
 - ``lineage-collision``: no field named like a column the Spark sink adds.
 - ``primary-key``: the sidecar's key fields exist, are not nullable, and are scalars.
 - ``logical-type``: only logical types the pipeline maps end to end.
@@ -35,7 +38,11 @@ from contract.catalog import Contract
 from contract.cql import LINEAGE_COLUMNS, table_spec_for
 from schematool.gate.findings import Finding
 
-CREDENTIAL_WORDS = frozenset({"password", "passwd", "salt", "sha1", "sha256", "md5"})
+CREDENTIAL_WORDS = frozenset({
+    "password", "passwd", "salt", "hash", "sha1", "sha256", "md5", "token", "secret", "apikey",
+})
+# Credentials named by two segments, neither one on its own (a "key" column is fine).
+CREDENTIAL_PHRASES = (("api", "key"), ("private", "key"))
 NAMED_TYPES = ("record", "enum", "fixed")
 SCALAR_TYPES = frozenset(
     {"string", "int", "long", "float", "double", "boolean", "bytes", "fixed", "enum"}
@@ -116,8 +123,7 @@ def _field_rules(record: RecordSchema, source: str) -> list[Finding]:
             findings.append(
                 Finding(source, node.path, "field-name", f"{field.name!r} is not snake_case")
             )
-        words = set(field.name.lower().split("_"))
-        leaked = sorted(w for w in words if w in CREDENTIAL_WORDS or "password" in w)
+        leaked = credential_words(field.name)
         if leaked:
             findings.append(
                 Finding(
@@ -139,6 +145,15 @@ def _field_rules(record: RecordSchema, source: str) -> list[Finding]:
                 )
             )
     return findings
+
+
+def credential_words(name: str) -> list[str]:
+    """The credential-like words of a field name (empty: none), matched on whole segments."""
+    segments = name.lower().split("_")
+    words = {w for w in segments if w in CREDENTIAL_WORDS or "password" in w}
+    pairs = set(zip(segments, segments[1:], strict=False))
+    words |= {"_".join(phrase) for phrase in CREDENTIAL_PHRASES if phrase in pairs}
+    return sorted(words)
 
 
 def _name_rules(record: RecordSchema, source: str) -> list[Finding]:

@@ -7,6 +7,9 @@ such as ``[source] rule = ...`` would silently fall back to the default. The gat
 - ``source-rules``: the ``[source] rules`` module is importable here (found on the
   import path, not imported: the gate runs no mapping code) — the producer would fail on
   it at the first page.
+- ``sensitivity-fields``: each field that ``[sensitivity]`` labels is a top-level field of
+  the schema, under one label only — a label for a field that is not there (a typo, a
+  renamed field) would leave the real one unclassified.
 """
 
 from __future__ import annotations
@@ -35,7 +38,29 @@ def sidecar_findings(repo: Path, contract: Contract) -> list[Finding]:
             source, "", "source-rules",
             f"source.rules module {contract.rules_module!r} is not on the import path "
             "(PYTHONPATH); the producer needs its FIELD_RULES", _line_of(text, "rules")))
+    findings += [
+        Finding(source, field, "sensitivity-fields", message, _line_of(text, label))
+        for label, field, message in sensitivity_problems(contract)
+    ]
     return findings
+
+
+def sensitivity_problems(contract: Contract) -> list[tuple[str, str, str]]:
+    """(label, field, message) for each ``[sensitivity]`` entry the schema contradicts."""
+    fields = set(contract.field_names)
+    problems: list[tuple[str, str, str]] = []
+    first_label: dict[str, str] = {}
+    for label, names in contract.sensitivity:
+        for name in names:
+            if name not in fields:
+                problems.append((label, name, f"sensitivity.{label} names {name!r}, which "
+                                 "is not a top-level field of the schema"))
+            elif name in first_label:
+                problems.append((label, name, f"labelled both {first_label[name]!r} and "
+                                 f"{label!r}: a field has one sensitivity"))
+            else:
+                first_label[name] = label
+    return problems
 
 
 def _findable(module: str) -> bool:
