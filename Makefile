@@ -141,6 +141,11 @@ stream-down: $(STAMP) ## Stop the background streaming job
 replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=decode SINCE=12h ERROR_CLASS=...)
 	$(PY) -m stack spark streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE)) $(if $(ERROR_CLASS),--error-class $(ERROR_CLASS))
 
+.PHONY: forget
+forget: $(STAMP) ## Erase one user (ID=<user id>): their rows and dead letters in Cassandra; says what Kafka keeps until retention
+	@if [ -z "$(ID)" ]; then echo "error: make forget ID=<the user's id>"; exit 2; fi
+	$(PY) -m ops.forget '$(ID)'
+
 # ---------------------------------------------------------------- console
 .PHONY: console
 console: $(STAMP) ## Print the console's URL and whether it answers (`make up` starts it: subjects, diffs, candidate checks, drift; docs/console.md)
