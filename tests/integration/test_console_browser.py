@@ -122,12 +122,15 @@ def test_a_stopped_registry_shows_a_banner_and_the_page_recovers(
     panels show the banner (no trace, the other services' rows still answer), and once it
     is started again the same open page shows the subjects again without a reload."""
     registry = by_name("registry")
-    with console_process(stack_env(stack)) as url:
+    # A subject of its own: on a fresh stack no other may be registered yet.
+    with sandbox_contract(stack, prefix="console_outage", partitions=1) as box, \
+            console_process(stack_env(stack)) as url:
+        subject = f'section[data-subject="{box.contract.subject}"]'
         browser.get(f"{url}/drift")
         wait_until(lambda: css(browser, 'tr.drift-item[data-service="registry"]'),
                    timeout=WAIT_S, message="the drift page")
         browser.get(f"{url}/subjects")
-        wait_until(lambda: css(browser, "section[data-subject]"), timeout=WAIT_S,
+        wait_until(lambda: css(browser, subject), timeout=WAIT_S,
                    message="the subjects before the outage")
         browser.execute_script("window.notReloaded = true")
         launcher.down(stack_context, [registry])
@@ -148,7 +151,7 @@ def test_a_stopped_registry_shows_a_banner_and_the_page_recovers(
             browser.execute_script("window.notReloaded = true")
         finally:
             launcher.up(stack_context, [registry])
-        wait_until(lambda: css(browser, "section[data-subject]")
+        wait_until(lambda: css(browser, subject)
                    and not css(browser, '.banner[data-service="registry"]'),
                    timeout=WAIT_S * 2, message="the subjects back after the restart")
         assert browser.execute_script("return window.notReloaded === true")
@@ -174,8 +177,21 @@ def test_pipeline_page_follows_the_stream_without_a_reload(
     contract = load_contract()
     records = f'tr.partition[data-topic="{contract.topic}"]'
 
+    # Read in one script: htmx swaps the panels every 5 s, and an element found by one
+    # WebDriver call may be gone ("stale") by the next.
     def end_offsets() -> int:
-        return sum(int(cell.text) for cell in css(browser, f"{records} td.end-offset"))
+        return int(browser.execute_script(
+            "return Array.from(document.querySelectorAll(arguments[0]))"
+            ".reduce((n, c) => n + parseInt(c.textContent, 10), 0);",
+            f"{records} td.end-offset"))
+
+    def batch_state() -> tuple[str, int]:
+        """The newest batch the page shows (time and id) and its input rows."""
+        latest, rows = browser.execute_script(
+            "var s = document.getElementById('batch-summary');"
+            "var r = document.querySelector('tr.batch td.input-rows');"
+            "return [s ? s.dataset.latest : '', r ? parseInt(r.textContent, 10) : 0];")
+        return str(latest or ""), int(rows or 0)
 
     def chart_labels() -> list[str]:
         """The rows chart's labels (the batches' times); empty when it is not drawn."""
@@ -188,14 +204,10 @@ def test_pipeline_page_follows_the_stream_without_a_reload(
         browser.get(f"{url}/pipeline")
         wait_until(lambda: css(browser, f"{records} td.end-offset"), timeout=WAIT_S,
                    message="the topics table with end offsets")
-        wait_until(lambda: browser.execute_script("return !!(window.Chart && Chart.getChart("
-                                                  "document.getElementById('chart-rows')))"),
-                   timeout=WAIT_S, message="the rows chart drawn on its canvas")
-        canvas = css(browser, "canvas#chart-rows")[0]
-        assert int(canvas.get_attribute("width")) > 0
         browser.execute_script("window.notReloaded = true")
         before = end_offsets()
-        latest = css(browser, "#batch-summary")[0].get_attribute("data-latest")
+        # A stream just started may have no batch yet: then there is no chart either.
+        latest, _ = batch_state()
 
         env = {**stack_env(stack), "RANDOMUSER_SOURCE": "local"}
         subprocess.run([sys.executable, "-m", "producers", "produce", "--count", "20"],
@@ -206,13 +218,15 @@ def test_pipeline_page_follows_the_stream_without_a_reload(
                    message="the end offsets to grow by the 20 records")
 
         def newer_batch() -> str | None:
-            found = css(browser, "#batch-summary")
-            now = found[0].get_attribute("data-latest") if found else latest
-            rows = css(browser, "tr.batch td.input-rows")
-            return now if now != latest and rows and int(rows[0].text) > 0 else None
+            now, rows = batch_state()
+            return now if now and now != latest and rows > 0 else None
 
         newest = wait_until(newer_batch, timeout=STREAM_WAIT_S,
                             message="a micro-batch newer than the page's first one")
+        wait_until(lambda: browser.execute_script("return !!(window.Chart && Chart.getChart("
+                                                  "document.getElementById('chart-rows')))"),
+                   timeout=WAIT_S, message="the rows chart drawn on its canvas")
+        assert int(css(browser, "canvas#chart-rows")[0].get_attribute("width")) > 0
         wait_until(lambda: chart_labels()[-1:] == [newest.split()[0]], timeout=WAIT_S,
                    message="the chart to end with the new batch")
         assert browser.execute_script("return window.notReloaded === true")
