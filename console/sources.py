@@ -29,6 +29,7 @@ from schematool.migrate.observe import (
     ServiceUnavailable,
     cassandra_errors,
     keyspace_state,
+    registered_versions,
     registry_absent,
     registry_state,
     table_state,
@@ -106,16 +107,7 @@ class LiveSources:
         from confluent_kafka.schema_registry.error import SchemaRegistryError
 
         with self._registry(name) as client:
-            try:
-                numbers = client.get_versions(name)
-            except SchemaRegistryError as exc:
-                if not registry_absent(exc):
-                    raise
-                numbers = []
-            versions = []
-            for number in sorted(numbers):
-                found = client.get_version(name, number)
-                versions.append(RegisteredVersion(number, found.schema_id, found.schema.schema_str))
+            versions = registered_versions(client, name)
             try:
                 level = client.get_compatibility(name)
                 on_subject = True

@@ -125,6 +125,25 @@ def registry_errors(services: Services, subject: str) -> Iterator[None]:
         ) from exc
 
 
+def registered_versions(client: SchemaRegistryClient, subject: str) -> list[RegisteredVersion]:
+    """Every version of ``subject``, oldest first; none when the subject does not exist."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    try:
+        numbers = client.get_versions(subject)
+    except SchemaRegistryError as exc:
+        if not registry_absent(exc):
+            raise
+        numbers = []
+    versions = []
+    for number in sorted(numbers):
+        registered = client.get_version(subject, number)
+        versions.append(
+            RegisteredVersion(number, registered.schema_id, registered.schema.schema_str)
+        )
+    return versions
+
+
 def registry_absent(exc: Any) -> bool:
     """The registry's error means "not there" (no such subject, version, level...)."""
     return exc.http_status_code == 404 and exc.error_code in _ABSENT
@@ -149,18 +168,7 @@ def registry_state(
     client = services.registry
     path = quote(subject, safe="")
     with registry_errors(services, subject):
-        try:
-            numbers = client.get_versions(subject)
-        except SchemaRegistryError as exc:
-            if not registry_absent(exc):
-                raise
-            numbers = []
-        versions = []
-        for number in sorted(numbers):
-            registered = client.get_version(subject, number)
-            versions.append(
-                RegisteredVersion(number, registered.schema_id, registered.schema.schema_str)
-            )
+        versions = registered_versions(client, subject)
         match = None
         if versions:
             try:

@@ -128,7 +128,7 @@ def test_down_never_touches_an_external_service(tmp_path: Path,
     # A process under the external service's name, with its pid file where ours would be
     # (say, left by an earlier local stack): down must leave it running.
     pidfile = ctx.paths.pidfile("cassandra")
-    record = process.spawn([sys.executable, "-c", "import time; time.sleep(60)"],
+    record = process.spawn([sys.executable, "-c", "import signal; signal.pause()"],
                            pidfile=pidfile, log=ctx.paths.log("cassandra"))
     try:
         launcher.down(ctx, [by_name("cassandra")])
