@@ -92,7 +92,7 @@ cqlsh: $(STAMP) ## Cassandra's shell on the settings' Cassandra (ARGS='-e "SELEC
 .PHONY: schemas
 schemas: $(STAMP) ## Register every schema and migrate its Cassandra table (stack up); a no-op when in sync; pushes the settings to Airflow
 	$(PY) -m schematool apply
-	$(PY) -m ops.airflow_settings push
+	$(PY) -m config.airflow_push push
 
 .PHONY: schemas-check
 schemas-check: $(STAMP) ## Offline gate: lint, compatibility vs git history, Cassandra safety, cql/ drift (BASE=origin/main on a PR)

@@ -3,7 +3,7 @@
 A running Airflow keeps the environment it was started with, so a setting changed in
 the shell later (``RANDOMUSER_URL=... make demo``) would never reach its tasks. Instead
 ``make up``, ``make demo`` and ``make schemas`` push this checkout's settings into
-Airflow (ops.airflow_settings), and each task overlays them on its environment
+Airflow (config.airflow_push), and each task overlays them on its environment
 (:func:`task_settings`, pure). Non-secret values go in one JSON Variable; the secrets in
 Connections, which Airflow stores encrypted and masks in task logs. Nothing of them goes
 through XCom, params or rendered templates.

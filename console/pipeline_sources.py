@@ -1,7 +1,7 @@
 """Where the Pipeline page's data comes from: Kafka's offsets and the stream's checkpoint,
 Cassandra's counts, the stream's log, and Airflow's DAG runs.
 
-Each is read by the code ``make status`` runs (:mod:`ops.status`, :mod:`ops.airflow_api`)
+Each is read by the code ``make status`` runs (:mod:`ops.status`, :mod:`config.airflow_api`)
 and the job log's one parser (:mod:`streaming.batch_log`), one service per call, so that
 one service's outage is a banner on its own panel only. A service that does not answer
 raises :class:`~schematool.migrate.observe.ServiceUnavailable`; one that answers with an
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from config.airflow_api import AirflowApi, AirflowApiError, AirflowUnreachable, DagRun
 from config.clients import cassandra_session, kafka_admin
 from config.settings import Settings
 from config.stack_paths import StackPaths
 from console.sources import TIMEOUT_S, TopicState, one_service
 from contract.catalog import Contract, load_contracts
-from ops.airflow_api import AirflowApi, AirflowApiError, AirflowUnreachable, DagRun
 from ops.demo import DAG_ID
 from ops.status import TopicPosition, stored_counts, topic_position
 from schematool.migrate.observe import (

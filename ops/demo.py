@@ -27,10 +27,10 @@ from cassandra.cluster import NoHostAvailable
 from confluent_kafka import KafkaException
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from config.airflow_api import AirflowApi, DagRun
 from config.clients import schema_registry_client
 from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract
-from ops.airflow_api import AirflowApi, DagRun
 from ops.reconcile import Offsets, Reconciliation, end_offsets, reconcile
 from producers.randomuser_client import choose_source
 

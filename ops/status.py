@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.airflow_api import AirflowApi
+from config.airflow_push import drift
 from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
 from contract.catalog import Contract, load_contracts
-from ops.airflow_api import AirflowApi
-from ops.airflow_settings import drift
 from ops.demo import DAG_ID
 from ops.reconcile import Offsets, end_offsets
 from streaming.checkpoint import (

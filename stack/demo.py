@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.airflow_api import AirflowApiError
 from config.settings import SettingsError, load_settings
 from contract.catalog import Contract, ContractError, load_contracts, select_contracts
-from ops.airflow_api import AirflowApiError
 from ops.demo import DemoError, format_summary, prepare, resolve_source, run_pipeline
 from ops.evolve import evolve, format_result
 from stack import launcher, process

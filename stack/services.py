@@ -420,8 +420,8 @@ class Airflow(Service):
     def configure(self, ctx: Context) -> str:
         """Push this checkout's settings into Airflow: the DAG's tasks read them from there."""
         # Inner: the Airflow client is only needed here, not by the other services' starts.
-        from ops.airflow_api import AirflowApiError
-        from ops.airflow_settings import push
+        from config.airflow_api import AirflowApiError
+        from config.airflow_push import push
 
         try:
             return push(ctx.settings)

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from config.airflow_api import AirflowApi
 from config.airflow_settings import VARIABLE_KEY, variable_value
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
 from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import load_contracts
-from ops.airflow_api import AirflowApi
 from ops.reconcile import end_offsets, reconcile
 from stack.__main__ import airflow_password
 from stack.paths import StackPaths

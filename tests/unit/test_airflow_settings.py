@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from config import airflow_push
 from config.airflow_settings import (
     KAFKA_CONNECTION,
     PUSHED_SETTINGS,
@@ -20,7 +21,6 @@ from config.airflow_settings import (
     variable_value,
 )
 from config.settings import Secret, Settings, SettingsError, load_settings
-from ops import airflow_settings
 
 SASL = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_USERNAME": "svc",
         "KAFKA_SASL_PASSWORD": "kafka-pw"}
@@ -99,7 +99,7 @@ def test_differences_name_each_setting_that_differs() -> None:
 
 
 class FakeApi:
-    """The part of ops.airflow_api.AirflowApi that push and drift use, in memory."""
+    """The part of config.airflow_api.AirflowApi that push and drift use, in memory."""
 
     variables: dict[str, str] = {}
     conns: dict[str, dict[str, Any]] = {}
@@ -129,25 +129,25 @@ class FakeApi:
 @pytest.fixture
 def fake_airflow(monkeypatch: pytest.MonkeyPatch) -> type[FakeApi]:
     FakeApi.variables, FakeApi.conns = {}, {}
-    monkeypatch.setattr(airflow_settings, "AirflowApi", FakeApi)
+    monkeypatch.setattr(airflow_push, "AirflowApi", FakeApi)
     return FakeApi
 
 
 def test_push_then_status_shows_no_drift_and_a_changed_shell_is_named(
     fake_airflow: type[FakeApi],
 ) -> None:
-    assert airflow_settings.drift(load_settings({}))[0].startswith(f"no Variable {VARIABLE_KEY}")
-    line = airflow_settings.push(load_settings(SASL))
+    assert airflow_push.drift(load_settings({}))[0].startswith(f"no Variable {VARIABLE_KEY}")
+    line = airflow_push.push(load_settings(SASL))
     assert line == (f"settings pushed to Airflow: Variable {VARIABLE_KEY}, "
                     f"Connections {KAFKA_CONNECTION}")
     assert fake_airflow.conns[KAFKA_CONNECTION]["password"] == "kafka-pw"
-    assert airflow_settings.drift(load_settings(SASL))[0].startswith(
+    assert airflow_push.drift(load_settings(SASL))[0].startswith(
         "the DAG's tasks use this shell's settings")
     moved = load_settings({**SASL, "RANDOMUSER_URL": "http://127.0.0.1:8765/api/"})
-    assert airflow_settings.drift(moved) == [
+    assert airflow_push.drift(moved) == [
         "Airflow runs with RANDOMUSER_URL=https://randomuser.me/api/, this shell has "
         "http://127.0.0.1:8765/api/",
         "run `make up` or `make demo` to push this shell's settings",
     ]
-    airflow_settings.push(load_settings({}))  # no secret any more: its Connection goes
+    airflow_push.push(load_settings({}))  # no secret any more: its Connection goes
     assert fake_airflow.conns == {}

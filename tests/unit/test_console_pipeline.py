@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from config.airflow_api import DagRun
 from config.settings import load_settings
 from console.app import create_app
 from console.pipeline_sources import (
@@ -21,7 +22,6 @@ from console.pipeline_sources import (
 )
 from console.pipeline_views import batch_series, batches_view, run_link, run_view, topics_view
 from contract.catalog import Contract, ContractError, load_contract
-from ops.airflow_api import DagRun
 from ops.status import TopicPosition
 from schematool.migrate.live import TopicState
 from schematool.migrate.observe import ServiceUnavailable

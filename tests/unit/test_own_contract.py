@@ -283,7 +283,7 @@ def test_the_gate_passes_the_repository_sidecar() -> None:
 
 
 def test_the_demo_passes_only_if_every_subject_reconciles(own: Path) -> None:
-    from ops.airflow_api import DagRun
+    from config.airflow_api import DagRun
     from ops.demo import PipelineResult, SubjectResult, format_summary
     from ops.reconcile import Reconciliation
 

@@ -4,7 +4,7 @@
 ``make schemas`` call :func:`push`; ``make status`` prints :func:`drift`. What is pushed,
 and how a task reads it back, is config.airflow_settings.
 
-``python -m ops.airflow_settings push``: the same push, for ``make schemas``; an Airflow
+``python -m config.airflow_push push``: the same push, for ``make schemas``; an Airflow
 that does not answer is a note, not a failure (``make up`` pushes again).
 """
 
@@ -14,6 +14,7 @@ import sys
 
 import requests
 
+from config.airflow_api import AirflowApi, AirflowApiError
 from config.airflow_settings import (
     PUSHED_SETTINGS,
     VARIABLE_KEY,
@@ -22,7 +23,6 @@ from config.airflow_settings import (
     variable_value,
 )
 from config.settings import Settings, SettingsError, load_settings
-from ops.airflow_api import AirflowApi, AirflowApiError
 
 
 def push(settings: Settings) -> str:
@@ -67,7 +67,7 @@ def drift(settings: Settings) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv != ["push"]:
-        print("usage: python -m ops.airflow_settings push", file=sys.stderr)
+        print("usage: python -m config.airflow_push push", file=sys.stderr)
         return 2
     try:
         print(push(load_settings()))
