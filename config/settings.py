@@ -148,6 +148,11 @@ class Settings:
     stack_airflow_trigger_log_port: int = 8794
     # Where the native stack keeps its data, logs and pids
     stack_home: str = str(PROJECT_ROOT / ".stack")
+    # plain, or secure: every hop authenticated and encrypted (config/profile.py). The
+    # secure profile fills the unset security settings with the stack's CA and the
+    # credentials of STACK_ROLE: admin (this shell), producer (the DAG), stream (Spark).
+    stack_profile: str = "plain"
+    stack_role: str = "admin"
     # Where the contracts (<subject>.avsc + .toml) are: the DAG, the producer, the stream
     # and ops run every contract found here (docs/your-own-contract.md)
     contracts_dir: str = str(PROJECT_ROOT / "schemas")
@@ -283,6 +288,7 @@ class Settings:
             raise SettingsError("CONSOLE_HOST is empty (127.0.0.1: loopback only)")
         if not 0 < self.console_port < 65536:
             raise SettingsError(f"CONSOLE_PORT must be 1-65535, got {self.console_port}")
+        self._validate_profile()
         named = {n.strip() for n in self.stack_external.split(",") if n.strip()}
         unknown = sorted(named - {"all", *STACK_SERVICES})
         if unknown:
@@ -301,6 +307,32 @@ class Settings:
             if path and not Path(path).is_file():
                 raise SettingsError(f"{name.upper()}={path!r}: no such file")
         return self
+
+    def _validate_profile(self) -> None:
+        from config.credentials import ROLES
+        from config.profile import PROFILES
+
+        if self.stack_profile not in PROFILES:
+            raise SettingsError(f"STACK_PROFILE={self.stack_profile!r}; expected one of "
+                                f"{', '.join(PROFILES)}")
+        if self.stack_role not in ROLES:
+            raise SettingsError(f"STACK_ROLE={self.stack_role!r}; expected one of "
+                                f"{', '.join(ROLES)}")
+        if self.stack_profile != "secure":
+            return
+        # Explicit settings win over the profile's defaults, but none may undo it.
+        clear = []
+        if self.kafka_security_protocol != "SASL_SSL":
+            clear.append(f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}")
+        if urlparse(self.schema_registry_url).scheme != "https":
+            clear.append(f"SCHEMA_REGISTRY_URL={self.schema_registry_url}")
+        if not self.schema_registry_basic_auth_user_info:
+            clear.append("no SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO")
+        if not self.cassandra_ssl_ca_location:
+            clear.append("no CASSANDRA_SSL_CA_LOCATION")
+        if clear:
+            raise SettingsError("STACK_PROFILE=secure refuses what would go in the clear or "
+                                f"unauthenticated: {'; '.join(clear)}")
 
     # -- presentation --------------------------------------------------------
 
@@ -337,9 +369,25 @@ def _check_http_url(var: str, url: str) -> None:
         raise SettingsError(f"{var}={url!r} is not an http(s) URL")
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build and validate the settings from ``environ`` (default: ``os.environ``)."""
+def load_settings(environ: Mapping[str, str] | None = None, *,
+                  check_profile: bool = True) -> Settings:
+    """Build and validate the settings from ``environ`` (default: ``os.environ``).
+
+    The profile (STACK_PROFILE) fills its defaults first; unless ``check_profile`` is
+    false (``make clean``), a profile other than the one the stack's data was made with is
+    refused (config/profile.py).
+    """
+    # Inner: config.profile reads the credentials, which are Secrets of this module.
+    from config.profile import ProfileMismatch, check_stamp, profile_environment
+
     environ = os.environ if environ is None else environ
+    home = Path(environ.get("STACK_HOME") or Settings.stack_home)
+    try:
+        if check_profile:
+            check_stamp(home, environ.get("STACK_PROFILE") or "plain")
+        environ = profile_environment(environ, home)
+    except ProfileMismatch as exc:
+        raise SettingsError(str(exc)) from None
     values: dict[str, object] = {}
     for f in fields(Settings):
         raw = environ.get(f.name.upper())

@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="do not ask (make clean FORCE=1)")
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
+        settings = load_settings(check_profile=False)
         return clean(StackPaths.from_settings(settings), Path(settings.spark_checkpoint_dir),
                      force=args.force)
     except (SettingsError, CleanRefused, OSError, EOFError) as exc:

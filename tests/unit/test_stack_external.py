@@ -155,7 +155,7 @@ def test_status_marks_an_external_service_with_its_health_and_no_pid(
 def test_a_second_stack_moves_the_ports_no_client_setting_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services.maven, "classpath", lambda name, paths: [])  # no Maven here
+    monkeypatch.setattr(services.kafka.maven, "classpath", lambda name, paths: [])  # no Maven here
     ctx = _ctx(tmp_path, CASSANDRA_PORT="19042", STACK_CASSANDRA_STORAGE_PORT="17000",
                STACK_AIRFLOW_WORKER_LOG_PORT="18793", STACK_AIRFLOW_TRIGGER_LOG_PORT="18794",
                AIRFLOW_URL="http://localhost:18080")

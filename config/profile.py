@@ -1,0 +1,104 @@
+"""The stack's profiles: ``plain`` (the default) and ``secure`` (``make ... PROFILE=secure``).
+
+In the secure profile every hop is authenticated and encrypted: Kafka SASL_SSL with
+SCRAM-SHA-512, the registry over HTTPS with basic auth, Cassandra over TLS with a password
+(docs/best-practices.md, "Security"). The profile only changes *defaults*: an unset setting
+takes the secure value (:func:`secure_defaults`, the stack's CA and its ``STACK_ROLE``'s
+credentials); a setting given explicitly wins, and :meth:`Settings.validate` refuses one
+that would send anything in the clear.
+
+A stack's data is made for one profile (Kafka's log dirs are formatted with the SCRAM
+users, Cassandra keeps its roles): ``make up`` stamps ``<STACK_HOME>/profile``, and every
+command whose profile differs is refused before it reaches a service (:func:`check_stamp`),
+instead of failing later on a handshake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from config import credentials
+
+PROFILES = ("plain", "secure")
+STAMP_FILE = "profile"
+CA_FILE = Path("tls") / "ca.pem"  # stack.tls writes it; the one CA every client trusts
+SECURE_REGISTRY_URL = "https://localhost:8081/apis/ccompat/v7"
+
+
+class ProfileMismatch(ValueError):
+    """This command's profile is not the one the stack's data was made with."""
+
+
+def ca_path(stack_home: Path) -> Path:
+    return stack_home / CA_FILE
+
+
+def secure_defaults(stack_home: Path, role_credentials: credentials.RoleCredentials | None,
+                    ) -> dict[str, str]:
+    """The secure profile's value of each setting it changes, as environment variables."""
+    ca = str(ca_path(stack_home))
+    env = {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SSL_CA_LOCATION": ca,
+        "SCHEMA_REGISTRY_URL": SECURE_REGISTRY_URL,
+        "SCHEMA_REGISTRY_SSL_CA_LOCATION": ca,
+        "CASSANDRA_SSL_CA_LOCATION": ca,
+    }
+    if role_credentials is not None:
+        creds = role_credentials
+        env["KAFKA_SASL_USERNAME"] = creds.kafka_user
+        env["KAFKA_SASL_PASSWORD"] = creds.kafka_password.reveal()
+        env["SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO"] = creds.registry_user_info.reveal()
+        if creds.cassandra_user:
+            env["CASSANDRA_USERNAME"] = creds.cassandra_user
+            env["CASSANDRA_PASSWORD"] = creds.cassandra_password.reveal()
+    return env
+
+
+def profile_environment(environ: Mapping[str, str], stack_home: Path) -> dict[str, str]:
+    """``environ`` with the profile's defaults under it (an explicit value wins).
+
+    The credentials are read only when the environment names no Kafka user of its own: a
+    client given its credentials (an Airflow task, a deployment) needs no stack here.
+    """
+    env = dict(environ)
+    if env.get("STACK_PROFILE", "plain") != "secure":
+        return env
+    creds = None
+    if not env.get("KAFKA_SASL_USERNAME"):
+        try:
+            creds = credentials.load(stack_home).for_role(env.get("STACK_ROLE") or "admin")
+        except credentials.CredentialsError as exc:
+            raise ProfileMismatch(f"STACK_PROFILE=secure: {exc}") from None
+    return {**secure_defaults(stack_home, creds), **env}
+
+
+def stamp_of(stack_home: Path) -> str | None:
+    """The profile the stack's data under ``stack_home`` was made with; None: no data yet.
+
+    Data from before profiles existed (no stamp) is plain.
+    """
+    stamp = stack_home / STAMP_FILE
+    if stamp.is_file():
+        return stamp.read_text().strip() or None
+    return "plain" if (stack_home / "data").is_dir() else None
+
+
+def write_stamp(stack_home: Path, profile: str) -> None:
+    stack_home.mkdir(parents=True, exist_ok=True)
+    (stack_home / STAMP_FILE).write_text(profile + "\n")
+
+
+def check_stamp(stack_home: Path, profile: str) -> None:
+    """Refuse a command whose profile is not the one the stack's data was made with."""
+    made = stamp_of(stack_home)
+    if made is None or made == profile:
+        return
+    raise ProfileMismatch(
+        f"the stack in {stack_home} runs the {made} profile, this command the {profile} one "
+        f"(STACK_PROFILE): run it with PROFILE={made} (make <target> PROFILE={made}); to "
+        f"switch the stack to {profile}, `make down PROFILE={made}` then `make clean` "
+        "(deletes its data), or give the other profile a STACK_HOME and ports of its own"
+    )
