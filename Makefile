@@ -11,6 +11,11 @@ N           ?= 100
 SOURCE      ?= auto
 
 export PYTHONPATH := $(CURDIR)
+# PROFILE=secure on any target: every hop authenticated and encrypted (docs/best-practices.md,
+# "Security"); the stack refuses a command whose profile is not its own.
+ifdef PROFILE
+export STACK_PROFILE := $(PROFILE)
+endif
 
 .PHONY: help
 help: ## List the targets

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+from config.credentials import CredentialsError
 from config.settings import SettingsError, load_settings
-from stack import launcher, prereqs, process
+from stack import launcher, prereqs, process, secure
 from stack.java import JavaNotFound
 from stack.maven import ArtifactError
 from stack.paths import StackPaths
 from stack.services import ALL_SERVICES, OPTIONAL_SERVICES, Airflow, Context, by_name
 from stack.spark import exec_spark_module
+from stack.tls import TlsError
 
 AIRFLOW_PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 
@@ -48,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        if args.action in ("fetch", "up"):
+            for line in secure.prepare(os.environ):
+                print(line)
         settings = load_settings()
         ctx = Context(settings, StackPaths.from_settings(settings))
         named = [by_name(n) for n in args.services]
@@ -84,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"== {service.name} ({ctx.paths.log(service.name)})")
                 print(launcher.log_tail(ctx, service))
     except (SettingsError, launcher.StackError, ArtifactError, JavaNotFound, KeyError,
-            prereqs.PrerequisitesMissing, AirflowPasswordMissing) as exc:
+            prereqs.PrerequisitesMissing, AirflowPasswordMissing, TlsError,
+            CredentialsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

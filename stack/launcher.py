@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from config.profile import stamp_of, write_stamp
 from stack import maven, process
 from stack.java import find_java
 from stack.services import ALL_SERVICES, Context, Service, ServiceError
@@ -75,6 +76,9 @@ def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Service
     """
     started = time.monotonic()
     spawned: list[Service] = []
+    if any(not s.external(ctx) for s in services) and stamp_of(ctx.paths.home) is None:
+        # The data about to be made is this profile's (load_settings refuses the other).
+        write_stamp(ctx.paths.home, ctx.settings.stack_profile)
     for service in services:
         if service.external(ctx):
             print(f"  {service.name:<10} external at {service.address(ctx)}: not started here")
