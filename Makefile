@@ -124,15 +124,15 @@ demo-evolve: prereqs $(STAMP) ## Evolve a scratch copy of the contract to v2 whi
 
 .PHONY: preflight
 preflight: $(STAMP) ## Check the registry subject and topics the producer needs
-	$(PY) -m producers preflight
+	STACK_ROLE=producer $(PY) -m producers preflight
 
 .PHONY: produce
 produce: $(STAMP) ## Fetch N users and produce them to Kafka now, without Airflow (N=100)
-	$(PY) -m producers produce --count $(N)
+	STACK_ROLE=producer $(PY) -m producers produce --count $(N)
 
 .PHONY: stream
 stream: $(STAMP) ## Run the streaming job in the foreground (ARGS=--available-now to drain and stop)
-	$(PY) -m stack spark streaming run $(ARGS)
+	STACK_ROLE=stream $(PY) -m stack spark streaming run $(ARGS)
 
 .PHONY: stream-up
 stream-up: $(STAMP) ## Start the streaming job in the background, supervised (part of the stack)
@@ -144,7 +144,7 @@ stream-down: $(STAMP) ## Stop the background streaming job
 
 .PHONY: replay-dead-letters
 replay-dead-letters: $(STAMP) ## Re-process dead letters after a fix (STAGE=decode SINCE=12h ERROR_CLASS=...)
-	$(PY) -m stack spark streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE)) $(if $(ERROR_CLASS),--error-class $(ERROR_CLASS))
+	STACK_ROLE=stream $(PY) -m stack spark streaming replay-dead-letters $(if $(STAGE),--stage $(STAGE)) $(if $(SINCE),--since $(SINCE)) $(if $(ERROR_CLASS),--error-class $(ERROR_CLASS))
 
 .PHONY: forget
 forget: $(STAMP) ## Erase one user (ID=<user id>): their rows and dead letters in Cassandra; says what Kafka keeps until retention

@@ -22,17 +22,23 @@ from config.airflow_settings import (
     differences,
     variable_value,
 )
+from config.credentials import CredentialsError
+from config.profile import as_role
 from config.settings import Settings, SettingsError, load_settings
 
 
 def push(settings: Settings) -> str:
-    """Write the Variable and the Connections; returns a line saying what was written."""
+    """Write the Variable and the Connections; returns a line saying what was written.
+
+    In the secure profile the Connections carry the producer's users, not this shell's.
+    """
+    producer = as_role(settings, "producer")
     with AirflowApi(settings) as api:
         api.set_variable(VARIABLE_KEY, variable_value(settings),
                          "userstream: the pipeline settings the DAG's tasks use "
                          "(written by make up / make demo / make schemas)")
         secrets = []
-        for conn in connections(settings):
+        for conn in connections(producer):
             if conn.credentials is None:
                 api.delete_connection(conn.conn_id)
                 continue
@@ -71,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         print(push(load_settings()))
-    except SettingsError as exc:
+    except (SettingsError, CredentialsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (AirflowApiError, requests.RequestException) as exc:

@@ -16,9 +16,14 @@ instead of failing later on a handshake.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from config import credentials
+
+if TYPE_CHECKING:  # config.settings imports this module inside load_settings
+    from config.settings import Settings
 
 PROFILES = ("plain", "secure")
 STAMP_FILE = "profile"
@@ -73,6 +78,22 @@ def profile_environment(environ: Mapping[str, str], stack_home: Path) -> dict[st
         except credentials.CredentialsError as exc:
             raise ProfileMismatch(f"STACK_PROFILE=secure: {exc}") from None
     return {**secure_defaults(stack_home, creds), **env}
+
+
+def as_role(settings: Settings, role: str) -> Settings:
+    """``settings`` with ``role``'s credentials in the secure profile (else unchanged)."""
+    if settings.stack_profile != "secure":
+        return settings
+    creds = credentials.load(Path(settings.stack_home)).for_role(role)
+    return replace(
+        settings,
+        stack_role=role,
+        kafka_sasl_username=creds.kafka_user,
+        kafka_sasl_password=creds.kafka_password,
+        schema_registry_basic_auth_user_info=creds.registry_user_info,
+        cassandra_username=creds.cassandra_user,
+        cassandra_password=creds.cassandra_password,
+    )
 
 
 def stamp_of(stack_home: Path) -> str | None:

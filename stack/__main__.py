@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["spark"]:
         return _spark(argv[1:])
     if argv[:1] in (["demo"], ["evolve"]):
+        try:
+            for line in secure.prepare(os.environ):  # demo starts the stack: as `up` does
+                print(line)
+        except (TlsError, CredentialsError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         # Inner: the demo's clients (confluent_kafka's registry client) take 0.9 s to
         # import, which up, down and spark would pay (stack.__main__ alone: 0.3 s).
         from stack.demo import main as demo_main

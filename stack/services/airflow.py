@@ -55,6 +55,9 @@ class Airflow(Service):
             "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "10",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "PYTHONPATH": str(PROJECT_ROOT),
+            # The DAG's tasks produce: in the secure profile, as the producer's users only
+            # (the Connections `make up` pushes carry the same ones).
+            "STACK_ROLE": "producer",
         }
 
     def prepare(self, ctx: Context) -> None:

@@ -50,7 +50,9 @@ class Stream(Service):
             [sys.executable, "-m", "stack.supervise", "--",
              sys.executable, "-m", "streaming", "run"],
             env={**os.environ, **supervise_env(), **spark_env(ctx.paths),
-                 "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"},
+                 "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1",
+                 # In the secure profile, the stream's users: read its topics, write its tables.
+                 "STACK_ROLE": "stream"},
             cwd=PROJECT_ROOT,
         )
 
