@@ -17,6 +17,7 @@ Three things matter beyond the usual settings:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -93,32 +94,129 @@ SINK_WRITE_TUNING: dict[str, str] = {
 }
 
 
+# Spark -> Cassandra over TLS. Read in the shipped jars (spark-cassandra-connector 3.5.1,
+# DefaultConnectionFactory; its Java driver 4.18.1, DefaultSslEngineFactory): with the
+# connector's own spark.cassandra.connection.ssl.* settings the driver's
+# advanced.ssl-engine-factory.hostname-validation is set to false, hard-coded, so any
+# certificate the CA signed would do for any host; and the suites offered default to
+# TLS_RSA_WITH_AES_128_CBC_SHA and TLS_RSA_WITH_AES_256_CBC_SHA (static RSA key exchange, CBC,
+# SHA-1: no forward secrecy, and none an EC certificate can serve). The one way the jar gives
+# to verify the server is a driver configuration file, spark.cassandra.connection.config.
+# profile.path; with it the connector ignores every programmatic setting (contact points,
+# credentials, timeouts, policies: "Ignoring all programmatic configuration"), so the file
+# (:func:`driver_profile`) holds all of them, the connector's defaults included.
+DRIVER_PROFILE_PATH = "spark.cassandra.connection.config.profile.path"
+# TLS 1.3's suites, then TLS 1.2's ECDHE-ECDSA AEAD ones (the stack's certificates are EC);
+# JSSE names, offered in this order.
+CASSANDRA_CIPHER_SUITES = (
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+)
+# What DefaultConnectionFactory sets programmatically, at the connector's defaults
+# (spark.cassandra.connection.timeoutMS, read.timeoutMS, query.retry.count,
+# connection.reconnectionDelayMS.min/max): the file must say them again.
+CONNECTOR_DRIVER_DEFAULTS: Mapping[str, object] = MappingProxyType({
+    "basic.request.timeout": "120 seconds",
+    "advanced.connection.init-query-timeout": "5 seconds",
+    "advanced.control-connection.timeout": "5 seconds",
+    "advanced.metadata.schema.request-timeout": "120 seconds",
+    "advanced.retry-policy.class": "com.datastax.spark.connector.cql.MultipleRetryPolicy",
+    "advanced.retry-policy.max-retry-count": 60,
+    "advanced.reconnection-policy.class": "ExponentialReconnectionPolicy",
+    "advanced.reconnection-policy.base-delay": "1 second",
+    "advanced.reconnection-policy.max-delay": "60 seconds",
+    # Driver threads must not keep an executor's JVM alive.
+    "advanced.netty.daemon": True,
+})
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
 def cassandra_spark_conf(settings: Settings) -> dict[str, str]:
-    """spark-cassandra-connector's connection settings (``spark.cassandra.*``)."""
+    """spark-cassandra-connector's connection settings (``spark.cassandra.*``).
+
+    Over TLS (CASSANDRA_SSL_CA_LOCATION set: the secure profile) the connection is the
+    driver profile file's (:func:`write_driver_profile`): the password is in that file
+    (0600), not in Spark's configuration.
+    """
     conf = {
         "spark.cassandra.connection.host": ",".join(settings.cassandra_host_list),
         "spark.cassandra.connection.port": str(settings.cassandra_port),
         "spark.cassandra.connection.localDC": settings.cassandra_local_dc,
         **SINK_WRITE_TUNING,
     }
+    if settings.cassandra_ssl_ca_location:
+        # A URL: the connector takes a plain path only as the name of a file of spark.files.
+        conf[DRIVER_PROFILE_PATH] = write_driver_profile(settings).as_uri()
+        return conf
     if settings.cassandra_username:
         conf["spark.cassandra.auth.username"] = settings.cassandra_username
         # Spark redacts conf keys matching "password" in its UI and logs.
         conf["spark.cassandra.auth.password"] = settings.cassandra_password.reveal()
-    if settings.cassandra_ssl_ca_location:
-        truststore = pem_truststore(
-            Path(settings.cassandra_ssl_ca_location),
-            Path(settings.stack_home) / "spark" / "cassandra-truststore.p12",
-        )
-        conf.update(
-            {
-                "spark.cassandra.connection.ssl.enabled": "true",
-                "spark.cassandra.connection.ssl.trustStore.path": str(truststore),
-                "spark.cassandra.connection.ssl.trustStore.type": "PKCS12",
-                "spark.cassandra.connection.ssl.trustStore.password": TRUSTSTORE_PASSWORD,
-            }
-        )
     return conf
+
+
+def driver_profile(settings: Settings, truststore: Path, *,
+                   hosts: Sequence[str] | None = None) -> dict[str, object]:
+    """The Java driver's configuration (HOCON; JSON is HOCON) for the connector over TLS.
+
+    The server is verified: its chain against the CA only (``truststore``) and its name
+    against the host connected to (hostname-validation: the driver checks the contact point
+    as given, a name or an IP, against the certificate's SANs). ``hosts`` replaces the
+    settings' hosts (a test connects by a name the certificate lacks).
+    """
+    options: dict[str, object] = {
+        "basic.contact-points": [f"{host}:{settings.cassandra_port}"
+                                 for host in (hosts or settings.cassandra_host_list)],
+        "basic.load-balancing-policy.local-datacenter": settings.cassandra_local_dc,
+        **CONNECTOR_DRIVER_DEFAULTS,
+        "advanced.ssl-engine-factory.class": "DefaultSslEngineFactory",
+        "advanced.ssl-engine-factory.hostname-validation": True,
+        "advanced.ssl-engine-factory.truststore-path": str(truststore),
+        "advanced.ssl-engine-factory.truststore-password": TRUSTSTORE_PASSWORD,
+        "advanced.ssl-engine-factory.cipher-suites": list(CASSANDRA_CIPHER_SUITES),
+    }
+    if settings.cassandra_username:
+        options.update({
+            "advanced.auth-provider.class": "PlainTextAuthProvider",
+            "advanced.auth-provider.username": settings.cassandra_username,
+            "advanced.auth-provider.password": settings.cassandra_password.reveal(),
+        })
+    profile: dict[str, object] = {}
+    for dotted, value in options.items():
+        node = profile
+        *parents, leaf = dotted.split(".")
+        for name in parents:
+            node = node.setdefault(name, {})  # type: ignore[assignment]
+        node[leaf] = value
+    return {"datastax-java-driver": profile}
+
+
+def write_driver_profile(settings: Settings, *, hosts: Sequence[str] | None = None,
+                         target: Path | None = None) -> Path:
+    """:func:`driver_profile` written to ``<STACK_HOME>/spark/cassandra-<user>.conf``.
+
+    It may hold a password: written 0600 in a 0700 directory, atomically (a running job
+    never reads half a file), and rewritten at each start (the password may have changed).
+    """
+    spark_dir = Path(settings.stack_home) / "spark"
+    truststore = pem_truststore(Path(settings.cassandra_ssl_ca_location),
+                                spark_dir / "cassandra-truststore.p12")
+    target = target or spark_dir / f"cassandra-{settings.cassandra_username or 'anonymous'}.conf"
+    text = json.dumps(driver_profile(settings, truststore, hosts=hosts), indent=1)
+    target.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    target.parent.chmod(PRIVATE_DIR_MODE)
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w") as out:
+        out.write(text + "\n")
+    partial.replace(target)
+    return target
 
 
 def pem_truststore(ca_pem: Path, store: Path) -> Path:
