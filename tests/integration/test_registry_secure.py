@@ -112,6 +112,9 @@ def test_admin_registers_reader_reads_and_looks_up_but_may_not_register(
     reader = schema_registry_client(secure_registry.as_user(credentials.REGISTRY_READER))
     assert reader.get_latest_version(SUBJECT).schema_id == schema_id
     assert json.loads(reader.get_schema(schema_id).schema_str)["name"] == "SecureProbe"
+    # What the stream asks (streaming/registry.py): the subject versions of a writer id.
+    assert [(v.subject, v.version) for v in reader.get_schema_versions(schema_id)] == [
+        (SUBJECT, 1)]
     # What a serializer with auto.register.schemas=false does: look the schema up by content.
     assert reader.lookup_schema(SUBJECT, SCHEMA).schema_id == schema_id
     assert reader.test_compatibility(SUBJECT, SCHEMA, version="latest")
