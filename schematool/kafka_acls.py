@@ -12,7 +12,11 @@ a super user. ``make schemas`` (as admin) creates the topics, then allows (confi
   names its groups ``spark-kafka-source-<query uuid>-<hash>-driver-0`` and ``...-executor``
   (its ``groupIdPrefix`` default); a new query gets new ones, hence the PREFIXED pattern.
   Offsets are listed by DESCRIBE on the topic (the job's checkpoint check, Spark's
-  AdminClient offset reader).
+  AdminClient offset reader). Spark 3.5's default source needs no group ACL at all (its
+  driver lists offsets with an AdminClient, its executors assign partitions and commit
+  nothing: a batch read and an availableNow query ran as ``stream`` without one); the group
+  READ is for ``spark.sql.streaming.kafka.useDeprecatedOffsetFetching=true``, whose driver
+  consumer subscribes, so joins its group.
 
 Nobody but admin may create, delete or alter a topic, or read a rejects topic.
 """
