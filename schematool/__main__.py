@@ -21,6 +21,7 @@ from schematool.gate.check import run_check
 from schematool.gate.findings import format_github, format_text
 from schematool.gate.generate import expected_files, find_drift, write_files
 from schematool.gate.history import HistoryError
+from schematool.kafka_acls import AclError
 from schematool.migrate.apply import ApplyError, run_apply
 from schematool.migrate.drift import run_diff
 from schematool.migrate.observe import ServiceRefused, ServiceUnavailable
@@ -144,7 +145,7 @@ def _quiet_authlib() -> None:
 COMMANDS = {"check": _check, "generate": _generate, "apply": _apply, "diff": _diff}
 FAILURES = (
     ContractError, SchemaError, HistoryError, SettingsError,
-    ServiceUnavailable, ServiceRefused, ApplyError,
+    ServiceUnavailable, ServiceRefused, ApplyError, AclError,
 )
 
 

@@ -23,6 +23,7 @@ from confluent_kafka.admin import NewTopic
 from config.registry import RegistryFailure, client_errors
 from config.settings import Settings
 from contract.catalog import Contract
+from schematool.kafka_acls import apply_acls
 from schematool.migrate.observe import (
     ServiceRefused,
     Services,
@@ -315,4 +316,7 @@ def run_apply(
     for plan, result in zip(plans, results, strict=True):
         for line in format_plan(plan, result):
             out(line)
+    # The secure profile: each contract's users may use what was just made, nothing else.
+    for line in apply_acls(settings, contracts):
+        out(f"  acl {line}")
     return 0
