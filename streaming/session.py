@@ -165,9 +165,11 @@ def driver_profile(settings: Settings, truststore: Path, *,
     """The Java driver's configuration (HOCON; JSON is HOCON) for the connector over TLS.
 
     The server is verified: its chain against the CA only (``truststore``) and its name
-    against the host connected to (hostname-validation: the driver checks the contact point
-    as given, a name or an IP, against the certificate's SANs). ``hosts`` replaces the
-    settings' hosts (a test connects by a name the certificate lacks).
+    against the host connected to (hostname-validation; the driver 4.18.1 checks the name
+    ``InetSocketAddress.getHostName`` gives: a contact point's name as given, an IP's reverse
+    lookup, e.g. 127.0.0.1 -> localhost, both in the stack's SANs). ``hosts`` replaces the
+    settings' hosts (a test connects by a name the certificate lacks). The file is local:
+    an executor on another machine would need it shipped (spark.files), as any keytab.
     """
     options: dict[str, object] = {
         "basic.contact-points": [f"{host}:{settings.cassandra_port}"
