@@ -17,6 +17,7 @@ from pathlib import Path
 from config.settings import SettingsError, load_settings
 from contract.avro_types import SchemaError
 from contract.catalog import SCHEMAS_DIR, Contract, ContractError, load_contract, load_contracts
+from schematool.cassandra_grants import GrantError
 from schematool.gate.check import run_check
 from schematool.gate.findings import format_github, format_text
 from schematool.gate.generate import expected_files, find_drift, write_files
@@ -145,7 +146,7 @@ def _quiet_authlib() -> None:
 COMMANDS = {"check": _check, "generate": _generate, "apply": _apply, "diff": _diff}
 FAILURES = (
     ContractError, SchemaError, HistoryError, SettingsError,
-    ServiceUnavailable, ServiceRefused, ApplyError, AclError,
+    ServiceUnavailable, ServiceRefused, ApplyError, AclError, GrantError,
 )
 
 

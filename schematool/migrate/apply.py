@@ -23,6 +23,7 @@ from confluent_kafka.admin import NewTopic
 from config.registry import RegistryFailure, client_errors
 from config.settings import Settings
 from contract.catalog import Contract
+from schematool.cassandra_grants import apply_grants
 from schematool.kafka_acls import apply_acls
 from schematool.migrate.observe import (
     ServiceRefused,
@@ -319,4 +320,6 @@ def run_apply(
     # The secure profile: each contract's users may use what was just made, nothing else.
     for line in apply_acls(settings, contracts):
         out(f"  acl {line}")
+    for statement in apply_grants(settings, contracts):
+        out(f"  cassandra {statement}")
     return 0
