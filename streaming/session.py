@@ -273,6 +273,10 @@ def spark_conf(
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",  # progress bars would garble the JSON log
+        # The Kafka source's kafka.sasl.jaas.config holds the SASL password, and no default
+        # pattern matches it: plans, errors and the environment page would show it.
+        "spark.redaction.regex": "(?i)secret|password|token|access[.]key|jaas",
+        "spark.sql.redaction.options.regex": "(?i)url|secret|password|token|jaas",
         **cassandra_spark_conf(settings),
     }
     conf.update(extra or {})
