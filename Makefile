@@ -16,6 +16,11 @@ export PYTHONPATH := $(CURDIR)
 ifdef PROFILE
 export STACK_PROFILE := $(PROFILE)
 endif
+# TOPOLOGY=cluster on any target: 3 Kafka brokers, Spark standalone with 2 workers, 3
+# Cassandra nodes on this machine (docs/best-practices.md, "Scaling out").
+ifdef TOPOLOGY
+export STACK_TOPOLOGY := $(TOPOLOGY)
+endif
 
 .PHONY: help
 help: ## List the targets
@@ -197,6 +202,10 @@ bench-stream: $(STAMP) ## Spark read / decode / sink vs ConsumerPerformance and 
 .PHONY: bench-durability
 bench-durability: $(STAMP) ## The connector's write rate under each Cassandra commitlog_sync mode (restarts Cassandra)
 	$(PY) -m bench durability
+
+.PHONY: bench-secure
+bench-secure: $(STAMP) ## The cost of TLS/SASL: plain vs a secure stack of its own (ports 4xxxx), interleaved (~10 min, stack up)
+	$(PY) -m bench security
 
 .PHONY: bench-tools
 bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 min, crates.io)

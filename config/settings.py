@@ -18,11 +18,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from config.topology import TOPOLOGIES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 RANDOMUSER_SOURCES = ("auto", "live", "local")
+# The levels a pipeline in one data centre may ask for (cassandra-driver's and the
+# connector's names alike).
+CASSANDRA_CONSISTENCY_LEVELS = ("ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM",
+                                "LOCAL_ONE", "EACH_QUORUM")
 # The services of the native stack that may run elsewhere (STACK_EXTERNAL). The stream
 # (the supervised streaming job) is external only when named (or with "all"): it has no
 # address, so it is then neither started nor probed here (compose runs it in a container).
@@ -103,6 +109,11 @@ class Settings:
     cassandra_username: str = ""
     cassandra_password: Secret = Secret("")
     cassandra_ssl_ca_location: str = ""
+    # The consistency of the pipeline's writes (the connector, ops) and reads (reconcile,
+    # status, the console). LOCAL_QUORUM: with 3 replicas, 2 must answer, so one node can be
+    # down and nothing acknowledged is lost; on one node it is that node.
+    cassandra_write_consistency: str = "LOCAL_QUORUM"
+    cassandra_read_consistency: str = "LOCAL_QUORUM"
     # Source API: the live randomuser.me, or the randomuser-compatible server the
     # project ships (stack/randomuser, started by `make up`). RANDOMUSER_SOURCE picks:
     # live, local, or auto (live when it answers, otherwise local).
@@ -153,6 +164,9 @@ class Settings:
     # credentials of STACK_ROLE: admin (this shell), producer (the DAG), stream (Spark).
     stack_profile: str = "plain"
     stack_role: str = "admin"
+    # single (one process per service), or cluster: 3 Kafka brokers, Spark standalone with
+    # 2 workers, 3 Cassandra nodes on this machine (config/topology.py)
+    stack_topology: str = "single"
     # Where the contracts (<subject>.avsc + .toml) are: the DAG, the producer, the stream
     # and ops run every contract found here (docs/your-own-contract.md)
     contracts_dir: str = str(PROJECT_ROOT / "schemas")
@@ -289,6 +303,13 @@ class Settings:
         if not 0 < self.console_port < 65536:
             raise SettingsError(f"CONSOLE_PORT must be 1-65535, got {self.console_port}")
         self._validate_profile()
+        if self.stack_topology not in TOPOLOGIES:
+            raise SettingsError(f"STACK_TOPOLOGY={self.stack_topology!r}; expected one of "
+                                f"{', '.join(TOPOLOGIES)}")
+        for name in ("cassandra_write_consistency", "cassandra_read_consistency"):
+            if getattr(self, name) not in CASSANDRA_CONSISTENCY_LEVELS:
+                raise SettingsError(f"{name.upper()}={getattr(self, name)!r}; expected one of "
+                                    f"{', '.join(CASSANDRA_CONSISTENCY_LEVELS)}")
         named = {n.strip() for n in self.stack_external.split(",") if n.strip()}
         unknown = sorted(named - {"all", *STACK_SERVICES})
         if unknown:
@@ -378,6 +399,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *,
     refused (config/profile.py).
     """
     # Inner: config.profile reads the credentials, which are Secrets of this module.
+    from config import topology
     from config.profile import ProfileMismatch, check_stamp, profile_environment
 
     environ = os.environ if environ is None else environ
@@ -385,8 +407,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *,
     try:
         if check_profile:
             check_stamp(home, environ.get("STACK_PROFILE") or "plain")
-        environ = profile_environment(environ, home)
-    except ProfileMismatch as exc:
+            topology.check_stamp(home, environ.get("STACK_TOPOLOGY") or "single")
+        environ = profile_environment(topology.topology_environment(environ), home)
+    except (ProfileMismatch, topology.TopologyMismatch) as exc:
         raise SettingsError(str(exc)) from None
     values: dict[str, object] = {}
     for f in fields(Settings):

@@ -21,7 +21,14 @@ from stack import launcher, prereqs, process, secure
 from stack.java import JavaNotFound
 from stack.maven import ArtifactError
 from stack.paths import StackPaths
-from stack.services import ALL_SERVICES, OPTIONAL_SERVICES, Airflow, Context, by_name
+from stack.services import (
+    ALL_SERVICES,
+    OPTIONAL_SERVICES,
+    Airflow,
+    Context,
+    by_name,
+    services_for,
+)
 from stack.spark import exec_spark_module
 from stack.tls import TlsError
 
@@ -62,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
         settings = load_settings()
         ctx = Context(settings, StackPaths.from_settings(settings))
-        named = [by_name(n) for n in args.services]
-        services = named or list(ALL_SERVICES)
-        everything = named or [*ALL_SERVICES, *OPTIONAL_SERVICES]
+        named = [by_name(n, settings) for n in args.services]
+        services = named or list(services_for(settings))
+        everything = named or [*services_for(settings), *OPTIONAL_SERVICES]
         if args.action in ("fetch", "up"):
             prereqs.require()
         if args.action == "fetch":

@@ -12,10 +12,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from config import topology
 from config.profile import stamp_of, write_stamp
 from stack import maven, process
 from stack.java import find_java
-from stack.services import ALL_SERVICES, Context, Service, ServiceError
+from stack.services import Context, Service, ServiceError, services_for
 
 LOG_TAIL_LINES = 40
 # How long `make up` waits for an external service to answer: it is not starting, so a
@@ -69,16 +70,21 @@ def fetch(ctx: Context) -> None:
         print(f"  java for {service}: {java.major} at {java.home}")
 
 
-def up(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Service]:
+def up(ctx: Context, services: Sequence[Service] | None = None) -> list[Service]:
     """Start what is not running, then wait until every service answers a real request.
 
     Returns the services this call started (the others were already running).
     """
+    services = services_for(ctx.settings) if services is None else services
     started = time.monotonic()
     spawned: list[Service] = []
-    if any(not s.external(ctx) for s in services) and stamp_of(ctx.paths.home) is None:
-        # The data about to be made is this profile's (load_settings refuses the other).
-        write_stamp(ctx.paths.home, ctx.settings.stack_profile)
+    if any(not s.external(ctx) for s in services):
+        # The data about to be made is this profile's and topology's (load_settings refuses
+        # the others).
+        if stamp_of(ctx.paths.home) is None:
+            write_stamp(ctx.paths.home, ctx.settings.stack_profile)
+        if topology.stamp_of(ctx.paths.home) is None:
+            topology.write_stamp(ctx.paths.home, ctx.settings.stack_topology)
     for service in services:
         if service.external(ctx):
             print(f"  {service.name:<10} external at {service.address(ctx)}: not started here")
@@ -168,8 +174,9 @@ def wait_external(ctx: Context, service: Service) -> None:
     print(f"  {service.name:<10} external, healthy at {service.address(ctx)}")
 
 
-def down(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> None:
+def down(ctx: Context, services: Sequence[Service] | None = None) -> None:
     """Stop every service the stack started, newest first, by pid; never an external one."""
+    services = services_for(ctx.settings) if services is None else services
     for service in reversed(services):
         if service.external(ctx):
             print(f"  {service.name:<10} external at {service.address(ctx)}: not stopped")
@@ -181,7 +188,8 @@ def down(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> None:
             print(f"  {service.name:<10} was not running")
 
 
-def status(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[ServiceStatus]:
+def status(ctx: Context, services: Sequence[Service] | None = None) -> list[ServiceStatus]:
+    services = services_for(ctx.settings) if services is None else services
     result = []
     for service in services:
         if service.external(ctx):
@@ -206,7 +214,8 @@ def status(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> list[Ser
     return result
 
 
-def print_status(ctx: Context, services: Sequence[Service] = ALL_SERVICES) -> bool:
+def print_status(ctx: Context, services: Sequence[Service] | None = None) -> bool:
+    services = services_for(ctx.settings) if services is None else services
     rows = status(ctx, services)
     print(f"{'service':<11}{'address':<42}{'pid':>8}{'memory':>10}  health")
     total = 0

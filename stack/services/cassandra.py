@@ -273,3 +273,8 @@ def _query(settings: Settings) -> tuple[str | None, bool]:
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
         return f"CQL query failed: {_short(exc)}", login_refused(exc)
     return (None if row else "system.local is empty"), False
+
+
+def cassandra_cluster(settings: Settings) -> list[Service]:
+    """The cluster topology's three Cassandra nodes on 127.0.0.1-3, in start order."""
+    raise ServiceError("the cluster topology is not built yet")

@@ -20,7 +20,7 @@ from string import Template
 from confluent_kafka.admin import AdminClient
 
 from config import credentials
-from config.settings import Secret
+from config.settings import Secret, Settings
 from stack import maven
 from stack.java import find_java
 from stack.services.base import CONF_TEMPLATES, Command, Context, Service, ServiceError, render
@@ -214,3 +214,8 @@ class Kafka(Service):
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
             return f"metadata request failed: {exc}"
         return None if metadata.brokers else "no broker in metadata"
+
+
+def kafka_cluster(settings: Settings) -> list[Service]:
+    """The cluster topology's three KRaft brokers, in start order."""
+    raise ServiceError("the cluster topology is not built yet")
