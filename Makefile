@@ -216,6 +216,10 @@ bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 
 chaos: prereqs $(STAMP) ## Fault injection on the real stack (kill -9, SIGSTOP, ...), reconciled; writes docs/reliability.md (SCENARIO=<name> runs one)
 	$(PY) -m chaos $(if $(SCENARIO),--scenario $(SCENARIO),--report)
 
+.PHONY: failover
+failover: prereqs $(STAMP) ## The cluster topology's failovers (kill -9 a leader broker, a Cassandra node, a Spark worker), reconciled (make up TOPOLOGY=cluster)
+	STACK_TOPOLOGY=cluster $(PY) -m chaos $(if $(SCENARIO),--scenario $(SCENARIO))
+
 # ---------------------------------------------------------------- quality
 .PHONY: lint
 lint: $(STAMP) ## ruff, mypy and the layer check (lint-imports: [tool.importlinter] in pyproject.toml)

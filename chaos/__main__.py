@@ -15,7 +15,7 @@ import traceback
 
 from chaos import report
 from chaos.scenario import ChaosContext, Outcome, Scenario
-from chaos.scenarios import SCENARIOS, by_name
+from chaos.scenarios import SCENARIOS, by_name, for_topology, topology_of
 from config.settings import SettingsError, load_settings
 from stack import launcher
 from stack.paths import StackPaths
@@ -59,8 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="the fault timings' seed")
     args = parser.parse_args(argv)
     try:
-        chosen = [by_name(n) for n in args.scenario] if args.scenario else list(SCENARIOS)
         settings = load_settings()
+        chosen = ([by_name(n) for n in args.scenario] if args.scenario
+                  else list(for_topology(settings.stack_topology)))
+        wrong = [s.name for s in chosen if topology_of(s) != settings.stack_topology]
+        if wrong:
+            raise KeyError(f"{', '.join(wrong)} need(s) another topology than "
+                           f"STACK_TOPOLOGY={settings.stack_topology} (TOPOLOGY=...)")
     except (KeyError, SettingsError) as exc:
         print(f"chaos: {exc}", file=sys.stderr)
         return 2

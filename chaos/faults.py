@@ -60,11 +60,12 @@ def kill9(ctx: Context, service: str) -> float:
 def _wait_port_closed(ctx: Context, service: str) -> None:
     """Until nothing accepts on the service's port (the launcher refuses to start a service
     whose port answers); FaultError naming what listens there at the deadline."""
-    port = by_name(service).port(ctx)
+    target = by_name(service, ctx.settings)
+    port, host = target.port(ctx), target.bind_host(ctx)
     if not port:
         return
     deadline = time.monotonic() + DEATH_TIMEOUT_S
-    while launcher.port_in_use(port):
+    while launcher.port_in_use(port, host):
         if time.monotonic() > deadline:
             listeners = subprocess.run(["ss", "-ltnp", f"sport = :{port}"], capture_output=True,
                                        text=True, check=False).stdout
@@ -92,7 +93,7 @@ def restart(ctx: Context, service: str) -> float:
     """Start ``service`` again through the stack's launcher and wait until it answers
     a real request; the monotonic time it did (the fault is healed from then on)."""
     try:
-        launcher.up(ctx, [by_name(service)])
+        launcher.up(ctx, [by_name(service, ctx.settings)])
     except launcher.StackError as exc:
         raise FaultError(f"{service} did not come back after the fault: {exc}") from exc
     return time.monotonic()

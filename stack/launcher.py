@@ -96,7 +96,7 @@ def up(ctx: Context, services: Sequence[Service] | None = None) -> list[Service]
             continue
         process.stop(pidfile)  # leftovers of a group whose leader died; a no-op otherwise
         port = service.port(ctx)
-        if port and port_in_use(port):
+        if port and port_in_use(port, service.bind_host(ctx)):
             # Another program (a compose stack, a stray broker) would answer our
             # probes while our own process failed to bind: refuse instead.
             raise StackError(

@@ -9,6 +9,9 @@ from chaos.scenarios.broker_kill import BrokerKill
 from chaos.scenarios.cassandra_freeze import CassandraFreeze
 from chaos.scenarios.cassandra_restart import CassandraRestart
 from chaos.scenarios.checkpoint_damage import CheckpointDamage
+from chaos.scenarios.cluster_broker_kill import ClusterBrokerKill
+from chaos.scenarios.cluster_node_kill import ClusterCassandraNodeKill
+from chaos.scenarios.cluster_worker_kill import ClusterWorkerKill
 from chaos.scenarios.driver_kill import DriverKill
 from chaos.scenarios.producer_queue_full import ProducerQueueFull
 from chaos.scenarios.registry_outage import RegistryOutage
@@ -24,7 +27,21 @@ SCENARIOS: tuple[Scenario, ...] = (
     CheckpointDamage(),
     ProducerQueueFull(),
     ApiFaults(),
+    # the cluster topology's failovers (make failover)
+    ClusterBrokerKill(),
+    ClusterCassandraNodeKill(),
+    ClusterWorkerKill(),
 )
+
+
+def topology_of(scenario: Scenario) -> str:
+    """The topology a scenario needs (``single`` unless it says otherwise)."""
+    return str(getattr(scenario, "topology", "single"))
+
+
+def for_topology(topology: str) -> tuple[Scenario, ...]:
+    """The scenarios that run on a stack of ``topology`` (`make chaos` runs these)."""
+    return tuple(s for s in SCENARIOS if topology_of(s) == topology)
 
 
 def by_name(name: str) -> Scenario:
@@ -37,4 +54,4 @@ def by_name(name: str) -> Scenario:
 
 def fast() -> tuple[Scenario, ...]:
     """The subset ``make test`` runs (tests/e2e/test_chaos.py)."""
-    return tuple(s for s in SCENARIOS if s.fast)
+    return tuple(s for s in SCENARIOS if s.fast and topology_of(s) == "single")

@@ -57,6 +57,11 @@ class Service:
     def address(self, ctx: Context) -> str:
         return f"localhost:{self.port(ctx)}"
 
+    def bind_host(self, ctx: Context) -> str:
+        """The address its port is on: the cluster's Cassandra nodes share a port, each on
+        its own loopback address."""
+        return "127.0.0.1"
+
     def prepare(self, ctx: Context) -> None:
         """Resolve artifacts and write configuration; idempotent."""
 
