@@ -95,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
                 from ops.status import pipeline_status
 
                 print("\n".join(pipeline_status(settings)))
+                if settings.stack_topology == "cluster":
+                    from stack.cluster_status import cluster_status
+
+                    print("\n".join(cluster_status(settings)))
             return 0 if healthy else 1
         elif args.action == "airflow-password":
             print(airflow_password(ctx))

@@ -19,6 +19,8 @@ from stack.java import find_java
 from stack.services import Context, Service, ServiceError, services_for
 
 LOG_TAIL_LINES = 40
+# What the whole clustered stack may take on the 24 GiB machine (issue 14), shown by status.
+CLUSTER_MEMORY_BUDGET_GIB = 14
 # How long `make up` waits for an external service to answer: it is not starting, so a
 # few probes are enough to ride out a blip.
 EXTERNAL_PROBE_TIMEOUT_S = 10.0
@@ -217,7 +219,8 @@ def status(ctx: Context, services: Sequence[Service] | None = None) -> list[Serv
 def print_status(ctx: Context, services: Sequence[Service] | None = None) -> bool:
     services = services_for(ctx.settings) if services is None else services
     rows = status(ctx, services)
-    print(f"{'service':<11}{'address':<42}{'pid':>8}{'memory':>10}  health")
+    width = max(11, *(len(s.name) + 1 for s in services))
+    print(f"{'service':<{width}}{'address':<42}{'pid':>8}{'memory':>10}  health")
     total = 0
     for row in rows:
         total += row.rss_bytes
@@ -225,8 +228,10 @@ def print_status(ctx: Context, services: Sequence[Service] | None = None) -> boo
         mem = f"{row.rss_bytes / 2**20:.0f} MiB" if row.pid else "-"
         health = ("not probed" if not row.probed else "healthy" if row.healthy
                   else f"DOWN ({row.problem})")
-        print(f"{row.name:<11}{row.address:<42}{pid:>8}{mem:>10}  {health}")
-    print(f"{'total':<11}{'':<42}{'':>8}{total / 2**20:>6.0f} MiB")
+        print(f"{row.name:<{width}}{row.address:<42}{pid:>8}{mem:>10}  {health}")
+    budget = (f" (the cluster topology's budget: {CLUSTER_MEMORY_BUDGET_GIB} GiB)"
+              if ctx.settings.stack_topology == "cluster" else "")
+    print(f"{'total':<{width}}{'':<42}{'':>8}{total / 2**20:>6.0f} MiB{budget}")
     for service in services:
         hint = service.login_hint(ctx)
         if hint:
