@@ -5,6 +5,7 @@
     python -m bench cassandra [--seconds S]      # the Cassandra write limit
     python -m bench e2e       [--seconds S] [--rate R]
     python -m bench all                          # make bench: every stage, then the report
+    python -m bench security  [--rounds N]       # make bench-secure: plain vs secure profile
     python -m bench report                       # re-render docs/performance.md from results
 
 Needs the stack up (``make up``). Each stage works in a sandbox topic, subject and keyspace
@@ -52,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="load duration (BENCH_E2E_SECONDS, default 300)")
     e2e.add_argument("--rate", type=float, default=_env_float("BENCH_E2E_RATE"),
                      help="records/s offered (BENCH_E2E_RATE, default 0 = unpaced)")
+    security = commands.add_parser(
+        "security", help="the cost of TLS and SASL: the same runs on the plain stack and on "
+        "a secure one of its own, interleaved; writes its section of docs/performance.md")
+    security.add_argument("--rounds", type=int, default=2, help="plain+secure runs (default 2)")
     commands.add_parser("all", help="every stage, then docs/performance.md and its plots")
     commands.add_parser("report", help="render docs/performance.md from the saved results")
     return parser
@@ -78,6 +83,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = runner.run_stage(settings, args.command, options)
         for figure in result.figures:
             print(f"{figure.label:<75} {figure.value:>12,.0f} {figure.unit}")
+        return 0
+    if args.command == "security":
+        from bench import security as secure_bench
+
+        try:
+            result = secure_bench.run(settings, secure_bench.SecurityConfig(rounds=args.rounds))
+        except secure_bench.SecurityBenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {secure_bench.save_and_write_section(settings, result)}")
         return 0
     machine_file = runner.results_dir(settings) / "machine.json"
     if args.command == "all":
