@@ -114,18 +114,18 @@ def secure_environment(environ: Mapping[str, str], home: Path) -> dict[str, str]
     return env
 
 
-def stack_command(env: Mapping[str, str], *args: str) -> None:
+def stack_command(env: Mapping[str, str], *args: str, which: str = "the secure stack") -> None:
     """``python -m stack ARGS`` with ``env``; its output goes to this process's."""
     started = time.monotonic()
     try:
         code = subprocess.call([sys.executable, "-m", "stack", *args], env=dict(env),
                                cwd=PROJECT_ROOT, timeout=STACK_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
-        raise SecurityBenchError(f"`python -m stack {' '.join(args)}` on the secure stack "
-                                 f"did not finish within {STACK_TIMEOUT_S:.0f} s") from exc
+        raise SecurityBenchError(f"`python -m stack {' '.join(args)}` on {which} did not "
+                                 f"finish within {STACK_TIMEOUT_S:.0f} s") from exc
     if code != 0:
-        raise SecurityBenchError(f"`python -m stack {' '.join(args)}` on the secure stack "
-                                 f"exited {code} (its output is above)")
+        raise SecurityBenchError(f"`python -m stack {' '.join(args)}` on {which} exited "
+                                 f"{code} (its output is above)")
     log.info("stack %s: %.0f s", " ".join(args), time.monotonic() - started)
 
 
@@ -325,9 +325,13 @@ def run(settings: Settings, config: SecurityConfig) -> StageResult:
             "measures the plain stack and starts a secure one of its own")
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
+    plain_env = plain_environment(os.environ)
+    # The plain side first: without it the secure stack's start would be for nothing.
+    stack_command(plain_env, "status", *SERVICES, "randomuser",
+                  which="the plain stack (`make up` starts it)")
     scratch = Path(tempfile.mkdtemp(prefix="userstream-bench-secure-"))
     secure_env = secure_environment(os.environ, scratch / "stack")
-    envs = {"plain": plain_environment(os.environ), "secure": secure_env}
+    envs = {"plain": plain_env, "secure": secure_env}
     runs: list[tuple[str, StageResult]] = []
     stopped = False
     try:

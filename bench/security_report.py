@@ -164,3 +164,14 @@ def splice(document: str, lines: Sequence[str]) -> str:
     tail = old[end:]
     text = "\n".join([*old[:start], *new, *([""] if tail else []), *tail])
     return text + "\n" if document.endswith("\n") or not tail else text
+
+
+def carry(previous: str, document: str) -> str:
+    """``document`` (a fresh ``make bench`` rendering) with the security section that
+    ``previous`` had, if any: ``make bench`` does not measure it, and must not drop it."""
+    old = previous.splitlines()
+    if TITLE not in old:
+        return document
+    start = old.index(TITLE)
+    end = next((i for i in range(start + 1, len(old)) if old[i].startswith("## ")), len(old))
+    return splice(document, old[start:end])

@@ -22,6 +22,7 @@ from bench.security_report import (
     TITLE,
     TLS_NOTE,
     Row,
+    carry,
     rows_of,
     section,
     series_key,
@@ -159,3 +160,10 @@ def test_splice_replaces_its_own_section_only() -> None:
 
 def test_splice_into_an_empty_document() -> None:
     assert splice("", [TITLE, "", "x", ""]) == f"{TITLE}\n\nx\n"
+
+
+def test_a_fresh_make_bench_document_keeps_the_previous_security_section() -> None:
+    previous = splice(DOC, [TITLE, "", "measured", ""])
+    fresh = DOC.replace("e\n", "e2\n")
+    assert carry(previous, fresh) == splice(fresh, [TITLE, "", "measured", ""])
+    assert carry(DOC, fresh) == fresh  # nothing to carry
