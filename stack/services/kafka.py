@@ -1,4 +1,5 @@
-"""Kafka: one KRaft node, broker and controller in one process.
+"""Kafka: one KRaft node, broker and controller in one process; in the cluster topology
+three of them (:func:`kafka_cluster`), one per bootstrap server, with a static quorum.
 
 In the secure profile (config/profile.py) clients reach it on a SASL_SSL listener with
 SCRAM-SHA-512; the controller listener is mutual TLS; the StandardAuthorizer allows nothing
@@ -21,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 
 from config import credentials
 from config.settings import Secret, Settings
+from config.topology import KafkaNode, kafka_nodes
 from stack import maven
 from stack.java import find_java
 from stack.services.base import CONF_TEMPLATES, Command, Context, Service, ServiceError, render
@@ -30,6 +32,8 @@ SCRAM_MECHANISM = "SCRAM-SHA-512"
 # The broker's own user on its SASL_SSL listener: a super user.
 INTER_BROKER_USER = credentials.KAFKA_USERS["admin"]
 PRIVATE_MODE = 0o600
+# The cluster topology's one cluster id, under <STACK_HOME>/data: every node is formatted with it.
+CLUSTER_ID_FILE = "kafka-cluster.id"
 
 
 def secure_properties(*, port: int, controller_port: int, tls: TlsPaths,
@@ -60,16 +64,29 @@ def _key(line: str) -> str | None:
     return stripped.split("=", 1)[0].strip()
 
 
+def cluster_properties(node: KafkaNode, nodes: Sequence[KafkaNode]) -> str:
+    """The cluster topology's lines of one node (stack/conf/kafka/cluster.properties)."""
+    return _fill("kafka/cluster.properties", node_id=node.node_id, voters=quorum_voters(nodes))
+
+
+def quorum_voters(nodes: Sequence[KafkaNode]) -> str:
+    """``controller.quorum.voters``: ``1@localhost:9093,2@localhost:9193,...``."""
+    return ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in nodes)
+
+
 def server_properties(profile: str, *, port: int, controller_port: int, data_dir: Path,
-                      tls: TlsPaths, admin_password: Secret) -> str:
-    """The whole server.properties of one node: the plain one, whose listener lines the
+                      tls: TlsPaths, admin_password: Secret, cluster: str = "") -> str:
+    """The whole server.properties of one node: the plain one, whose node and replication
+    lines the cluster topology replaces with ``cluster``'s, and whose listener lines the
     secure profile replaces with its own."""
-    plain = _fill("kafka/server.properties", port=port, controller_port=controller_port,
-                  data_dir=data_dir)
+    text = _fill("kafka/server.properties", port=port, controller_port=controller_port,
+                 data_dir=data_dir)
+    if cluster:
+        text = override(text, cluster)
     if profile != "secure":
-        return plain
-    return override(plain, secure_properties(port=port, controller_port=controller_port,
-                                             tls=tls, admin_password=admin_password))
+        return text
+    return override(text, secure_properties(port=port, controller_port=controller_port,
+                                            tls=tls, admin_password=admin_password))
 
 
 def scram_arguments(passwords: Mapping[str, Secret]) -> list[str]:
@@ -100,6 +117,11 @@ def write_private(path: Path, text: str) -> Path:
     return path
 
 
+def random_cluster_id() -> str:
+    """A new KRaft cluster id: 16 random bytes, base64url without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 def _fill(template: str, **values: object) -> str:
     return Template((CONF_TEMPLATES / template).read_text()).substitute(
         {k: str(v) for k, v in values.items()}
@@ -109,6 +131,7 @@ def _fill(template: str, **values: object) -> str:
 class Kafka(Service):
     name = "kafka"
     start_timeout = 90.0
+    heap = "512m"
 
     def port(self, ctx: Context) -> int:
         first = ctx.settings.kafka_bootstrap_servers.split(",")[0]
@@ -123,10 +146,22 @@ class Kafka(Service):
     def secure(self, ctx: Context) -> bool:
         return ctx.settings.stack_profile == "secure"
 
-    def _java_args(self, ctx: Context, main: str, *args: str, heap: str = "512m") -> list[str]:
+    def conf_dir(self, ctx: Context) -> Path:
+        return ctx.paths.conf_dir / self.name
+
+    def cluster_lines(self, ctx: Context) -> str:
+        """What the cluster topology changes in server.properties; "" for the one node."""
+        return ""
+
+    def new_cluster_id(self, ctx: Context) -> str:
+        """The id the log directory is formatted with, the first time."""
+        return random_cluster_id()
+
+    def _java_args(self, ctx: Context, main: str, *args: str, heap: str = "") -> list[str]:
         """The java command line after the executable."""
+        heap = heap or self.heap
         cp = ":".join(str(j) for j in maven.classpath("kafka", ctx.paths))
-        log4j = ctx.paths.conf_dir / "kafka" / "log4j2.properties"
+        log4j = self.conf_dir(ctx) / "log4j2.properties"
         return [
             f"-Xms{heap}",
             f"-Xmx{heap}",
@@ -143,14 +178,14 @@ class Kafka(Service):
         return str(find_java("Kafka 4", 17, 23).executable)
 
     def prepare(self, ctx: Context) -> None:
-        data = ctx.paths.data("kafka")
+        data = ctx.paths.data(self.name)
         data.mkdir(parents=True, exist_ok=True)
         conf = self._write_server_properties(ctx, data)
-        render("kafka/log4j2.properties", ctx.paths.conf_dir / "kafka" / "log4j2.properties")
+        render("kafka/log4j2.properties", self.conf_dir(ctx) / "log4j2.properties")
         if (data / "meta.properties").exists():
             return
         # First start: format the log directory for a new KRaft cluster.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = self.new_cluster_id(ctx)
         args = self._java_args(ctx, "kafka.tools.StorageTool", "format",
                                # "=": an id may begin with "-" (base64url), not an option
                                f"--cluster-id={cluster_id}",
@@ -158,8 +193,7 @@ class Kafka(Service):
         self._run_storage_tool(ctx, args, data)
 
     def _write_server_properties(self, ctx: Context, data: Path) -> Path:
-        conf_dir = ctx.paths.conf_dir / "kafka"
-        target = conf_dir / "server.properties"
+        target = self.conf_dir(ctx) / "server.properties"
         tls = TlsPaths.under(ctx.paths.home)
         admin_password = Secret("")
         if self.secure(ctx):
@@ -169,7 +203,8 @@ class Kafka(Service):
                                    "`make up PROFILE=secure` writes it")
         text = server_properties(ctx.settings.stack_profile, port=self.port(ctx),
                                  controller_port=self.controller_port(ctx), data_dir=data,
-                                 tls=tls, admin_password=admin_password)
+                                 tls=tls, admin_password=admin_password,
+                                 cluster=self.cluster_lines(ctx))
         # Secure: it holds the inter-broker password. Plain: the same mode does no harm.
         return write_private(target, text)
 
@@ -187,7 +222,7 @@ class Kafka(Service):
     def _run_storage_tool(self, ctx: Context, args: list[str], data: Path) -> None:
         # The arguments go through an @argfile the java launcher expands itself: `ps` and
         # /proc/<pid>/cmdline show `java @file`, never the SCRAM passwords.
-        argfile = ctx.paths.conf_dir / "kafka" / "storage-format.args"
+        argfile = self.conf_dir(ctx) / "storage-format.args"
         write_private(argfile, argfile_text(args))
         try:
             result = subprocess.run([self._java(), f"@{argfile}"], capture_output=True,
@@ -198,10 +233,10 @@ class Kafka(Service):
             output = result.stdout + result.stderr
             for secret in self._passwords(ctx).values() if self.secure(ctx) else ():
                 output = output.replace(secret.reveal(), "***")
-            raise ServiceError(f"kafka: formatting storage in {data} failed:\n{output}")
+            raise ServiceError(f"{self.name}: formatting storage in {data} failed:\n{output}")
 
     def command(self, ctx: Context) -> Command:
-        conf = ctx.paths.conf_dir / "kafka" / "server.properties"
+        conf = self.conf_dir(ctx) / "server.properties"
         return Command([self._java(), *self._java_args(ctx, "kafka.Kafka", str(conf))])
 
     def probe(self, ctx: Context) -> str | None:
@@ -216,6 +251,72 @@ class Kafka(Service):
         return None if metadata.brokers else "no broker in metadata"
 
 
+class KafkaClusterNode(Kafka):
+    """One node of the cluster topology: broker and controller of node id ``node.node_id``,
+    its own port, controller port, log directory and configuration, one of a static quorum
+    of ``nodes``; all formatted with the one cluster id in ``<STACK_HOME>/data``."""
+
+    # Three brokers beside three Cassandra nodes and a Spark cluster in 14 GiB: a broker of
+    # this pipeline needs little heap (its data lives in the page cache, not the heap).
+    heap = "384m"
+
+    def __init__(self, node: KafkaNode, nodes: Sequence[KafkaNode]) -> None:
+        self.node = node
+        self.nodes = tuple(nodes)
+        self.name = f"kafka-{node.node_id}"
+
+    def __repr__(self) -> str:
+        return f"KafkaClusterNode({self.name}, {self.node.host}:{self.node.port})"
+
+    def port(self, ctx: Context) -> int:
+        return self.node.port
+
+    def controller_port(self, ctx: Context) -> int:
+        return self.node.controller_port
+
+    def address(self, ctx: Context) -> str:
+        return f"{self.node.host}:{self.node.port}"
+
+    def external(self, ctx: Context) -> bool:
+        # STACK_EXTERNAL names the engine ("kafka"), and a non-loopback broker makes it so.
+        return "kafka" in ctx.settings.external_services()
+
+    def cluster_lines(self, ctx: Context) -> str:
+        return cluster_properties(self.node, self.nodes)
+
+    def new_cluster_id(self, ctx: Context) -> str:
+        """The cluster's one id: made by the first node formatted, read by the others."""
+        path = ctx.paths.data_dir / CLUSTER_ID_FILE
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + ".partial")
+            partial.write_text(random_cluster_id() + "\n")
+            partial.replace(path)
+        return path.read_text().strip()
+
+    def probe(self, ctx: Context) -> str | None:
+        """This node, asked alone, answers metadata that lists it among the live brokers
+        (registered with the quorum, not fenced) and names an active controller."""
+        admin = AdminClient({**ctx.settings.kafka_client_config(),
+                             "bootstrap.servers": self.address(ctx),
+                             "socket.connection.setup.timeout.ms": 3000})
+        try:
+            metadata = admin.list_topics(timeout=3)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            return f"metadata request failed: {exc}"
+        if self.node.node_id not in metadata.brokers:
+            live = sorted(metadata.brokers)
+            return f"node {self.node.node_id} not among the live brokers {live}"
+        if metadata.controller_id < 0:
+            return "no active controller (no quorum)"
+        return None
+
+
 def kafka_cluster(settings: Settings) -> list[Service]:
-    """The cluster topology's three KRaft brokers, in start order."""
-    raise ServiceError("the cluster topology is not built yet")
+    """The cluster topology's KRaft nodes, one per bootstrap server, in start order.
+
+    The launcher starts them all before it waits for the first: a node answers only once a
+    majority of the quorum runs.
+    """
+    nodes = kafka_nodes(settings.kafka_bootstrap_servers)
+    return [KafkaClusterNode(node, nodes) for node in nodes]
