@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from urllib.parse import urlparse
 
 from py4j.java_gateway import java_import
 from pyspark.sql import SparkSession
@@ -254,6 +255,36 @@ def pem_truststore(ca_pem: Path, store: Path) -> Path:
     return store
 
 
+# The executors of the stack's own standalone cluster (a spark:// master on loopback:
+# stack/services/spark_cluster.py, 2 workers offering 2 cores and 2 GiB each): one executor
+# of 1 core on each worker (the master spreads an application's cores over the workers),
+# so that a second application (replay, a chaos scenario's job) finds room beside the
+# stream. Spark's default executor heap, 1g, would not fit the cluster's 14 GiB budget.
+# A master elsewhere is someone's cluster: its own defaults size the executors.
+LOOPBACK_STANDALONE: Mapping[str, str] = MappingProxyType({
+    "spark.executor.cores": "1",
+    "spark.executor.memory": "768m",
+    "spark.cores.max": "2",
+    # The executors reach the driver (its RPC and the file server of spark.jars) here.
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+})
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def standalone_conf(master: str) -> dict[str, str]:
+    """What the stack's standalone master (``spark://`` on loopback) needs beyond
+    ``local[N]``; {} for any other master.
+
+    The executors are other JVMs: they fetch ``spark.jars`` from the driver's file server
+    and get the Avro limits from ``spark.executor.extraJavaOptions``; both are in
+    :func:`spark_conf` for every master.
+    """
+    if master.startswith("spark://") and urlparse(master).hostname in LOOPBACK_HOSTS:
+        return dict(LOOPBACK_STANDALONE)
+    return {}
+
+
 def spark_conf(
     settings: Settings,
     *,
@@ -264,8 +295,9 @@ def spark_conf(
 ) -> dict[str, str]:
     """Every Spark setting of the job, as one dict (easy to test and to log)."""
     java_options = avro_limit_java_options()
+    master = master or settings.spark_master
     conf = {
-        "spark.master": master or settings.spark_master,
+        "spark.master": master,
         "spark.jars": ",".join(str(j) for j in jars),
         "spark.driver.extraJavaOptions": java_options,
         "spark.executor.extraJavaOptions": java_options,
@@ -278,6 +310,7 @@ def spark_conf(
         "spark.redaction.regex": "(?i)secret|password|token|access[.]key|jaas",
         "spark.sql.redaction.options.regex": "(?i)url|secret|password|token|jaas",
         **cassandra_spark_conf(settings),
+        **standalone_conf(master),
     }
     conf.update(extra or {})
     return conf
