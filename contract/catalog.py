@@ -11,7 +11,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -38,16 +38,31 @@ _MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 # pseudonymous: an identifier that points at a person only through this pipeline's data;
 # public: about no one.
 SENSITIVITY_LABELS = ("personal", "pseudonymous", "public")
+# The stack's topologies (config/topology.py, STACK_TOPOLOGY): the sidecar's [kafka] and
+# [cassandra] values are the single one's; a [kafka.cluster] / [cassandra.cluster] table
+# replaces those it names in the cluster topology (Contract.for_topology).
+DEFAULT_TOPOLOGY = "single"
+TOPOLOGIES = (DEFAULT_TOPOLOGY, "cluster")
+# Per section, each key a topology table may hold -> the Contract field it sets.
+TOPOLOGY_KEYS: dict[str, dict[str, str]] = {
+    "kafka": {"partitions": "partitions", "replication_factor": "replication_factor",
+              "min_insync_replicas": "min_insync_replicas"},
+    "cassandra": {"replication_factor": "keyspace_replication_factor"},
+}
+_OTHER_TOPOLOGIES = frozenset(TOPOLOGIES) - {DEFAULT_TOPOLOGY}
 # Every key a sidecar may hold, by section ("" is the top level). The catalog reads the
 # keys it knows and ignores others, as it always has; `make schemas-check` flags them.
 SIDECAR_KEYS: dict[str, frozenset[str]] = {
     "": frozenset({"subject", "topic", "compatibility", "kafka", "cassandra", "source",
                    "sensitivity"}),
-    "kafka": frozenset({"partitions", "replication_factor", "rejects_topic"}),
+    "kafka": frozenset({"partitions", "replication_factor", "min_insync_replicas",
+                        "rejects_topic", *_OTHER_TOPOLOGIES}),
     "cassandra": frozenset({"keyspace", "table", "partition_key", "clustering_key",
-                            "ttl_seconds"}),
+                            "ttl_seconds", "replication_factor", *_OTHER_TOPOLOGIES}),
     "source": frozenset({"api", "rules"}),
     "sensitivity": frozenset(SENSITIVITY_LABELS),
+    **{f"{section}.{topology}": frozenset(keys)
+       for section, keys in TOPOLOGY_KEYS.items() for topology in sorted(_OTHER_TOPOLOGIES)},
 }
 
 
@@ -77,6 +92,33 @@ class Contract:
     # [sensitivity]: (label, field names) per label the sidecar lists, in SENSITIVITY_LABELS
     # order; not checked against the schema here (make schemas-check: sensitivity-fields).
     sensitivity: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Where the data lives beyond partitions and replicas: the topics' min.insync.replicas
+    # (a topic config) and the keyspace's replication factor, for ``topology``.
+    min_insync_replicas: int = 1
+    keyspace_replication_factor: int = 1
+    topology: str = DEFAULT_TOPOLOGY
+    # Each topology's placement values (field -> value), the default one's included, so that
+    # for_topology can go from any topology to any other.
+    placements: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+
+    def for_topology(self, topology: str) -> Contract:
+        """This contract as the ``topology`` deploys it: its partitions, replication
+        factors and min.insync.replicas from the sidecar's table of that topology."""
+        if topology not in TOPOLOGIES:
+            raise ContractError(f"unknown topology {topology!r}; known: {', '.join(TOPOLOGIES)}")
+        if topology == self.topology:
+            return self
+        placements = dict(self.placements)
+        values = {**dict(placements.get(DEFAULT_TOPOLOGY, ())),
+                  **dict(placements.get(topology, ()))}
+        if not values:  # made by hand, without a sidecar: nothing differs
+            return replace(self, topology=topology)
+        return replace(
+            self, topology=topology, partitions=values["partitions"],
+            replication_factor=values["replication_factor"],
+            min_insync_replicas=values["min_insync_replicas"],
+            keyspace_replication_factor=values["keyspace_replication_factor"],
+        )
 
     @cached_property
     def schema(self) -> dict[str, Any]:
@@ -165,12 +207,14 @@ def load_contract_file(avsc_path: Path) -> Contract:
     if not partition_key:
         raise ContractError(f"{sidecar}: cassandra.partition_key must name at least one field")
     source_api, rules_module = _source_section(meta, sidecar)
+    placements = _placements(kafka, cassandra, sidecar)
+    single = dict(placements[0][1])
     return Contract(
         subject=subject,
         topic=_require(meta, "topic", str, sidecar),
         compatibility=compatibility,
-        partitions=_require(kafka, "partitions", int, sidecar),
-        replication_factor=_require(kafka, "replication_factor", int, sidecar),
+        partitions=single["partitions"],
+        replication_factor=single["replication_factor"],
         rejects_topic=_require(kafka, "rejects_topic", str, sidecar),
         keyspace=_require(cassandra, "keyspace", str, sidecar),
         table=_require(cassandra, "table", str, sidecar),
@@ -182,7 +226,54 @@ def load_contract_file(avsc_path: Path) -> Contract:
         source_api=source_api,
         rules_module=rules_module,
         sensitivity=_sensitivity_section(meta, sidecar),
+        min_insync_replicas=single["min_insync_replicas"],
+        keyspace_replication_factor=single["keyspace_replication_factor"],
+        placements=placements,
     )
+
+
+def _placements(
+    kafka: dict[str, Any], cassandra: dict[str, Any], sidecar: Path
+) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
+    """Each topology's partitions, replication factors and min.insync.replicas: the single
+    one's from [kafka] / [cassandra], another's from its table there ([kafka.cluster]),
+    falling back to the single one's for a key it does not name."""
+    single = {
+        "partitions": _require(kafka, "partitions", int, sidecar),
+        "replication_factor": _require(kafka, "replication_factor", int, sidecar),
+        "min_insync_replicas": kafka.get("min_insync_replicas", 1),
+        "keyspace_replication_factor": cassandra.get("replication_factor", 1),
+    }
+    found = [(DEFAULT_TOPOLOGY, single)]
+    for topology in TOPOLOGIES[1:]:
+        values = dict(single)
+        for section_name, section in (("kafka", kafka), ("cassandra", cassandra)):
+            table = section.get(topology, {})
+            if not isinstance(table, dict):
+                raise ContractError(f"{sidecar}: [{section_name}.{topology}] must be a table, "
+                                    f"got {table!r}")
+            for key, field_name in TOPOLOGY_KEYS[section_name].items():
+                if key in table:
+                    values[field_name] = table[key]
+        found.append((topology, values))
+    for topology, values in found:
+        _check_placement(topology, values, sidecar)
+    return tuple((t, tuple(sorted(v.items()))) for t, v in found)
+
+
+def _check_placement(topology: str, values: dict[str, Any], sidecar: Path) -> None:
+    where = "" if topology == DEFAULT_TOPOLOGY else f" ({topology} topology)"
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ContractError(f"{sidecar}: {name} must be a positive int{where}, "
+                                f"got {value!r}")
+    if values["min_insync_replicas"] > values["replication_factor"]:
+        # acks=all could never be satisfied: every write refused (NOT_ENOUGH_REPLICAS)
+        raise ContractError(
+            f"{sidecar}: min_insync_replicas {values['min_insync_replicas']} is more than "
+            f"replication_factor {values['replication_factor']}{where}: no write with "
+            "acks=all could ever succeed"
+        )
 
 
 def _source_section(meta: dict[str, Any], sidecar: Path) -> tuple[str, str]:
@@ -228,26 +319,55 @@ def _sensitivity_section(
 
 
 def unknown_sidecar_keys(meta: dict[str, Any]) -> list[str]:
-    """Keys of a parsed sidecar that no section knows (``kafka.partition``: a typo)."""
+    """Keys of a parsed sidecar that no section knows (``kafka.partition``,
+    ``kafka.cluster.replicas``: typos)."""
     unknown = [k for k in meta if k not in SIDECAR_KEYS[""]]
     for section, known in SIDECAR_KEYS.items():
-        table = meta.get(section) if section else None
+        table: Any = meta if section else None
+        for part in section.split(".") if section else ():
+            table = table.get(part) if isinstance(table, dict) else None
         if isinstance(table, dict):
-            unknown += [f"{section}.{k}" for k in table if k not in known]
+            unknown += [f"{section}.{k}" for k in table
+                        if k not in known and f"{section}.{k}" not in SIDECAR_KEYS]
     return unknown
 
 
-def load_contracts(schemas_dir: Path = SCHEMAS_DIR) -> list[Contract]:
-    """Every contract under ``schemas_dir``, sorted by subject."""
-    return [load_contract_file(p) for p in sorted(Path(schemas_dir).glob("*.avsc"))]
+def topology_tables(contract: Contract, *, without: Iterable[str] = ()) -> str:
+    """The sidecar's per-topology tables (``[kafka.cluster]``...) as TOML: each value that
+    differs from the default topology's, but those named in ``without`` (``partitions``: a
+    copy that sets its own for every topology). What a copy of the contract
+    (schematool/sandbox.py) writes to be placed like it."""
+    placements = {t: dict(v) for t, v in contract.placements}
+    single = placements.get(DEFAULT_TOPOLOGY, {})
+    lines: list[str] = []
+    for topology in TOPOLOGIES[1:]:
+        values = placements.get(topology, {})
+        for section, keys in TOPOLOGY_KEYS.items():
+            lines.append(f"[{section}.{topology}]")
+            lines += [f"{key} = {values[field]}" for key, field in keys.items()
+                      if key not in without and field in values
+                      and values[field] != single.get(field)]
+            lines.append("")
+    return "\n".join(lines)
 
 
-def load_contract(subject: str = DEFAULT_SUBJECT, schemas_dir: Path = SCHEMAS_DIR) -> Contract:
-    """The contract of one subject."""
+def load_contracts(
+    schemas_dir: Path = SCHEMAS_DIR, topology: str = DEFAULT_TOPOLOGY
+) -> list[Contract]:
+    """Every contract under ``schemas_dir``, sorted by subject, as ``topology`` deploys it."""
+    return [load_contract_file(p).for_topology(topology)
+            for p in sorted(Path(schemas_dir).glob("*.avsc"))]
+
+
+def load_contract(
+    subject: str = DEFAULT_SUBJECT, schemas_dir: Path = SCHEMAS_DIR,
+    topology: str = DEFAULT_TOPOLOGY,
+) -> Contract:
+    """The contract of one subject, as ``topology`` deploys it."""
     path = Path(schemas_dir) / f"{subject}.avsc"
     if not path.exists():
         raise ContractError(f"no schema for subject {subject!r} (expected {path})")
-    return load_contract_file(path)
+    return load_contract_file(path).for_topology(topology)
 
 
 def select_contracts(

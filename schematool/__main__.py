@@ -66,10 +66,14 @@ def _parser() -> argparse.ArgumentParser:
                               "else CONTRACTS_DIR)")
     for sub in (check, generate, apply, diff):
         sub.add_argument("--repo", type=Path, default=DEFAULT_REPO, help="repository root")
-    for sub in (check, generate, apply):
+    for sub in (check, generate):
         sub.add_argument(
             "--replication-factor", type=int, default=1, help="of CREATE KEYSPACE (default 1)"
         )
+    apply.add_argument(
+        "--replication-factor", type=int, default=None,
+        help="of CREATE KEYSPACE (default: the sidecar's for STACK_TOPOLOGY)",
+    )
     return parser
 
 

@@ -26,7 +26,13 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
 from config.settings import Settings
-from contract.catalog import DEFAULT_SUBJECT, Contract, load_contract, load_contract_file
+from contract.catalog import (
+    DEFAULT_SUBJECT,
+    Contract,
+    load_contract,
+    load_contract_file,
+    topology_tables,
+)
 from schematool.migrate.apply import run_apply
 
 log = logging.getLogger(__name__)
@@ -61,7 +67,9 @@ def sidecar_text(base: Contract, name: str, partitions: int) -> str:
         f'table = "{base.table}"\n'
         f"partition_key = [{partition}]\n"
         f"clustering_key = [{clustering}]\n"
-        f"ttl_seconds = {base.ttl_seconds}\n"
+        f"ttl_seconds = {base.ttl_seconds}\n\n"
+        # the base's [kafka.cluster] / [cassandra.cluster]: a copy is placed like it
+        + topology_tables(base, without=("partitions",))
     )
 
 

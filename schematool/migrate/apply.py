@@ -74,7 +74,7 @@ class SubjectResult:
 
 
 def plan_contracts(
-    services: Services, contracts: Sequence[Contract], replication_factor: int = 1
+    services: Services, contracts: Sequence[Contract], replication_factor: int | None = None
 ) -> list[SubjectPlan]:
     return [
         plan_subject(contract, live_state(services, contract), replication_factor)
@@ -107,7 +107,8 @@ class _Executor:
     def _create_topic(self, action: CreateTopic) -> str:
         """Create the topic; one created meanwhile (another ``make schemas``) with the
         sidecar's partitions is success, with other partitions a :class:`ServiceRefused`."""
-        topic = NewTopic(action.name, action.partitions, action.replication_factor)
+        topic = NewTopic(action.name, action.partitions, action.replication_factor,
+                         config=action.config)
         future = self.services.admin.create_topics([topic])[action.name]
         created = True
         try:
@@ -297,15 +298,20 @@ def run_apply(
     settings: Settings,
     *,
     dry_run: bool = False,
-    replication_factor: int = 1,
+    replication_factor: int | None = None,
     out: Callable[[str], None] = print,
 ) -> int:
     """``python -m schematool apply``: 0 applied or up to date (or a clean dry run), 1 refused.
+
+    The contracts are placed as the settings' topology deploys them (``STACK_TOPOLOGY``:
+    ``[kafka.cluster]`` and ``[cassandra.cluster]`` in the cluster one); the keyspaces get
+    ``replication_factor`` when given (``--replication-factor``), else the sidecar's.
 
     Raises :class:`~schematool.migrate.observe.ServiceUnavailable`, :class:`ApplyError`,
     :class:`~contract.avro_types.SchemaError` for the command line to report.
     """
     validate_contracts(contracts)
+    contracts = [c.for_topology(settings.stack_topology) for c in contracts]
     with connect(settings) as services:
         plans = plan_contracts(services, contracts, replication_factor)
         if dry_run or any(p.refusals for p in plans):

@@ -75,10 +75,21 @@ def topic_drift(contract: Contract, topics: Mapping[str, TopicState]) -> list[st
         state = topics.get(name, TopicState(name))
         if not state.exists:
             found.append(f"kafka has no topic {name}")
-        elif state.partitions != contract.partitions:
+            continue
+        if state.partitions != contract.partitions:
             found.append(
                 f"kafka topic {name} has {state.partitions} partitions, "
                 f"the sidecar says {contract.partitions}"
+            )
+        if state.replication_factor not in (None, contract.replication_factor):
+            found.append(
+                f"kafka topic {name} has replication factor {state.replication_factor}, "
+                f"the sidecar says {contract.replication_factor} ({contract.topology} topology)"
+            )
+        if state.min_insync_replicas not in (None, contract.min_insync_replicas):
+            found.append(
+                f"kafka topic {name} has min.insync.replicas {state.min_insync_replicas}, "
+                f"the sidecar says {contract.min_insync_replicas} ({contract.topology} topology)"
             )
     return found
 
@@ -112,6 +123,12 @@ def cassandra_drift(
     if not keyspace.exists:
         return [f"cassandra has no keyspace {spec.keyspace}"]
     found = []
+    if keyspace.replication_factor not in (None, contract.keyspace_replication_factor):
+        found.append(
+            f"cassandra keyspace {spec.keyspace} has replication factor "
+            f"{keyspace.replication_factor}, the sidecar says "
+            f"{contract.keyspace_replication_factor} ({contract.topology} topology)"
+        )
     for udt in spec.user_types:
         live_type = keyspace.types.get(udt.name)
         if live_type is None:
@@ -165,8 +182,10 @@ def format_drift(contract: Contract, live: LiveState, found: Sequence[str]) -> l
 def run_diff(
     contracts: Sequence[Contract], settings: Settings, out: Callable[[str], None] = print
 ) -> int:
-    """``python -m schematool diff``: 0 in sync, 1 drift."""
+    """``python -m schematool diff``: 0 in sync, 1 drift; the contracts as the settings'
+    topology deploys them (replication factors, min.insync.replicas)."""
     validate_contracts(contracts)
+    contracts = [c.for_topology(settings.stack_topology) for c in contracts]
     any_drift = False
     with connect(settings) as services:
         for contract in contracts:

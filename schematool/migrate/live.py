@@ -48,6 +48,7 @@ class TopicState:
     name: str
     partitions: int | None = None  # None: the topic does not exist
     replication_factor: int | None = None
+    min_insync_replicas: int | None = None  # the topic's config; None: not read
 
     @property
     def exists(self) -> bool:
@@ -60,6 +61,7 @@ class KeyspaceState:
     exists: bool = False
     # user type name -> (field -> CQL type), as system_schema.types lists them
     types: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    replication_factor: int | None = None  # copies per data centre; None: not read
 
 
 @dataclass(frozen=True)

@@ -226,13 +226,32 @@ def topic_states(services: Services, names: Iterable[str]) -> dict[str, TopicSta
             states[name] = TopicState(name)
             continue
         first = topic.partitions[min(topic.partitions)]
-        states[name] = TopicState(name, len(topic.partitions), len(first.replicas))
+        states[name] = TopicState(name, len(topic.partitions), len(first.replicas),
+                                  _min_insync_replicas(services, name))
     return states
+
+
+def _min_insync_replicas(services: Services, topic: str) -> int | None:
+    """The topic's ``min.insync.replicas`` (its own or the broker's default)."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    try:
+        configs = services.admin.describe_configs([resource])[resource].result(
+            timeout=REQUEST_TIMEOUT_S)
+    except KafkaException as exc:
+        raise ServiceUnavailable(
+            "kafka", services.settings.kafka_bootstrap_servers, _one_line(exc)
+        ) from exc
+    entry = configs.get("min.insync.replicas")
+    return int(entry.value) if entry is not None and entry.value is not None else None
 
 
 # -- Cassandra -------------------------------------------------------------------------
 
-_KEYSPACE = "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = %s"
+_KEYSPACE = (
+    "SELECT keyspace_name, replication FROM system_schema.keyspaces WHERE keyspace_name = %s"
+)
 _TYPES = (
     "SELECT type_name, field_names, field_types FROM system_schema.types "
     "WHERE keyspace_name = %s"
@@ -261,13 +280,27 @@ def cassandra_errors(services: Services) -> Iterator[None]:
 
 def keyspace_state(services: Services, keyspace: str) -> KeyspaceState:
     session = services.session
-    if session.execute(_KEYSPACE, (keyspace,)).one() is None:
+    found = session.execute(_KEYSPACE, (keyspace,)).one()
+    if found is None:
         return KeyspaceState(keyspace)
     types = {
         row.type_name: MappingProxyType(dict(zip(row.field_names, row.field_types, strict=True)))
         for row in session.execute(_TYPES, (keyspace,))
     }
-    return KeyspaceState(keyspace, True, MappingProxyType(types))
+    return KeyspaceState(keyspace, True, MappingProxyType(types),
+                         replication_factor(found.replication))
+
+
+def replication_factor(replication: dict[str, str] | None) -> int | None:
+    """A keyspace's copies per data centre from its ``replication`` map: SimpleStrategy's
+    ``replication_factor``, or NetworkTopologyStrategy's one per data centre (the largest)."""
+    if not replication:
+        return None
+    if "replication_factor" in replication:
+        value = replication["replication_factor"]
+        return int(value) if value.isdigit() else None
+    per_dc = [int(v) for k, v in replication.items() if k != "class" and v.isdigit()]
+    return max(per_dc) if per_dc else None
 
 
 def table_state(services: Services, keyspace: str, table: str) -> TableState:

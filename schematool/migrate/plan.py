@@ -2,11 +2,16 @@
 
 A :class:`SubjectPlan` has three steps, in the order they are applied to a running stream:
 
-1. **topics**: the topic and its rejects topic, created when absent. A different partition
-   count is refused: Kafka cannot remove partitions, and adding some moves keys to other
-   partitions, which breaks per-key order for every consumer.
+1. **topics**: the topic and its rejects topic, created when absent, with the partitions,
+   replication factor and ``min.insync.replicas`` of the sidecar for the stack's topology
+   (``[kafka]``, or ``[kafka.cluster]``: :meth:`~contract.catalog.Contract.for_topology`).
+   A different partition count is refused: Kafka cannot remove partitions, and adding some
+   moves keys to other partitions, which breaks per-key order for every consumer. Another
+   replication factor or ``min.insync.replicas`` is a note (Kafka's tools change them).
 2. **cassandra**: keyspace, user types, table and the keyspace's dead-letter table, created
-   when absent, otherwise only ``ALTER ... ADD`` (new nullable columns are harmless to the
+   when absent (the keyspace with the topology's replication factor: ``[cassandra]``'s, or
+   ``[cassandra.cluster]``'s; the committed ``cql/`` is the single topology's), otherwise only
+   ``ALTER ... ADD`` (new nullable columns are harmless to the
    running writer). A type change or another primary key is refused. Every statement is
    idempotent (``CREATE ... IF NOT EXISTS``, ``ADD IF NOT EXISTS``), so two ``make schemas``
    that planned from the same state can both apply.
@@ -52,9 +57,18 @@ class CreateTopic:
     name: str
     partitions: int
     replication_factor: int
+    min_insync_replicas: int = 1
 
     def describe(self) -> str:
-        return f"create {self.name} ({self.partitions} partitions)"
+        if self.replication_factor == 1:
+            return f"create {self.name} ({self.partitions} partitions)"
+        return (f"create {self.name} ({self.partitions} partitions, {self.replication_factor} "
+                f"replicas, min.insync.replicas {self.min_insync_replicas})")
+
+    @property
+    def config(self) -> dict[str, str]:
+        """The topic's own configuration: acks=all needs this many replicas in sync."""
+        return {"min.insync.replicas": str(self.min_insync_replicas)}
 
 
 @dataclass(frozen=True)
@@ -131,8 +145,14 @@ def validate_contracts(contracts: Sequence[Contract]) -> None:
         table_spec(contract)
 
 
-def plan_subject(contract: Contract, live: LiveState, replication_factor: int = 1) -> SubjectPlan:
-    """The whole plan; raises :class:`SchemaError` when the contract itself is unusable."""
+def plan_subject(
+    contract: Contract, live: LiveState, replication_factor: int | None = None
+) -> SubjectPlan:
+    """The whole plan; raises :class:`SchemaError` when the contract itself is unusable.
+
+    ``replication_factor``: the keyspace's, when given; None: the contract's
+    (``keyspace_replication_factor``, of the topology it was loaded for).
+    """
     return SubjectPlan(
         subject=contract.subject,
         topics=plan_topics(contract, live.topics),
@@ -153,7 +173,8 @@ def plan_topics(contract: Contract, topics: Mapping[str, TopicState]) -> StepPla
     for name in dict.fromkeys((contract.topic, contract.rejects_topic)):
         state = topics.get(name, TopicState(name))
         if not state.exists:
-            actions.append(CreateTopic(name, contract.partitions, contract.replication_factor))
+            actions.append(CreateTopic(name, contract.partitions, contract.replication_factor,
+                                       contract.min_insync_replicas))
             continue
         if state.partitions != contract.partitions:
             refusals.append(
@@ -166,6 +187,12 @@ def plan_topics(contract: Contract, topics: Mapping[str, TopicState]) -> StepPla
             notes.append(
                 f"topic {name} has replication factor {state.replication_factor}, the sidecar "
                 f"says {contract.replication_factor}: reassign its partitions with Kafka's tools"
+            )
+        if state.min_insync_replicas not in (None, contract.min_insync_replicas):
+            notes.append(
+                f"topic {name} has min.insync.replicas {state.min_insync_replicas}, the sidecar "
+                f"says {contract.min_insync_replicas}: kafka-configs --alter --add-config "
+                f"min.insync.replicas={contract.min_insync_replicas}"
             )
     return StepPlan(TOPICS, tuple(actions), tuple(notes), tuple(refusals))
 
@@ -187,14 +214,20 @@ def plan_cassandra(
     keyspace: KeyspaceState,
     table: TableState,
     dead_letters: TableState,
-    replication_factor: int = 1,
+    replication_factor: int | None = None,
 ) -> StepPlan:
     spec = table_spec(contract)  # SchemaError: the contract has no CQL table at all
     statements: list[str] = []
     notes: list[str] = []
     refusals: list[str] = []
+    factor = replication_factor or contract.keyspace_replication_factor
     if not keyspace.exists:
-        statements.append(create_keyspace_cql(spec.keyspace, replication_factor))
+        statements.append(create_keyspace_cql(spec.keyspace, factor))
+    elif keyspace.replication_factor not in (None, factor):
+        notes.append(
+            f"keyspace {spec.keyspace} has replication factor {keyspace.replication_factor}, "
+            f"the sidecar says {factor}: ALTER KEYSPACE, then nodetool repair on every node"
+        )
     for udt in spec.user_types:  # dependencies first
         current = keyspace.types.get(udt.name)
         if current is None:

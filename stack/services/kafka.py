@@ -312,7 +312,7 @@ class KafkaClusterNode(Kafka):
         return None
 
 
-def kafka_cluster(settings: Settings) -> list[Service]:
+def kafka_cluster(settings: Settings) -> list[KafkaClusterNode]:
     """The cluster topology's KRaft nodes, one per bootstrap server, in start order.
 
     The launcher starts them all before it waits for the first: a node answers only once a
