@@ -20,15 +20,33 @@ if TYPE_CHECKING:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
 
+# The session's execution profile for the pipeline's own writes through the driver
+# (CASSANDRA_WRITE_CONSISTENCY): ``session.execute(..., execution_profile=WRITE_PROFILE)``.
+# The default profile reads at CASSANDRA_READ_CONSISTENCY.
+WRITE_PROFILE = "userstream_write"
+
+
 @contextmanager
 def cassandra_session(
-    settings: Settings, *, keyspace: str | None = None, timeout: float = 10.0
+    settings: Settings, *, keyspace: str | None = None, timeout: float = 10.0,
+    pinned: bool = False,
 ) -> Iterator[Session]:
-    """A cassandra-driver session; the cluster is shut down on exit."""
+    """A cassandra-driver session; the cluster is shut down on exit.
+
+    Requests run at CASSANDRA_READ_CONSISTENCY (WRITE_PROFILE: CASSANDRA_WRITE_CONSISTENCY);
+    LOCAL_QUORUM on the cluster topology's 3 replicas is 2 of them, so one node may be down.
+    ``pinned``: every request goes to the first host only (a node's own view, e.g. its
+    virtual tables), never to another coordinator.
+    """
     # Imported here: cassandra-driver takes ~0.5 s to import, which the producer never needs.
+    from cassandra import ConsistencyLevel
     from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster
-    from cassandra.policies import DCAwareRoundRobinPolicy
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import (
+        DCAwareRoundRobinPolicy,
+        LoadBalancingPolicy,
+        WhiteListRoundRobinPolicy,
+    )
 
     auth = None
     if settings.cassandra_username:
@@ -38,20 +56,32 @@ def cassandra_session(
     ssl_context = None
     if settings.cassandra_ssl_ca_location:
         ssl_context = ssl.create_default_context(cafile=settings.cassandra_ssl_ca_location)
+    hosts = settings.cassandra_host_list[:1] if pinned else settings.cassandra_host_list
+
+    def profile(consistency: str) -> ExecutionProfile:
+        policy: LoadBalancingPolicy = (
+            WhiteListRoundRobinPolicy(hosts) if pinned
+            else DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc))
+        return ExecutionProfile(
+            load_balancing_policy=policy,
+            consistency_level=ConsistencyLevel.name_to_value[consistency],
+            request_timeout=max(timeout, 10.0))
+
     cluster = Cluster(
-        settings.cassandra_host_list,
+        hosts,
         port=settings.cassandra_port,
         auth_provider=auth,
         ssl_context=ssl_context,
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc),
+        execution_profiles={
+            EXEC_PROFILE_DEFAULT: profile(settings.cassandra_read_consistency),
+            WRITE_PROFILE: profile(settings.cassandra_write_consistency),
+        },
         protocol_version=5,
         connect_timeout=timeout,
         control_connection_timeout=timeout,
     )
     try:
-        session = cluster.connect(keyspace)
-        session.default_timeout = max(timeout, 10.0)
-        yield session
+        yield cluster.connect(keyspace)
     finally:
         cluster.shutdown()
 

@@ -148,6 +148,11 @@ def cassandra_spark_conf(settings: Settings) -> dict[str, str]:
         "spark.cassandra.connection.host": ",".join(settings.cassandra_host_list),
         "spark.cassandra.connection.port": str(settings.cassandra_port),
         "spark.cassandra.connection.localDC": settings.cassandra_local_dc,
+        # Set on each statement by the connector (WriteConf, ReadConf), so they also hold
+        # with a driver profile file. LOCAL_QUORUM: 2 of the cluster's 3 replicas (one node
+        # may be down); the connector's own read default is LOCAL_ONE.
+        "spark.cassandra.output.consistency.level": settings.cassandra_write_consistency,
+        "spark.cassandra.input.consistency.level": settings.cassandra_read_consistency,
         **SINK_WRITE_TUNING,
     }
     if settings.cassandra_ssl_ca_location:
@@ -176,6 +181,9 @@ def driver_profile(settings: Settings, truststore: Path, *,
         "basic.contact-points": [f"{host}:{settings.cassandra_port}"
                                  for host in (hosts or settings.cassandra_host_list)],
         "basic.load-balancing-policy.local-datacenter": settings.cassandra_local_dc,
+        # What a statement the connector does not set runs at (its reads and writes carry
+        # spark.cassandra.input/output.consistency.level).
+        "basic.request.consistency": settings.cassandra_read_consistency,
         **CONNECTOR_DRIVER_DEFAULTS,
         "advanced.ssl-engine-factory.class": "DefaultSslEngineFactory",
         "advanced.ssl-engine-factory.hostname-validation": True,

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from string import Template
 
 from cassandra import AuthenticationFailed
-from cassandra.cluster import NoHostAvailable
+from cassandra.cluster import NoHostAvailable, Session
 
 from config import credentials
 from config.clients import cassandra_session
 from config.settings import Secret, Settings
-from stack import maven
+from stack import maven, process
 from stack.java import find_java
 from stack.services.base import CONF_TEMPLATES, Command, Context, Service, ServiceError, render
 from stack.tls import TlsPaths
@@ -190,9 +192,9 @@ class Cassandra(Service):
 
     def prepare(self, ctx: Context) -> None:
         maven.classpath("cassandra", ctx.paths)
-        data = ctx.paths.data("cassandra")
+        data = ctx.paths.data(self.name)
         data.mkdir(parents=True, exist_ok=True)
-        conf = ctx.paths.conf_dir / "cassandra"
+        conf = ctx.paths.conf_dir / self.name
         commitlog_sync, _ = commitlog_sync_spec(os.environ.get(COMMITLOG_SYNC_ENV))
         tls = TlsPaths.under(ctx.paths.home)
         if self.secure(ctx):
@@ -201,37 +203,46 @@ class Cassandra(Service):
             if missing:
                 raise ServiceError(f"no TLS files {', '.join(missing)}: `python -m stack up` "
                                    "(make up PROFILE=secure) writes them before it starts")
-        render("cassandra/cassandra.yaml", conf / "cassandra.yaml",
-               port=self.port(ctx), storage_port=ctx.settings.stack_cassandra_storage_port,
-               data_dir=data,
-               commitlog_sync=commitlog_sync,
-               security=security_yaml(ctx.settings.stack_profile, tls))
+        target = render("cassandra/cassandra.yaml", conf / "cassandra.yaml",
+                        port=self.port(ctx),
+                        storage_port=ctx.settings.stack_cassandra_storage_port,
+                        data_dir=data,
+                        commitlog_sync=commitlog_sync,
+                        security=security_yaml(ctx.settings.stack_profile, tls))
+        self.adapt_yaml(ctx, target)
         render("cassandra/logback.xml", conf / "logback.xml")
 
-    def command(self, ctx: Context) -> Command:
-        java = find_java("Cassandra 5.0", 11, 17)
-        jars = maven.classpath("cassandra", ctx.paths)
-        conf = ctx.paths.conf_dir / "cassandra"
-        options = [
+    def adapt_yaml(self, ctx: Context, target: Path) -> None:
+        """What a node of a cluster changes in the single node's cassandra.yaml: nothing."""
+
+    def jvm_options(self) -> list[str]:
+        return [
             line.strip()
             for line in (CONF_TEMPLATES / "cassandra" / "jvm17.options").read_text().splitlines()
             if line.strip() and not line.startswith("#")
         ]
+
+    def gossip_options(self, ctx: Context) -> list[str]:
+        # A single node: do not wait for a ring that will never form.
+        return ["-Dcassandra.skip_wait_for_gossip_to_settle=0", "-Dcassandra.ring_delay_ms=1000"]
+
+    def command(self, ctx: Context) -> Command:
+        java = find_java("Cassandra 5.0", 11, 17)
+        jars = maven.classpath("cassandra", ctx.paths)
+        conf = ctx.paths.conf_dir / self.name
         jamm = next((j for j in jars if j.name.startswith("jamm-")), None)
         agent = [f"-javaagent:{jamm}"] if jamm else []
         return Command(
             [
                 str(java.executable),
-                *options,
+                *self.jvm_options(),
                 *agent,
                 f"-Dcassandra.config=file://{conf / 'cassandra.yaml'}",
                 f"-Dlogback.configurationFile={conf / 'logback.xml'}",
                 f"-Dcassandra.logdir={ctx.paths.logs_dir}",
-                f"-Dcassandra.storagedir={ctx.paths.data('cassandra')}",
+                f"-Dcassandra.storagedir={ctx.paths.data(self.name)}",
                 "-Dcassandra-foreground=yes",
-                # A single node: do not wait for a ring that will never form.
-                "-Dcassandra.skip_wait_for_gossip_to_settle=0",
-                "-Dcassandra.ring_delay_ms=1000",
+                *self.gossip_options(ctx),
                 # The secure profile replaces the default superuser as soon as it exists:
                 # create it at once, not 10 s after start.
                 *(["-Dcassandra.superuser_setup_delay_ms=0"] if self.secure(ctx) else []),
@@ -275,6 +286,155 @@ def _query(settings: Settings) -> tuple[str | None, bool]:
     return (None if row else "system.local is empty"), False
 
 
+# The cluster topology's nodes (STACK_TOPOLOGY=cluster). Heap: 3 nodes beside 3 brokers,
+# a Spark cluster, the registry and Airflow within 14 GiB; 768 MiB holds the memtables
+# (128 MiB on heap) and caches this small machine's load needs.
+CLUSTER_HEAP = "768m"
+CLUSTER_REPLICATION_FACTOR = 3
+# Gossip on loopback converges within a second or two: Cassandra's 30 s ring delay (how
+# long a joining node listens before it takes tokens) only slows the start. The wait for
+# gossip to settle is kept (about 5 s): a node must know which peers are up before it
+# serves clients.
+CLUSTER_RING_DELAY_MS = 5000
+
+
+def replace_top_level_keys(text: str, overrides: str) -> str:
+    """``text`` (YAML) without the top-level keys ``overrides`` sets, then ``overrides``.
+
+    A key's block is its line and the indented lines under it; a comment above it stays.
+    """
+    keys = {line.split(":", 1)[0] for line in overrides.splitlines()
+            if line and not line[0].isspace() and not line.startswith(("#", "-"))}
+    kept: list[str] = []
+    dropping = False
+    for line in text.splitlines():
+        top = bool(line) and not line[0].isspace() and not line.startswith("-")
+        if top and not line.startswith("#"):
+            dropping = line.split(":", 1)[0] in keys
+        elif top:
+            dropping = False
+        if not dropping:
+            kept.append(line)
+    return "\n".join(kept).rstrip("\n") + "\n\n" + overrides
+
+
+class CassandraNode(Cassandra):
+    """One node of the cluster topology's ring: its own address, data and configuration.
+
+    Nodes start one after the other: a node's ``prepare`` waits until the node before it
+    (if this stack is starting it) has joined, since Cassandra refuses a node that
+    bootstraps while another does, and a node whose seed is not up cannot start.
+    """
+
+    start_timeout = 240.0
+
+    def __init__(self, index: int, host: str, seed: str, previous: CassandraNode | None):
+        self.name = f"cassandra-{index}"
+        self.index = index
+        self.host = host
+        self.seed = seed
+        self.previous = previous
+
+    def __repr__(self) -> str:
+        return f"CassandraNode({self.name}, {self.host})"
+
+    def address(self, ctx: Context) -> str:
+        return f"{self.host}:{self.port(ctx)}"
+
+    def bind_host(self, ctx: Context) -> str:
+        return self.host
+
+    def node_settings(self, settings: Settings) -> Settings:
+        """The settings with this node as the only contact point."""
+        return dataclasses.replace(settings, cassandra_hosts=self.host)
+
+    def prepare(self, ctx: Context) -> None:
+        if self.secure(ctx):
+            # The roles would have to be made once the ring is whole (system_auth with 3
+            # replicas): not built yet.
+            raise ServiceError("the cluster topology's Cassandra runs the plain profile only "
+                               "(STACK_PROFILE=plain)")
+        self.wait_for_previous(ctx)
+        super().prepare(ctx)
+
+    def adapt_yaml(self, ctx: Context, target: Path) -> None:
+        overrides = Template(
+            (CONF_TEMPLATES / "cassandra" / "cluster-node.yaml").read_text()).substitute(
+            host=self.host, seed=self.seed,
+            storage_port=ctx.settings.stack_cassandra_storage_port,
+            replication_factor=CLUSTER_REPLICATION_FACTOR)
+        header = (f"# {self.name} of the cluster topology, on {self.host}: the single node's "
+                  "configuration with cluster-node.yaml's keys.\n")
+        target.write_text(header + replace_top_level_keys(target.read_text(), overrides))
+
+    def jvm_options(self) -> list[str]:
+        heap = [f"-Xms{CLUSTER_HEAP}", f"-Xmx{CLUSTER_HEAP}"]
+        return [*heap, *(o for o in super().jvm_options() if not o.startswith(("-Xms", "-Xmx")))]
+
+    def gossip_options(self, ctx: Context) -> list[str]:
+        return [f"-Dcassandra.ring_delay_ms={CLUSTER_RING_DELAY_MS}"]
+
+    def wait_for_previous(self, ctx: Context) -> None:
+        """Until the node before this one has joined, when this stack runs it."""
+        previous = self.previous
+        if previous is None or previous.external(ctx):
+            return
+        pidfile = ctx.paths.pidfile(previous.name)
+        deadline = time.monotonic() + previous.start_timeout
+        problem = previous.probe(ctx)
+        while problem is not None:
+            if process.running(pidfile) is None:
+                return  # not running: nothing to wait for (its own start will say why)
+            if time.monotonic() > deadline:
+                raise ServiceError(f"{previous.name} did not join the ring within "
+                                   f"{previous.start_timeout:.0f} s ({problem}): {self.name} "
+                                   "starts after it")
+            time.sleep(1.0)
+            problem = previous.probe(ctx)
+
+    def probe(self, ctx: Context) -> str | None:
+        """This node answers CQL and sees every node it knows NORMAL and connected.
+
+        The queries go to this node only (a pinned session): the virtual tables are each
+        node's own view.
+        """
+        try:
+            with cassandra_session(self.node_settings(ctx.settings), timeout=3,
+                                   pinned=True) as session:
+                return ring_problem(session, self.host)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            return f"CQL query failed: {_short(exc)}"
+
+
+def ring_problem(session: Session, host: str) -> str | None:
+    """None when ``host`` (the session's only host) is NORMAL and sees every node of its
+    gossip NORMAL, with an internode connection open to each peer (Up/Normal in nodetool's
+    words); else what it sees."""
+    # STATUS_WITH_PORT: a peer gossips only it (STATUS is Cassandra 3's, and
+    # storage_compatibility_mode NONE drops it).
+    gossip = {row.address: row.status_with_port or row.status or "" for row in
+              session.execute("SELECT address, status, status_with_port "
+                              "FROM system_views.gossip_info")}
+    links = {row.address: row.active_connections or 0 for row in
+             session.execute("SELECT address, active_connections "
+                             "FROM system_views.internode_outbound")}
+    if not gossip.get(host, "").startswith("NORMAL"):
+        return f"{host} is {gossip.get(host) or 'not in its own gossip'} (not joined yet)"
+    for peer, status in sorted(gossip.items()):
+        if not status.startswith("NORMAL"):
+            return f"{host} sees {peer} {status.split(',')[0] or 'without a status'}"
+        if peer != host and links.get(peer, 0) == 0:
+            return f"{host} has no connection to {peer}"
+    return None
+
+
 def cassandra_cluster(settings: Settings) -> list[Service]:
-    """The cluster topology's three Cassandra nodes on 127.0.0.1-3, in start order."""
-    raise ServiceError("the cluster topology is not built yet")
+    """The cluster topology's Cassandra nodes, one per CASSANDRA_HOSTS address (127.0.0.1-3),
+    in start order; the first is the seed."""
+    hosts = settings.cassandra_host_list
+    nodes: list[Service] = []
+    previous: CassandraNode | None = None
+    for index, host in enumerate(hosts, start=1):
+        previous = CassandraNode(index, host, hosts[0], previous)
+        nodes.append(previous)
+    return nodes

@@ -42,6 +42,8 @@ def test_cassandra_conf_comes_from_settings() -> None:
         "spark.cassandra.connection.host": "10.0.0.1,10.0.0.2",
         "spark.cassandra.connection.port": "9142",
         "spark.cassandra.connection.localDC": "dc2",
+        "spark.cassandra.output.consistency.level": "LOCAL_QUORUM",
+        "spark.cassandra.input.consistency.level": "LOCAL_QUORUM",
         "spark.cassandra.output.concurrent.writes": "16",
         "spark.cassandra.output.batch.grouping.key": "replica_set",
         "spark.cassandra.output.batch.size.bytes": "4096",
