@@ -167,3 +167,22 @@ def test_a_fresh_make_bench_document_keeps_the_previous_security_section() -> No
     fresh = DOC.replace("e\n", "e2\n")
     assert carry(previous, fresh) == splice(fresh, [TITLE, "", "measured", ""])
     assert carry(DOC, fresh) == fresh  # nothing to carry
+
+
+@pytest.mark.parametrize(("plain", "secure", "verdict"), [
+    ([100.0, 90.0], [80.0, 60.0], "secure slower in every timing"),
+    ([100.0, 90.0], [95.0, 60.0], "ranges overlap: within the noise"),
+    ([50.0], [60.0], "secure faster in every timing"),
+    ([50.0], [], "—"),
+])
+def test_a_verdict_only_when_the_ranges_do_not_overlap(plain: list[float], secure: list[float],
+                                                        verdict: str) -> None:
+    assert Row(MEASURES[0], plain=plain, secure=secure).verdict == verdict
+
+
+def test_no_cost_is_named_when_every_range_overlaps() -> None:
+    result = combine([run_result("plain", stream__read=[100.0, 40.0]),
+                      run_result("secure", stream__read=[50.0])], "2026-12-02T11:00:00+00:00")
+    text = "\n".join(section(result, generated_at="now", cores=2))
+    assert "The largest cost" not in text
+    assert "stayed within the spread" in text and "| ranges overlap: within the noise |" in text
