@@ -375,8 +375,7 @@ def save_and_write_section(settings: Settings, result: StageResult) -> Path:
     from bench.security_report import section, splice
 
     store.save(result, results_dir(settings))
-    lines = section(result, generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                    cores=os.cpu_count() or 0)
+    lines = section(result, cores=os.cpu_count() or 0)
     DOC.write_text(splice(DOC.read_text() if DOC.exists() else "", lines))
     return DOC
 

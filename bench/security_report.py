@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bench.report import format_value, table
 from bench.results import StageResult
@@ -119,15 +120,23 @@ def _largest_cost(rows: Sequence[Row]) -> Row | None:
     return min(measured, key=lambda r: r.ratio or 0.0) if measured else None
 
 
-def section(result: StageResult, *, generated_at: str, cores: int) -> list[str]:
+def measured_at(result: StageResult) -> str:
+    """When the run started, as the rest of the document writes times."""
+    try:
+        return datetime.fromisoformat(result.started_at).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return result.started_at
+
+
+def section(result: StageResult, *, cores: int) -> list[str]:
     """The section's lines, from ``make bench-secure``'s result and the machine it ran on."""
     rows = rows_of(result)
     runs = result.figure(RUNS_KEY)
     out = [
         TITLE,
         "",
-        f"Measured by `make bench-secure` (`python -m bench security`) on {generated_at}, apart "
-        "from the rest of this document. The same measurements ran on the plain stack "
+        f"Measured by `make bench-secure` (`python -m bench security`) on {measured_at(result)}, "
+        "apart from the rest of this document. The same measurements ran on the plain stack "
         "(`.stack`: Kafka PLAINTEXT, the registry over HTTP, Cassandra without TLS or login) "
         "and on a secure stack started for the run and stopped after it (`STACK_PROFILE="
         "secure`, a temporary `STACK_HOME`, ports 4xxxx: Kafka SASL_SSL with SCRAM-SHA-512 "
@@ -149,10 +158,11 @@ def section(result: StageResult, *, generated_at: str, cores: int) -> list[str]:
     tls = sorted({n.removeprefix(TLS_NOTE) for n in result.notes if n.startswith(TLS_NOTE)})
     if tls:
         out += ["What the secure hops negotiated:", "", *[f"- {line}" for line in tls], ""]
-    why = (f"Why: on this {cores}-core machine the encryption and decryption of every byte "
-           "(AES-GCM, once in the client and once in the service) runs on the same cores as "
-           "the broker, Cassandra and Spark, so its CPU competes with the stack's own work; "
-           "SCRAM costs only when a connection opens, and the clients keep theirs.")
+    why = (f"Where it costs, the reason is CPU: on this {cores}-core machine the encryption and "
+           "decryption of every byte (AES-GCM, once in the client and once in the service) "
+           "runs on the same cores as the broker, Cassandra and Spark, so its CPU competes "
+           "with the stack's own work; SCRAM costs only when a connection opens, and the "
+           "clients keep theirs.")
     largest = _largest_cost(rows)
     if largest is not None and largest.ratio is not None:
         why = (f"The largest cost is on \"{largest.measure.label}\": "
