@@ -132,3 +132,15 @@ def test_local_and_remote_masters_keep_their_own_sizing(tmp_path: Path) -> None:
     assert standalone_conf("spark://localhost:7077")["spark.driver.host"] == "127.0.0.1"
     conf = spark_conf(load_settings({"STACK_HOME": str(tmp_path)}), jars=[Path("/m2/a.jar")])
     assert not {"spark.executor.cores", "spark.executor.memory", "spark.driver.host"} & set(conf)
+
+
+def test_the_failover_reads_a_rerun_in_the_surviving_executors_log(tmp_path: Path) -> None:
+    from chaos.scenarios.cluster_worker_kill import _reran_tasks
+
+    stderr = tmp_path / "stderr"
+    stderr.write_text("INFO Executor: Running task 0.0 in stage 4.0 (TID 9)\n")
+    assert _reran_tasks(stderr) == 0
+    stderr.write_text("INFO Executor: Running task 2.1 in stage 7.0 (TID 31)\n"
+                      "INFO Executor: Running task 10.2 in stage 7.0 (TID 32)\n")
+    assert _reran_tasks(stderr) == 2  # attempts 1 and 2: they ran before, elsewhere
+    assert _reran_tasks(tmp_path / "absent") == 0
