@@ -187,3 +187,32 @@ def test_no_cost_is_named_when_every_range_overlaps() -> None:
     text = "\n".join(section(result, cores=2))
     assert "The largest cost" not in text
     assert "stayed within the spread" in text and "| ranges overlap: within the noise |" in text
+
+
+def test_the_secure_stack_is_stopped_when_a_run_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import security
+    from config.settings import Settings
+
+    calls: list[tuple[str, ...]] = []
+
+    def stack(env: dict[str, str], *args: str, which: str = "") -> None:
+        calls.append((env.get("STACK_PROFILE", "plain"), *args))
+
+    def failing_run(*_args: object) -> StageResult:
+        raise security.SecurityBenchError("the plain run exited 1")
+
+    monkeypatch.setattr(security, "stack_command", stack)
+    monkeypatch.setattr(security, "negotiated", lambda _settings: [])
+    monkeypatch.setattr(security, "measure_in_child", failing_run)
+    monkeypatch.setattr("config.settings.load_settings", lambda _env: Settings())
+    with pytest.raises(security.SecurityBenchError, match="plain run exited 1"):
+        security.run(Settings(), SecurityConfig())
+    assert [c[:2] for c in calls] == [("plain", "status"), ("secure", "up"), ("secure", "down")]
+
+
+def test_a_secure_shell_is_refused() -> None:
+    from bench import security
+    from config.settings import Settings
+
+    with pytest.raises(security.SecurityBenchError, match="plain profile"):
+        security.run(Settings(stack_profile="secure"), SecurityConfig())  # before any stack
