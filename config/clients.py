@@ -7,6 +7,7 @@ its client here, so security settings (TLS, SASL, basic auth) apply everywhere.
 from __future__ import annotations
 
 import ssl
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -20,10 +21,17 @@ if TYPE_CHECKING:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
 
-# The session's execution profile for the pipeline's own writes through the driver
-# (CASSANDRA_WRITE_CONSISTENCY): ``session.execute(..., execution_profile=WRITE_PROFILE)``.
-# The default profile reads at CASSANDRA_READ_CONSISTENCY.
-WRITE_PROFILE = "userstream_write"
+def consistency_level(name: str) -> int:
+    """The driver's value of a consistency level's name (CASSANDRA_*_CONSISTENCY)."""
+    from cassandra import ConsistencyLevel
+
+    return int(ConsistencyLevel.name_to_value[name])
+
+
+def write_consistency(settings: Settings) -> int:
+    """What the pipeline's own writes through the driver run at (CASSANDRA_WRITE_CONSISTENCY):
+    set it on the statement, e.g. ``prepared.consistency_level = write_consistency(s)``."""
+    return consistency_level(settings.cassandra_write_consistency)
 
 
 @contextmanager
@@ -33,15 +41,14 @@ def cassandra_session(
 ) -> Iterator[Session]:
     """A cassandra-driver session; the cluster is shut down on exit.
 
-    Requests run at CASSANDRA_READ_CONSISTENCY (WRITE_PROFILE: CASSANDRA_WRITE_CONSISTENCY);
-    LOCAL_QUORUM on the cluster topology's 3 replicas is 2 of them, so one node may be down.
-    ``pinned``: every request goes to the first host only (a node's own view, e.g. its
-    virtual tables), never to another coordinator.
+    Requests run at CASSANDRA_READ_CONSISTENCY unless a statement says otherwise
+    (:func:`write_consistency`); LOCAL_QUORUM on the cluster topology's 3 replicas is 2 of
+    them, so one node may be down. ``pinned``: every request goes to the first host only (a
+    node's own view, e.g. its virtual tables), never to another coordinator.
     """
     # Imported here: cassandra-driver takes ~0.5 s to import, which the producer never needs.
-    from cassandra import ConsistencyLevel
     from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.cluster import Cluster
     from cassandra.policies import (
         DCAwareRoundRobinPolicy,
         LoadBalancingPolicy,
@@ -57,31 +64,29 @@ def cassandra_session(
     if settings.cassandra_ssl_ca_location:
         ssl_context = ssl.create_default_context(cafile=settings.cassandra_ssl_ca_location)
     hosts = settings.cassandra_host_list[:1] if pinned else settings.cassandra_host_list
-
-    def profile(consistency: str) -> ExecutionProfile:
-        policy: LoadBalancingPolicy = (
-            WhiteListRoundRobinPolicy(hosts) if pinned
-            else DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc))
-        return ExecutionProfile(
-            load_balancing_policy=policy,
-            consistency_level=ConsistencyLevel.name_to_value[consistency],
-            request_timeout=max(timeout, 10.0))
-
+    policy: LoadBalancingPolicy = (
+        WhiteListRoundRobinPolicy(hosts) if pinned
+        else DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc))
     cluster = Cluster(
         hosts,
         port=settings.cassandra_port,
         auth_provider=auth,
         ssl_context=ssl_context,
-        execution_profiles={
-            EXEC_PROFILE_DEFAULT: profile(settings.cassandra_read_consistency),
-            WRITE_PROFILE: profile(settings.cassandra_write_consistency),
-        },
+        load_balancing_policy=policy,
         protocol_version=5,
         connect_timeout=timeout,
         control_connection_timeout=timeout,
     )
     try:
-        yield cluster.connect(keyspace)
+        session = cluster.connect(keyspace)
+        session.default_timeout = max(timeout, 10.0)
+        with warnings.catch_warnings():
+            # The driver would have execution profiles instead, but those refuse the
+            # session.row_factory its callers set (ops/reconcile, the console).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            session.default_consistency_level = consistency_level(
+                settings.cassandra_read_consistency)
+        yield session
     finally:
         cluster.shutdown()
 

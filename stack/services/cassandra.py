@@ -393,7 +393,7 @@ class CassandraNode(Cassandra):
             problem = previous.probe(ctx)
 
     def probe(self, ctx: Context) -> str | None:
-        """This node answers CQL and sees every node it knows NORMAL and connected.
+        """This node answers CQL, has joined the ring, and sees no node joining or leaving.
 
         The queries go to this node only (a pinned session): the virtual tables are each
         node's own view.
@@ -407,24 +407,22 @@ class CassandraNode(Cassandra):
 
 
 def ring_problem(session: Session, host: str) -> str | None:
-    """None when ``host`` (the session's only host) is NORMAL and sees every node of its
-    gossip NORMAL, with an internode connection open to each peer (Up/Normal in nodetool's
-    words); else what it sees."""
+    """None when ``host`` (the session's only host) is NORMAL in its own gossip and sees no
+    node joining, leaving or moving; else what it sees.
+
+    A peer that is down does not make this node unhealthy (LOCAL_QUORUM needs 2 of 3): the
+    node is Up/Normal, as nodetool would say of it.
+    """
     # STATUS_WITH_PORT: a peer gossips only it (STATUS is Cassandra 3's, and
     # storage_compatibility_mode NONE drops it).
     gossip = {row.address: row.status_with_port or row.status or "" for row in
               session.execute("SELECT address, status, status_with_port "
                               "FROM system_views.gossip_info")}
-    links = {row.address: row.active_connections or 0 for row in
-             session.execute("SELECT address, active_connections "
-                             "FROM system_views.internode_outbound")}
     if not gossip.get(host, "").startswith("NORMAL"):
         return f"{host} is {gossip.get(host) or 'not in its own gossip'} (not joined yet)"
     for peer, status in sorted(gossip.items()):
         if not status.startswith("NORMAL"):
             return f"{host} sees {peer} {status.split(',')[0] or 'without a status'}"
-        if peer != host and links.get(peer, 0) == 0:
-            return f"{host} has no connection to {peer}"
     return None
 
 
