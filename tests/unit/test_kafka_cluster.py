@@ -150,3 +150,23 @@ def test_stack_external_kafka_makes_every_node_external(tmp_path: Path) -> None:
 def test_the_single_topology_keeps_one_kafka(tmp_path: Path) -> None:
     settings = Settings(stack_home=str(tmp_path))
     assert [s.name for s in services_for(settings) if s.name.startswith("kafka")] == ["kafka"]
+
+
+# -- cluster-broker-kill's view of the partitions ------------------------------------------
+
+def test_the_failover_waits_on_the_partitions_and_names_the_last_state(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaos.scenario import ChaosError
+    from chaos.scenarios import cluster_broker_kill as scenario
+
+    shrunk = {0: scenario.PartitionState(2, (1, 2, 3), (2, 3)),
+              1: scenario.PartitionState(3, (1, 2, 3), (2, 3))}
+    monkeypatch.setattr(scenario, "partition_states", lambda settings, topic: shrunk)
+    settings = Settings()
+    _, seen = scenario.wait_partitions(
+        settings, "t", "broker 1 out", lambda s: all(1 not in p.isr for p in s.values()))
+    assert seen == shrunk
+    with pytest.raises(ChaosError, match=r"all in sync not seen within 0 s; last: "
+                                         r"p0 leader 2 isr \[2, 3\]; p1 leader 3 isr \[2, 3\]"):
+        scenario.wait_partitions(settings, "t", "all in sync",
+                                 lambda s: all(len(p.isr) == 3 for p in s.values()), timeout=0)
