@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from urllib.parse import urlparse
 
 import requests
 from confluent_kafka import KafkaException
 
 from config.clients import cassandra_session, kafka_admin
 from config.settings import Settings
-from config.topology import SPARK_MASTER_WEBUI_PORT
 from contract.catalog import Contract, load_contracts
+from stack.services.base import ServiceError
+from stack.services.spark_cluster import master_address
 
 TIMEOUT_S = 5.0
 
@@ -67,14 +67,12 @@ def cassandra_lines(settings: Settings) -> list[str]:
     return lines
 
 
-def spark_master_json_url(settings: Settings) -> str:
-    host = urlparse(settings.spark_master).hostname or "127.0.0.1"
-    return f"http://{host}:{SPARK_MASTER_WEBUI_PORT}/json/"
-
-
 def spark_lines(settings: Settings, url: str | None = None,
                 get: Callable[..., requests.Response] = requests.get) -> list[str]:
-    url = url or spark_master_json_url(settings)
+    try:
+        url = url or master_address(settings).json_url
+    except ServiceError as exc:
+        return [f"spark: {exc}"]
     try:
         body = get(url, timeout=TIMEOUT_S).json()
     except (requests.RequestException, ValueError) as exc:

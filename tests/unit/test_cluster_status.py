@@ -7,7 +7,8 @@ from typing import Any
 import requests
 
 from config.settings import load_settings
-from stack.cluster_status import partition_lines, spark_lines, spark_master_json_url
+from stack.cluster_status import partition_lines, spark_lines
+from stack.services.spark_cluster import master_address
 
 
 def test_a_short_isr_is_named() -> None:
@@ -28,7 +29,7 @@ class _Answer:
 
 def test_spark_workers_and_apps_from_the_masters_json() -> None:
     settings = load_settings({"STACK_TOPOLOGY": "cluster", "STACK_HOME": "/nonexistent"})
-    assert spark_master_json_url(settings) == "http://127.0.0.1:8090/json/"
+    assert master_address(settings).json_url == "http://127.0.0.1:8090/json/"
     body = {"url": "spark://127.0.0.1:7077", "status": "ALIVE",
             "workers": [{"host": "127.0.0.1", "port": 40001, "state": "ALIVE", "cores": 1,
                          "coresused": 1, "memory": 1024, "memoryused": 768},
@@ -43,7 +44,9 @@ def test_spark_workers_and_apps_from_the_masters_json() -> None:
 
 
 def test_a_master_that_does_not_answer_is_a_line() -> None:
-    settings = load_settings({"STACK_HOME": "/nonexistent"})
+    settings = load_settings({"STACK_TOPOLOGY": "cluster", "STACK_HOME": "/nonexistent"})
+    assert "is not one standalone master" in spark_lines(
+        load_settings({"STACK_HOME": "/nonexistent"}))[0]
 
     def refuse(url: str, timeout: float) -> Any:
         raise requests.ConnectionError("refused")
