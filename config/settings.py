@@ -129,6 +129,7 @@ class Settings:
     # (python -m stack spark ...); a deployment of its own sets them.
     spark_jars: str = ""
     spark_java_home: str = ""
+    # default: <STACK_HOME>/checkpoints (load_settings fills it from STACK_HOME)
     spark_checkpoint_dir: str = str(PROJECT_ROOT / ".stack" / "checkpoints")
     stream_trigger_seconds: int = 2  # p95 latency ~ trigger + one batch (docs/performance.md)
     stream_max_offsets_per_trigger: int = 100_000
@@ -409,6 +410,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *,
             check_stamp(home, environ.get("STACK_PROFILE") or "plain")
             topology.check_stamp(home, environ.get("STACK_TOPOLOGY") or "single")
         environ = profile_environment(topology.topology_environment(environ), home)
+        if environ.get("STACK_HOME") and not environ.get("SPARK_CHECKPOINT_DIR"):
+            # A stack of its own keeps its own checkpoints (one stack's offsets are not
+            # another's), in the directory every Spark worker of this machine shares.
+            environ = {**environ, "SPARK_CHECKPOINT_DIR": str(home / "checkpoints")}
     except (ProfileMismatch, topology.TopologyMismatch) as exc:
         raise SettingsError(str(exc)) from None
     values: dict[str, object] = {}
