@@ -5,7 +5,9 @@ In the secure profile (config/profile.py) clients reach it on a SASL_SSL listene
 SCRAM-SHA-512; the controller listener is mutual TLS; the StandardAuthorizer allows nothing
 an ACL does not (schematool/kafka_acls.py). The SCRAM users are written into the metadata
 log when the storage is formatted, their passwords through a java @argfile (mode 0600,
-deleted at once), so that no password is ever in a process's arguments.
+deleted at once), so that no password is ever in a process's arguments. The cluster's
+nodes do the same, each with the one ``kafka`` certificate: brokers talk SASL_SSL as admin,
+controllers mutual TLS.
 """
 
 from __future__ import annotations
