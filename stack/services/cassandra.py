@@ -406,9 +406,15 @@ class CassandraNode(Cassandra):
             return f"CQL query failed: {_short(exc)}"
 
 
+# A peer's gossip status while it takes or gives up tokens: a node may not join then.
+# Another status is no obstacle: NORMAL, shutdown (stopped), LEFT (decommissioned), none
+# (not heard of since this node started: down, or a whole ring starting one by one).
+MOVING_STATES = ("BOOT", "LEAVING", "MOVING", "removing")
+
+
 def ring_problem(session: Session, host: str) -> str | None:
     """None when ``host`` (the session's only host) is NORMAL in its own gossip and sees no
-    node joining, leaving or moving; else what it sees.
+    node joining, leaving or moving (:data:`MOVING_STATES`); else what it sees.
 
     A peer that is down does not make this node unhealthy (LOCAL_QUORUM needs 2 of 3): the
     node is Up/Normal, as nodetool would say of it.
@@ -421,8 +427,8 @@ def ring_problem(session: Session, host: str) -> str | None:
     if not gossip.get(host, "").startswith("NORMAL"):
         return f"{host} is {gossip.get(host) or 'not in its own gossip'} (not joined yet)"
     for peer, status in sorted(gossip.items()):
-        if not status.startswith("NORMAL"):
-            return f"{host} sees {peer} {status.split(',')[0] or 'without a status'}"
+        if status.startswith(MOVING_STATES):
+            return f"{host} sees {peer} {status.split(',')[0]}"
     return None
 
 

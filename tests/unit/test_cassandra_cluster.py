@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from stack.services.cassandra import (
     CassandraNode,
     cassandra_cluster,
     replace_top_level_keys,
+    ring_problem,
 )
 from streaming.session import cassandra_spark_conf, driver_profile
 
@@ -178,3 +180,31 @@ def test_the_driver_session_reads_and_writes_at_the_settings_levels(
     assert write_consistency(settings) == ConsistencyLevel.EACH_QUORUM
     assert made["hosts"] == ["127.0.0.1"]  # pinned: the first host only
     assert isinstance(made["load_balancing_policy"], WhiteListRoundRobinPolicy)
+
+
+class _GossipSession:
+    """Answers system_views.gossip_info with the given statuses."""
+
+    def __init__(self, statuses: dict[str, str | None]) -> None:
+        self.statuses = statuses
+
+    def execute(self, query: str) -> list[Any]:
+        assert "system_views.gossip_info" in query
+        return [SimpleNamespace(address=a, status=None, status_with_port=s)
+                for a, s in self.statuses.items()]
+
+
+@pytest.mark.parametrize(("statuses", "problem"), [
+    ({"127.0.0.1": "NORMAL,1", "127.0.0.2": "NORMAL,2"}, None),
+    # A peer down, stopped or not heard of since this node started: this node is still UN.
+    ({"127.0.0.1": "NORMAL,1", "127.0.0.2": "shutdown,true", "127.0.0.3": None}, None),
+    ({"127.0.0.1": "BOOT,1"}, "127.0.0.1 is BOOT,1 (not joined yet)"),
+    ({"127.0.0.2": "NORMAL,2"}, "127.0.0.1 is not in its own gossip (not joined yet)"),
+    # A node must not join while another takes tokens.
+    ({"127.0.0.1": "NORMAL,1", "127.0.0.2": "BOOT,2"}, "127.0.0.1 sees 127.0.0.2 BOOT"),
+])
+def test_a_node_is_healthy_when_normal_and_no_peer_moves(
+    statuses: dict[str, str | None], problem: str | None
+) -> None:
+    session: Any = _GossipSession(statuses)
+    assert ring_problem(session, "127.0.0.1") == problem
