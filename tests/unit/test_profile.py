@@ -1,4 +1,4 @@
-"""The secure profile's defaults, credentials and stamp (config/profile.py, config/credentials.py)."""
+"""The secure profile: its defaults, credentials and stamp (config/profile, credentials)."""
 
 from __future__ import annotations
 
