@@ -22,12 +22,12 @@ Cassandra's superuser ``userstream_superuser`` only creates the other roles; the
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.private_file import write_private
 from config.settings import Secret
 
 ROLES = ("admin", "producer", "stream")
@@ -48,7 +48,6 @@ USERS: Mapping[str, tuple[str, ...]] = {
 }
 FILE_NAME = "credentials.json"
 DIR_MODE = 0o700
-FILE_MODE = 0o600
 
 
 class CredentialsError(RuntimeError):
@@ -147,10 +146,5 @@ def ensure(stack_home: Path) -> StackCredentials:
     path.parent.chmod(DIR_MODE)
     text = json.dumps({service: {user: secret.reveal() for user, secret in users.items()}
                        for service, users in creds.passwords.items()}, indent=1)
-    partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    partial.replace(path)
+    write_private(path, text)
     return creds

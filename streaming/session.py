@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 from py4j.java_gateway import java_import
 from pyspark.sql import SparkSession
 
+from config.private_file import write_private
 from config.settings import Settings
 
 # No string or bytes field can be longer than the Kafka record that carries it (1 MiB by
@@ -133,7 +134,6 @@ CONNECTOR_DRIVER_DEFAULTS: Mapping[str, object] = MappingProxyType({
     # Driver threads must not keep an executor's JVM alive.
     "advanced.netty.daemon": True,
 })
-PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 
 
@@ -221,13 +221,7 @@ def write_driver_profile(settings: Settings, *, hosts: Sequence[str] | None = No
     text = json.dumps(driver_profile(settings, truststore, hosts=hosts), indent=1)
     target.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     target.parent.chmod(PRIVATE_DIR_MODE)
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "w") as out:
-        out.write(text + "\n")
-    partial.replace(target)
-    return target
+    return write_private(target, text + "\n")
 
 
 def pem_truststore(ca_pem: Path, store: Path) -> Path:

@@ -13,7 +13,6 @@ controllers mutual TLS.
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 import uuid
 from collections.abc import Mapping, Sequence
@@ -23,6 +22,7 @@ from string import Template
 from confluent_kafka.admin import AdminClient
 
 from config import credentials
+from config.private_file import write_private
 from config.settings import Secret, Settings
 from config.topology import KafkaNode, kafka_nodes
 from stack import maven
@@ -33,7 +33,6 @@ from stack.tls import TlsPaths
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 # The broker's own user on its SASL_SSL listener: a super user.
 INTER_BROKER_USER = credentials.KAFKA_USERS["admin"]
-PRIVATE_MODE = 0o600
 # The cluster topology's one cluster id, under <STACK_HOME>/data: every node is formatted with it.
 CLUSTER_ID_FILE = "kafka-cluster.id"
 
@@ -105,18 +104,6 @@ def argfile_text(args: Sequence[str]) -> str:
         return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     return "".join(quoted(a) + "\n" for a in args)
-
-
-def write_private(path: Path, text: str) -> Path:
-    """Write ``text`` with mode 0600 from its first byte, replacing ``path`` whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    partial.replace(path)
-    return path
 
 
 def random_cluster_id() -> str:

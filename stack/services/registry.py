@@ -16,13 +16,13 @@ profile; it asks for no credentials.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from string import Template
 
 import requests
 
 from config import credentials
+from config.private_file import write_private
 from stack import maven
 from stack.java import find_java
 from stack.services.base import (
@@ -39,24 +39,12 @@ from stack.tls import TlsPaths
 # Quarkus' embedded realm: the digests are of "user:realm:password"; its name is fixed when
 # the distribution is built (quarkus.security.users.embedded.realm-name).
 REALM = "Quarkus"
-DIGEST = "sha512"  # quarkus.security.users.embedded.algorithm=digest-sha-512
-SECRET_FILE_MODE = 0o600
+DIGEST = "sha512"
 
 
 def password_digest(user: str, password: str, realm: str = REALM) -> str:
     """What Quarkus' embedded realm compares a basic-auth password with (hex)."""
     return hashlib.new(DIGEST, f"{user}:{realm}:{password}".encode()).hexdigest()
-
-
-def write_private(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` readable by its owner only, from the first byte on."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    partial.replace(target)
 
 
 def secure_properties(ctx: Context, port: int) -> str:
