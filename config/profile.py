@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from config import credentials
+from config.stamp import Stamp
 
 if TYPE_CHECKING:  # config.settings imports this module inside load_settings
     from config.settings import Settings
 
 PROFILES = ("plain", "secure")
-STAMP_FILE = "profile"
 CA_FILE = Path("tls") / "ca.pem"  # stack.tls writes it; the one CA every client trusts
 SECURE_REGISTRY_URL = "https://localhost:8081/apis/ccompat/v7"
 
@@ -96,30 +96,6 @@ def as_role(settings: Settings, role: str) -> Settings:
     )
 
 
-def stamp_of(stack_home: Path) -> str | None:
-    """The profile the stack's data under ``stack_home`` was made with; None: no data yet.
-
-    Data from before profiles existed (no stamp) is plain.
-    """
-    stamp = stack_home / STAMP_FILE
-    if stamp.is_file():
-        return stamp.read_text().strip() or None
-    return "plain" if (stack_home / "data").is_dir() else None
-
-
-def write_stamp(stack_home: Path, profile: str) -> None:
-    stack_home.mkdir(parents=True, exist_ok=True)
-    (stack_home / STAMP_FILE).write_text(profile + "\n")
-
-
-def check_stamp(stack_home: Path, profile: str) -> None:
-    """Refuse a command whose profile is not the one the stack's data was made with."""
-    made = stamp_of(stack_home)
-    if made is None or made == profile:
-        return
-    raise ProfileMismatch(
-        f"the stack in {stack_home} runs the {made} profile, this command the {profile} one "
-        f"(STACK_PROFILE): run it with PROFILE={made} (make <target> PROFILE={made}); to "
-        f"switch the stack to {profile}, `make down PROFILE={made}` then `make clean` "
-        "(deletes its data), or give the other profile a STACK_HOME and ports of its own"
-    )
+# The profile the stack's data was made for (config/stamp.py).
+STAMP = Stamp("profile", "plain", "PROFILE", "a STACK_HOME and ports of its own")
+stamp_of, write_stamp, check_stamp = STAMP.of, STAMP.write, STAMP.check

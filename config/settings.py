@@ -402,6 +402,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *,
     # Inner: config.profile reads the credentials, which are Secrets of this module.
     from config import topology
     from config.profile import ProfileMismatch, check_stamp, profile_environment
+    from config.stamp import StampMismatch
 
     environ = os.environ if environ is None else environ
     home = Path(environ.get("STACK_HOME") or Settings.stack_home)
@@ -414,7 +415,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *,
             # A stack of its own keeps its own checkpoints (one stack's offsets are not
             # another's), in the directory every Spark worker of this machine shares.
             environ = {**environ, "SPARK_CHECKPOINT_DIR": str(home / "checkpoints")}
-    except (ProfileMismatch, topology.TopologyMismatch) as exc:
+    except (ProfileMismatch, StampMismatch) as exc:
         raise SettingsError(str(exc)) from None
     values: dict[str, object] = {}
     for f in fields(Settings):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+
+from config.stamp import Stamp
 
 TOPOLOGIES = ("single", "cluster")
-STAMP_FILE = "topology"
 
 # Three brokers, each with its controller on port + 1: 9092/9093, 9192/9193, 9292/9293.
 CLUSTER_KAFKA_PORTS = (9092, 9192, 9292)
@@ -25,10 +25,6 @@ SPARK_MASTER_HOST = "127.0.0.1"
 SPARK_MASTER_PORT = 7077
 SPARK_MASTER_WEBUI_PORT = 8090  # Spark's default 8080 is Airflow's
 CLUSTER_SPARK_WORKERS = 2
-
-
-class TopologyMismatch(ValueError):
-    """This command's topology is not the one the stack's data was made with."""
 
 
 @dataclass(frozen=True)
@@ -70,30 +66,6 @@ def kafka_nodes(bootstrap_servers: str) -> list[KafkaNode]:
     return nodes
 
 
-def stamp_of(stack_home: Path) -> str | None:
-    """The topology the stack's data under ``stack_home`` was made with; None: no data yet.
-
-    Data from before topologies existed (no stamp) is single.
-    """
-    stamp = stack_home / STAMP_FILE
-    if stamp.is_file():
-        return stamp.read_text().strip() or None
-    return "single" if (stack_home / "data").is_dir() else None
-
-
-def write_stamp(stack_home: Path, topology: str) -> None:
-    stack_home.mkdir(parents=True, exist_ok=True)
-    (stack_home / STAMP_FILE).write_text(topology + "\n")
-
-
-def check_stamp(stack_home: Path, topology: str) -> None:
-    """Refuse a command whose topology is not the one the stack's data was made with."""
-    made = stamp_of(stack_home)
-    if made is None or made == topology:
-        return
-    raise TopologyMismatch(
-        f"the stack in {stack_home} runs the {made} topology, this command the {topology} one "
-        f"(STACK_TOPOLOGY): run it with TOPOLOGY={made} (make <target> TOPOLOGY={made}); to "
-        f"switch the stack to {topology}, `make down TOPOLOGY={made}` then `make clean` "
-        "(deletes its data), or give the other topology a STACK_HOME of its own"
-    )
+# The topology the stack's data was made for (config/stamp.py).
+STAMP = Stamp("topology", "single", "TOPOLOGY", "a STACK_HOME of its own")
+stamp_of, write_stamp, check_stamp = STAMP.of, STAMP.write, STAMP.check
