@@ -94,7 +94,10 @@ def test_a_node_killed_under_quorum_writes_catches_up_by_hints(ring: Context) ->
         killed = faults.kill9(ring, victim.name)
         wait_until(lambda: writer.acked_between(killed, time.monotonic()) >= 500, timeout=60,
                    message="500 quorum writes with the node down")
-        assert node_kill.pending_hints(settings, survivors, victim) > 0
+        # Hints are buffered in memory and flushed to files every hints_flush_period (10 s);
+        # the virtual table lists files, so wait for the first flush.
+        wait_until(lambda: node_kill.pending_hints(settings, survivors, victim) > 0,
+                   timeout=60, message="the others hold hint files for the killed node")
         back = faults.restart(ring, victim.name)
         during = writer.acked_between(killed, back)
         print(f"{victim.name} down {back - killed:.0f} s, {during} writes acked meanwhile")
