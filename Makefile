@@ -188,7 +188,7 @@ endif
 
 # ---------------------------------------------------------------- benchmarks
 .PHONY: bench
-bench: prereqs $(STAMP) ## All benchmarks beside their limits (~16 min, stack up), writes docs/performance.md
+bench: prereqs $(STAMP) ## All benchmarks beside their limits (~16 min, stack up), writes docs/performance.md (keeps bench-secure's and bench-cluster's sections: run those apart)
 	$(PY) -m bench all
 
 .PHONY: bench-produce
@@ -206,6 +206,10 @@ bench-durability: $(STAMP) ## The connector's write rate under each Cassandra co
 .PHONY: bench-secure
 bench-secure: $(STAMP) ## The cost of TLS/SASL: plain vs a secure stack of its own (ports 4xxxx), interleaved (~10 min, stack up)
 	$(PY) -m bench security
+
+.PHONY: bench-cluster
+bench-cluster: $(STAMP) ## Scaling: end to end with 1 vs 2 Spark workers, 3 vs 6 partitions, interleaved (~25 min, make up TOPOLOGY=cluster); its own section of docs/performance.md
+	STACK_TOPOLOGY=cluster $(PY) -m bench cluster
 
 .PHONY: bench-tools
 bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 min, crates.io)

@@ -6,6 +6,9 @@
     python -m bench e2e       [--seconds S] [--rate R]
     python -m bench all                          # make bench: every stage, then the report
     python -m bench security  [--rounds N]       # make bench-secure: plain vs secure profile
+    python -m bench cluster   [--rounds N] [--add] [--report]
+                                                 # make bench-cluster: 1 vs 2 workers, 3 vs 6
+                                                 # partitions on the cluster topology
     python -m bench report                       # re-render docs/performance.md from results
 
 Needs the stack up (``make up``). Each stage works in a sandbox topic, subject and keyspace
@@ -23,6 +26,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 
 
 def _env_float(name: str) -> float | None:
@@ -57,6 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
         "security", help="the cost of TLS and SASL: the same runs on the plain stack and on "
         "a secure one of its own, interleaved; writes its section of docs/performance.md")
     security.add_argument("--rounds", type=int, default=2, help="plain+secure runs (default 2)")
+    cluster = commands.add_parser(
+        "cluster", help="the scaling figure on the cluster topology: end to end with 1 vs 2 "
+        "Spark workers and 3 vs 6 partitions, interleaved; writes its section of "
+        "docs/performance.md")
+    cluster.add_argument("--rounds", type=int, default=2, help="runs of each variant (default 2)")
+    cluster.add_argument("--add", action="store_true",
+                         help="keep the saved runs and add these rounds to them")
+    cluster.add_argument("--seconds", type=float, default=30.0,
+                         help="load of each run, after its warm-up (default 30)")
+    cluster.add_argument("--report", action="store_true",
+                         help="no runs: write the section from the saved result")
+    cluster.add_argument("--reconcile", action="store_true",
+                         help="read every record back from Cassandra (doubles a run)")
     commands.add_parser("all", help="every stage, then docs/performance.md and its plots")
     commands.add_parser("report", help="render docs/performance.md from the saved results")
     return parser
@@ -93,6 +110,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"wrote {secure_bench.save_and_write_section(settings, result)}")
+        return 0
+    if args.command == "cluster":
+        from bench import cluster as scaling
+        from bench import results as store
+        from config.settings import Settings
+
+        config = scaling.ClusterConfig(rounds=args.rounds, add=args.add, load_s=args.seconds,
+                                       reconcile=args.reconcile)
+        try:
+            result = (store.load(runner.results_dir(settings), scaling.STAGE) if args.report
+                      else scaling.run(settings, config, runner.results_dir(settings),
+                                       runner.work_dir(settings)))
+        except (scaling.ClusterBenchError, store.ResultError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        # The single topology's results are in the default STACK_HOME's.
+        single = runner.results_dir(replace(settings, stack_home=Settings.stack_home))
+        print(f"wrote {scaling.write_section(result, runner.DOC, runner.PLOTS_DIR, single)}")
         return 0
     machine_file = runner.results_dir(settings) / "machine.json"
     if args.command == "all":

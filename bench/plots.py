@@ -152,6 +152,34 @@ def e2e_memory_plot(result: StageResult, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def scaling_plot(bars: Sequence[tuple[str, Sequence[float]]],
+                 reference: tuple[str, float] | None, path: Path) -> Path | None:
+    """Each variant's best run (bar), every run (dots), and a reference figure (a line):
+    make bench-cluster's variants beside the single topology."""
+    bars = [(label, runs) for label, runs in bars if runs]
+    if not bars:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    xs = list(range(len(bars)))
+    tops = [max(runs) for _, runs in bars]
+    ax.bar(xs, tops, width=0.6, color="#3b7dd8", label="best run")
+    for x, (_, runs) in zip(xs, bars, strict=True):
+        ax.plot([x] * len(runs), runs, "o", color="#d8773b", markersize=4,
+                label="each run" if x == 0 else None)
+        ax.text(x, max(runs), f"{max(runs):,.0f}\n", ha="center", va="bottom", fontsize=8)
+    if reference is not None:
+        ax.axhline(reference[1], color="#555555", linestyle="--", linewidth=1,
+                   label=f"{reference[0]}: {reference[1]:,.0f}")
+    ax.set_xticks(xs, [label for label, _ in bars], fontsize=8)
+    ax.set_ylim(0, max([*tops, reference[1] if reference else 0]) * 1.3)
+    ax.set_ylabel("end to end, records/s")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)

@@ -78,6 +78,45 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def section_bounds(lines: Sequence[str], title: str) -> tuple[int, int] | None:
+    """Where the section ``title`` (a "## " line) starts and ends in ``lines``, if there."""
+    if title not in lines:
+        return None
+    start = list(lines).index(title)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+               len(lines))
+    return start, end
+
+
+def splice(document: str, title: str, lines: Sequence[str]) -> str:
+    """``document`` with its section ``title`` replaced by ``lines`` (else added before the
+    "Reproduce" section, else at the end); every other line kept as it was. How the
+    sections measured apart from ``make bench`` (bench-secure, bench-cluster) get in."""
+    old = document.splitlines()
+    new = list(lines)
+    while new and not new[-1]:
+        new.pop()
+    bounds = section_bounds(old, title)
+    if bounds is not None:
+        start, end = bounds
+    else:
+        start = end = next((i for i, line in enumerate(old) if line == "## Reproduce"),
+                           len(old))
+    tail = old[end:]
+    text = "\n".join([*old[:start], *new, *([""] if tail else []), *tail])
+    return text + "\n" if document.endswith("\n") or not tail else text
+
+
+def carry(previous: str, document: str, title: str) -> str:
+    """``document`` (a fresh ``make bench`` rendering) with the section ``title`` that
+    ``previous`` had, if any: ``make bench`` does not measure it, and must not drop it."""
+    old = previous.splitlines()
+    bounds = section_bounds(old, title)
+    if bounds is None:
+        return document
+    return splice(document, title, old[bounds[0]:bounds[1]])
+
+
 def render(
     *,
     generated_at: str,

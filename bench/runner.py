@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cassandra_limit, durability, e2e, plots, produce, security_report, stream
+from bench import (
+    cassandra_limit,
+    cluster_report,
+    durability,
+    e2e,
+    plots,
+    produce,
+    security_report,
+    stream,
+)
 from bench import results as store
 from bench.comparisons import comparisons, latency_budget
 from bench.narrative import commands, sections
@@ -156,8 +165,9 @@ def write_report(results: dict[str, StageResult], machine: dict[str, str]) -> Pa
         machine=machine, results=results, comparisons=rows,
         sections=sections(results, rows), plots=made, commands=commands(),
     )
-    if DOC.exists():  # make bench-secure's section: make bench does not measure it
-        text = security_report.carry(DOC.read_text(), text)
+    if DOC.exists():  # make bench-secure's and bench-cluster's: make bench measures neither
+        previous = DOC.read_text()
+        text = cluster_report.carry(previous, security_report.carry(previous, text))
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text)
     return DOC

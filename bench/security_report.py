@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bench import report
 from bench.report import format_value, table
 from bench.results import StageResult
 from bench.stats import best
@@ -183,28 +184,10 @@ def section(result: StageResult, *, cores: int) -> list[str]:
 def splice(document: str, lines: Sequence[str]) -> str:
     """``document`` with its security section replaced by ``lines`` (else added before the
     "Reproduce" section, else at the end); every other line kept as it was."""
-    old = document.splitlines()
-    new = list(lines)
-    while new and not new[-1]:
-        new.pop()
-    if TITLE in old:
-        start = old.index(TITLE)
-        end = next((i for i in range(start + 1, len(old)) if old[i].startswith("## ")),
-                   len(old))
-    else:
-        start = end = next((i for i, line in enumerate(old) if line == "## Reproduce"),
-                           len(old))
-    tail = old[end:]
-    text = "\n".join([*old[:start], *new, *([""] if tail else []), *tail])
-    return text + "\n" if document.endswith("\n") or not tail else text
+    return report.splice(document, TITLE, lines)
 
 
 def carry(previous: str, document: str) -> str:
     """``document`` (a fresh ``make bench`` rendering) with the security section that
     ``previous`` had, if any: ``make bench`` does not measure it, and must not drop it."""
-    old = previous.splitlines()
-    if TITLE not in old:
-        return document
-    start = old.index(TITLE)
-    end = next((i for i in range(start + 1, len(old)) if old[i].startswith("## ")), len(old))
-    return splice(document, old[start:end])
+    return report.carry(previous, document, TITLE)
