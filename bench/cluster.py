@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 STAGE = "cluster"
 PLOT_NAME = "cluster-scaling.png"
 CPU_PREFIX = "e2e.cpu."
+CPU_PER_RECORD_PREFIX = "e2e.cpu_per_record."
 
 
 class ClusterBenchError(RuntimeError):
@@ -124,6 +125,8 @@ def record(result: StageResult, variant: Variant, run: StageResult, workers_used
     for figure in run.figures:
         if figure.key.startswith(CPU_PREFIX):
             put(f"cpu:{figure.label.split(': ', 1)[1]}", figure.value)
+        elif figure.key.startswith(CPU_PER_RECORD_PREFIX):
+            put(f"us_per_record:{figure.label.split(': ', 1)[1]}", figure.value)
     put("workers_used", float(workers_used))
     backlog = run.figure("e2e.backlog")
     if backlog is not None:

@@ -22,6 +22,7 @@ from bench.stats import best
 TITLE = ("## Scaling: the cluster topology, 1 vs 2 Spark workers, 3 vs 6 partitions "
          "(`make bench-cluster`)")
 MACHINE = "whole machine"  # bench.monitor.MACHINE, as the e2e stage names it
+OTHER = "other processes (Airflow, other people's work)"
 PLACEMENT_NOTE = "placement: "  # notes starting so say where a run's executors ran
 
 
@@ -130,9 +131,10 @@ def stage_of(group: str) -> str:
             "registry": "schema registry", MACHINE: MACHINE}.get(group, group)
 
 
-def stage_cores(result: StageResult, variant: Variant) -> dict[str, list[float]]:
-    """Per stage, the cores it kept busy in each run of ``variant`` (its groups summed)."""
-    prefix = series_key(variant, "cpu:")
+def by_stage(result: StageResult, variant: Variant, measure: str) -> dict[str, list[float]]:
+    """Per stage, ``measure`` (``cpu`` cores, ``us_per_record``) in each run of ``variant``,
+    its process groups summed; :data:`OTHER` is the machine's rest (not the pipeline's)."""
+    prefix = series_key(variant, f"{measure}:")
     per_group = {k.removeprefix(prefix): v for k, v in result.series.items()
                  if k.startswith(prefix)}
     runs = max((len(v) for v in per_group.values()), default=0)
@@ -141,7 +143,31 @@ def stage_cores(result: StageResult, variant: Variant) -> dict[str, list[float]]
         totals = stages.setdefault(stage_of(group), [0.0] * runs)
         for i, value in enumerate(values):
             totals[i] += value
+    if MACHINE in stages:
+        ours = [sum(v[i] for s, v in stages.items() if s != MACHINE) for i in range(runs)]
+        stages[OTHER] = [max(0.0, m - o) for m, o in zip(stages[MACHINE], ours, strict=True)]
     return stages
+
+
+def stage_cores(result: StageResult, variant: Variant) -> dict[str, list[float]]:
+    """Per stage, the cores it kept busy during the load in each run of ``variant``."""
+    return by_stage(result, variant, "cpu")
+
+
+def cpu_per_record(result: StageResult,
+                   variants: Sequence[Variant] = VARIANTS) -> dict[str, float]:
+    """Per stage, the mean CPU µs a record cost it over the runs of ``variants`` (CPU from
+    the load's start until the job had taken every record, over the records)."""
+    costs: dict[str, list[float]] = {}
+    for v in variants:
+        for stage, values in by_stage(result, v, "us_per_record").items():
+            costs.setdefault(stage, []).extend(values)
+    return {s: m for s, c in costs.items() if (m := mean(c)) is not None}
+
+
+def pipeline_cost(costs: Mapping[str, float]) -> float:
+    """CPU µs a record costs the whole pipeline (not the machine's other processes)."""
+    return sum(c for s, c in costs.items() if s not in (MACHINE, OTHER))
 
 
 def variant_rows(result: StageResult, cores: int) -> list[list[str]]:
@@ -150,9 +176,11 @@ def variant_rows(result: StageResult, cores: int) -> list[list[str]]:
         rates = result.series.get(series_key(variant, "throughput"), [])
         if not rates:
             continue
-        busy = mean(stage_cores(result, variant).get(MACHINE, []))
+        cores_of = stage_cores(result, variant)
+        busy = mean(cores_of.get(MACHINE, []))
+        other = mean(cores_of.get(OTHER, []))
+        cost = pipeline_cost(cpu_per_record(result, [variant]))
         produced = mean(result.series.get(series_key(variant, "produce_rate"), []))
-        taken = mean(result.series.get(series_key(variant, "stream_rate"), []))
         placed = sorted({int(n) for n in result.series.get(series_key(variant, "workers_used"),
                                                           [])})
         body.append([
@@ -161,41 +189,27 @@ def variant_rows(result: StageResult, cores: int) -> list[list[str]]:
             format_value(best(rates), "records/s"), format_value(min(rates), "records/s"),
             f"{spread(rates):.0%}", str(len(rates)),
             "—" if produced is None else format_value(produced, "records/s"),
-            "—" if taken is None else format_value(taken, "rows/s"),
-            "—" if busy is None else f"{busy:.2f} of {cores}",
-            "—" if not busy else format_value(best(rates) / busy, "records/s"),
+            "—" if busy is None else f"{busy:.2f} of {cores}"
+            + ("" if other is None else f" ({other:.2f} not the pipeline's)"),
+            "—" if not cost else format_value(1e6 / cost, "records/s"),
         ])
     return body
 
 
 def cpu_rows(result: StageResult) -> list[list[str]]:
-    """Per stage: mean cores busy under each variant, and its CPU per record."""
+    """Per stage: mean cores busy during the load under each variant, its CPU per record."""
     measured = [v for v in VARIANTS if result.series.get(series_key(v, "throughput"))]
     per_variant = {v: stage_cores(result, v) for v in measured}
+    costs = cpu_per_record(result)
     stages = sorted({s for cores in per_variant.values() for s in cores},
-                    key=lambda s: (s == MACHINE, s))
+                    key=lambda s: (s in (OTHER, MACHINE), s == MACHINE, -costs.get(s, 0.0)))
     body = []
     for stage in stages:
-        cells, per_record = [], []
-        for v in measured:
-            values = per_variant[v].get(stage, [])
-            rates = result.series[series_key(v, "throughput")]
-            cells.append("—" if not values else f"{mean(values):.2f}")
-            per_record += [c / r * 1e6 for c, r in zip(values, rates, strict=False) if r]
-        us = mean(per_record)
+        cells = [f"{mean(values):.2f}" if (values := per_variant[v].get(stage)) else "—"
+                 for v in measured]
+        us = costs.get(stage)
         body.append([stage, *cells, "—" if us is None else f"{us:,.0f} µs"])
     return body
-
-
-def cpu_per_record(result: StageResult) -> dict[str, float]:
-    """Mean CPU µs a record costs each stage, over every run."""
-    costs: dict[str, list[float]] = {}
-    for v in VARIANTS:
-        rates = result.series.get(series_key(v, "throughput"), [])
-        for stage, values in stage_cores(result, v).items():
-            costs.setdefault(stage, []).extend(
-                c / r * 1e6 for c, r in zip(values, rates, strict=False) if r)
-    return {s: m for s, c in costs.items() if (m := mean(c)) is not None}
 
 
 # -- the section ----------------------------------------------------------------------------
@@ -209,21 +223,23 @@ def _best_of(result: StageResult, variant: Variant) -> float | None:
 def scaling_text(result: StageResult, cores: int) -> list[str]:
     """What the runs show on this machine, why, and what they predict elsewhere."""
     out = []
-    ratios = []
+    workers, partitions = [], []
     for p in (3, 6):
         one, two = _best_of(result, Variant(1, p)), _best_of(result, Variant(2, p))
         if one and two:
-            ratios.append(f"{two / one:.2f}× with {p} partitions")
+            workers.append(f"{two / one:.2f}× with {p} partitions")
     for w in (1, 2):
         three, six = _best_of(result, Variant(w, 3)), _best_of(result, Variant(w, 6))
         if three and six:
-            ratios.append(f"6 against 3 partitions {six / three:.2f}× on {w} worker"
-                          + ("s" if w > 1 else ""))
-    if ratios:
-        out += ["A second worker (best against best): " + "; ".join(ratios) + ".", ""]
+            partitions.append(f"{six / three:.2f}× on {w} worker{'s' if w > 1 else ''}")
+    said = ([f"2 workers against 1: {', '.join(workers)}"] if workers else []) + \
+        ([f"6 partitions against 3: {', '.join(partitions)}"] if partitions else [])
+    if said:
+        out += ["Best against best, " + "; ".join(said) + ".", ""]
     costs = cpu_per_record(result)
-    total = costs.get(MACHINE)
-    stages = sorted(((s, c) for s, c in costs.items() if s != MACHINE), key=lambda x: -x[1])
+    total = pipeline_cost(costs)
+    stages = sorted(((s, c) for s, c in costs.items() if s not in (MACHINE, OTHER)),
+                    key=lambda x: -x[1])
     busy = [b for v in VARIANTS for b in stage_cores(result, v).get(MACHINE, [])]
     mean_busy = mean(busy)
     saturated = mean_busy is not None and mean_busy >= 0.85 * cores
@@ -302,8 +318,8 @@ def section(result: StageResult, *, cores: int, single: SingleNode | None,
         "round; every run counts (best, worst, spread).",
         "",
         *table(["Variant", "Workers that ran executors", "End to end, best", "Worst",
-                "Spread", "Runs", "Producer loop (mean)", "Job took (mean)",
-                "Machine cores busy (mean)", "Best per busy core"],
+                "Spread", "Runs", "Producer loop (mean)",
+                "Machine cores busy during the load (mean)", "Per pipeline core"],
                variant_rows(result, cores)),
         "",
     ]
@@ -322,6 +338,11 @@ def section(result: StageResult, *, cores: int, single: SingleNode | None,
         "in their worker's process group), and what a record cost it in CPU:",
         "",
         *table(["Stage", *[v.label for v in measured], "CPU per record"], cpu_rows(result)),
+        "",
+        "CPU per record is each process group's CPU time from the load's start until the "
+        "job had taken every record, over the records; \"per pipeline core\" above is one "
+        "core's worth of it (10⁶ µs over the pipeline's µs per record, the machine's other "
+        "processes left out).",
         "",
         *scaling_text(result, cores),
     ]

@@ -443,6 +443,17 @@ def record_cpu(result: StageResult, monitor: Monitor, phases: Phases) -> None:
         detail = (f"mean cores busy over {phases.load_s:.0f} s, of {cores}"
                   + ("; every process, ours or not" if name == MACHINE else ""))
         result.add(Figure(f"e2e.cpu.{key}", label, used, "cores", detail))
+    # Over the load and the drain both, every record's whole way: what a record costs each
+    # process, whichever phase it spent its CPU in (the job's batches run on after the load).
+    records = phases.produced + phases.paced_produced
+    for name, seconds in s.cpu.items():
+        if len(seconds) < 2 or not records:
+            continue
+        key = "machine" if name == MACHINE else name.replace(" ", "_")
+        result.add(Figure(f"e2e.cpu_per_record.{key}", f"CPU per record: {name}",
+                          (seconds[-1] - seconds[0]) / records * 1e6, "µs",
+                          f"CPU time from the load's start until the job had taken it all, "
+                          f"over {records:,} records"))
 
 
 def _num(value: Any) -> float:

@@ -8,6 +8,7 @@ from bench import report
 from bench.cluster import record
 from bench.cluster_report import (
     MACHINE,
+    OTHER,
     PLACEMENT_NOTE,
     TITLE,
     VARIANTS,
@@ -15,6 +16,7 @@ from bench.cluster_report import (
     Variant,
     carry,
     cpu_per_record,
+    pipeline_cost,
     plan,
     section,
     series_key,
@@ -57,6 +59,8 @@ def _run(throughput: float, cpu: dict[str, float], placement: str = "") -> Stage
     for name, cores in cpu.items():
         key = "machine" if name == MACHINE else name.replace(" ", "_")
         run.add(Figure(f"e2e.cpu.{key}", f"CPU at saturation: {name}", cores, "cores"))
+        run.add(Figure(f"e2e.cpu_per_record.{key}", f"CPU per record: {name}",
+                       cores / throughput * 1e6, "µs"))
     if placement:
         run.notes.append(PLACEMENT_NOTE + placement)
     return run
@@ -94,6 +98,10 @@ def test_a_stage_sums_its_processes_and_costs_cpu_per_record() -> None:
     assert cores["Cassandra (3 nodes)"] == pytest.approx([0.6, 0.6])
     costs = cpu_per_record(result)
     assert costs[MACHINE] == pytest.approx(1.95 / 2150 * 1e6, rel=0.05)
+    assert costs["Kafka (3 brokers)"] == pytest.approx(0.3 / 2150 * 1e6, rel=0.05)
+    # The machine's rest: 1.95 cores busy, 1.9 of them the pipeline's.
+    assert stage_cores(result, Variant(2, 6))[OTHER] == pytest.approx([0.05, 0.05])
+    assert pipeline_cost(costs) == pytest.approx(1.9 / 2150 * 1e6, rel=0.05)
 
 
 def test_the_section_shows_each_variant_the_single_figure_and_why() -> None:
@@ -104,6 +112,8 @@ def test_the_section_shows_each_variant_the_single_figure_and_why() -> None:
         assert f"| {variant.label} |" in text
     assert "4,717 records/s end to end, measured on 2026-11-26 13:17 UTC" in text
     assert "cores, not design" in text
+    assert "2 workers against 1: 1.05× with 3 partitions" in text
+    assert OTHER in text
     assert "![Scaling" in text and "performance/x.png" in text
     assert "2 rounds" in text
 
