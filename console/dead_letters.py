@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from config.contracts import deployed_contracts
 from config.settings import PROJECT_ROOT, Secret, Settings
 from console.dead_letter_decode import decode_value
 from console.dead_letter_store import (
@@ -40,7 +41,7 @@ from console.replay_action import (
     run_command,
     token_refusal,
 )
-from contract.catalog import Contract, load_contracts
+from contract.catalog import Contract
 from contract.cql import DeadLetterStage
 
 # Error classes are snake-case names (contract.wire, streaming.decode, streaming.row_rules).
@@ -67,8 +68,9 @@ def live_deps(settings: Settings) -> DeadLetterDeps:
     replay run), the configured admin token, and replay as a child process."""
     directory = Path(settings.contracts_dir)
     directory = directory if directory.is_absolute() else PROJECT_ROOT / directory
-    return DeadLetterDeps(LiveDeadLetterStore(settings), lambda: load_contracts(directory),
-                          directory, settings.console_admin_token, run_command)
+    return DeadLetterDeps(LiveDeadLetterStore(settings),
+                          lambda: deployed_contracts(settings, directory), directory,
+                          settings.console_admin_token, run_command)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from typing import Any, Protocol
 
 from config.airflow_api import AirflowApi, AirflowApiError, AirflowUnreachable, DagRun
 from config.clients import cassandra_session, kafka_admin
+from config.contracts import deployed_contracts
 from config.settings import Settings
 from config.stack_paths import StackPaths
 from console.sources import TIMEOUT_S, TopicState, one_service
-from contract.catalog import Contract, load_contracts
+from contract.catalog import Contract
 from ops.demo import DAG_ID
 from ops.status import TopicPosition, stored_counts, topic_position
 from schematool.migrate.observe import (
@@ -89,7 +90,7 @@ class LivePipelineSources:
         self.airflow_url = settings.airflow_url.rstrip("/")
 
     def contracts(self) -> list[Contract]:
-        return load_contracts(Path(self.settings.contracts_dir))
+        return deployed_contracts(self.settings)
 
     def topics(self, contract: Contract) -> ContractTopics:
         from confluent_kafka import KafkaError, KafkaException

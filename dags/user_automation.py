@@ -124,9 +124,9 @@ def user_automation() -> None:
         """Check the environment; pin the API source of the run; return the page numbers."""
         # In the task, not at the top: the scheduler parses this file often, and importing
         # the producer (Kafka and registry clients) takes ~1.2 s (test_dag_integrity holds it).
-        from pathlib import Path
 
-        from contract.catalog import load_contracts, select_contracts
+        from config.contracts import deployed_contracts
+        from contract.catalog import select_contracts
         from producers.randomuser_client import choose_source
         from producers.run import pages_needed
         from producers.run import preflight as check_environment
@@ -137,7 +137,7 @@ def user_automation() -> None:
         if pages > MAX_PAGES:
             raise ValueError(f"{pages} pages > {MAX_PAGES}: raise batch_size or lower count")
         settings = _task_settings()
-        contracts = select_contracts(load_contracts(Path(settings.contracts_dir)),
+        contracts = select_contracts(deployed_contracts(settings),
                                      params.get("subjects"), api=SOURCE_API)
         for contract in contracts:
             report = check_environment(settings, contract)
@@ -156,9 +156,9 @@ def user_automation() -> None:
     def produce_pages(page: int) -> dict[str, Any]:
         """Fetch one page with the run's seed and produce it; returns counts only."""
         # In the task, not at the top: see preflight.
-        from pathlib import Path
 
-        from contract.catalog import load_contracts, select_contracts
+        from config.contracts import deployed_contracts
+        from contract.catalog import select_contracts
         from producers.run import RunConfig, fetch_and_produce_all, pages_needed, seed_for_run
 
         context = get_current_context()
@@ -172,7 +172,7 @@ def user_automation() -> None:
             limit=count, nat=params["nat"], source=source,
         )
         settings = _task_settings()
-        contracts = select_contracts(load_contracts(Path(settings.contracts_dir)), subjects,
+        contracts = select_contracts(deployed_contracts(settings), subjects,
                                      api=SOURCE_API)
         summary = fetch_and_produce_all(settings, contracts, whole_run.page(page))
         return summary.to_dict()

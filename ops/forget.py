@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from config.contracts import deployed_contracts
 from config.settings import Settings
-from contract.catalog import Contract, ContractError, load_contracts
+from contract.catalog import Contract, ContractError
 from contract.cql import DEAD_LETTER_TABLE, quote_identifier
 
 ID_FIELD = "id"
@@ -269,7 +270,7 @@ def forget(settings: Settings, user_id: str, contracts_dir: Path | None = None,
     """Plan, erase and report; 0 when every contract was erased, 1 when one was refused."""
     from config.clients import cassandra_session, kafka_admin
 
-    contracts = load_contracts(contracts_dir or Path(settings.contracts_dir))
+    contracts = deployed_contracts(settings, contracts_dir)
     plan = plan_forget(contracts, user_id)
     partitions = {c.subject: c.partitions for c in contracts}
     kafka = AdminKafkaFacts(kafka_admin(settings))

@@ -15,8 +15,9 @@ from typing import Any
 from config.airflow_api import AirflowApi
 from config.airflow_push import drift
 from config.clients import cassandra_session, schema_registry_client
+from config.contracts import deployed_contracts
 from config.settings import Settings
-from contract.catalog import Contract, load_contracts
+from contract.catalog import Contract
 from ops.demo import DAG_ID
 from ops.reconcile import Offsets, end_offsets
 from streaming.checkpoint import (
@@ -187,7 +188,7 @@ def _last_run(settings: Settings) -> list[str]:
 
 
 def pipeline_status(settings: Settings) -> list[str]:
-    contracts = load_contracts(Path(settings.contracts_dir))
+    contracts = deployed_contracts(settings)
     return [
         "",
         "pipeline",

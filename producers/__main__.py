@@ -20,10 +20,10 @@ import sys
 import uuid
 import warnings
 from dataclasses import asdict
-from pathlib import Path
 
+from config.contracts import deployed_contracts
 from config.settings import SettingsError, load_settings
-from contract.catalog import ContractError, load_contracts, select_contracts
+from contract.catalog import ContractError, select_contracts
 from producers.errors import ProducerError
 
 DEFAULT_BATCH_SIZE = 500
@@ -65,7 +65,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
     )
 
     settings = load_settings()
-    contracts = select_contracts(load_contracts(Path(settings.contracts_dir)), args.subject,
+    contracts = select_contracts(deployed_contracts(settings), args.subject,
                                  api="randomuser")
     if args.command == "preflight":
         return {"subjects": {c.subject: asdict(preflight(settings, c)) for c in contracts}}

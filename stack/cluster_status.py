@@ -9,14 +9,14 @@ executors (its JSON view). Each part says why it could not ask, instead of faili
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import requests
 from confluent_kafka import KafkaException
 
 from config.clients import cassandra_session, kafka_admin
+from config.contracts import deployed_contracts
 from config.settings import Settings
-from contract.catalog import Contract, load_contracts
+from contract.catalog import Contract
 from stack.services.base import ServiceError
 from stack.services.spark_cluster import master_address
 
@@ -92,6 +92,6 @@ def spark_lines(settings: Settings, url: str | None = None,
 
 def cluster_status(settings: Settings) -> list[str]:
     """Every engine's view of its nodes, for `make status` in the cluster topology."""
-    contracts = load_contracts(Path(settings.contracts_dir))
+    contracts = deployed_contracts(settings)
     return ["", "cluster:", *kafka_lines(settings, contracts), *cassandra_lines(settings),
             *spark_lines(settings)]

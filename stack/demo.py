@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.airflow_api import AirflowApiError
+from config.contracts import deployed_contracts
 from config.settings import SettingsError, load_settings
-from contract.catalog import Contract, ContractError, load_contracts, select_contracts
+from contract.catalog import Contract, ContractError, select_contracts
 from ops.demo import DemoError, format_summary, prepare, resolve_source, run_pipeline
 from ops.evolve import evolve, format_result
 from stack import launcher, process
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(settings, StackPaths.from_settings(settings))
         services = NativeServices(ctx)
         # Every contract the DAG produces (the randomuser source's), each one reconciled.
-        contracts = select_contracts(load_contracts(Path(settings.contracts_dir)),
+        contracts = select_contracts(deployed_contracts(settings),
                                      api="randomuser")
         source, why = resolve_source(settings, args.source)
         banner = f" SOURCE: {source.upper()} - {why} "

@@ -30,11 +30,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from config.contracts import deployed_contracts
 from config.settings import Settings, SettingsError, load_settings
 from contract.catalog import (
     Contract,
     ContractError,
-    load_contracts,
     select_contracts,
 )
 from contract.cql import DeadLetterStage
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         directory = args.contract_dir or Path(settings.contracts_dir)
-        contracts = select_contracts(load_contracts(directory), args.subject)
+        contracts = select_contracts(deployed_contracts(settings, directory), args.subject)
         if args.command == "check-tables":
             for contract in contracts:
                 check_tables(settings, TableTarget.from_contract(contract))

@@ -203,3 +203,16 @@ def test_observe_reads_a_topic_s_min_isr() -> None:
 
     services = SimpleNamespace(admin=Admin())
     assert observe._min_insync_replicas(services, "p") == 2  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("topology, partitions", [("single", 3), ("cluster", 6)])
+def test_every_reader_of_the_settings_gets_the_contracts_of_its_topology(
+        tmp_path: Path, topology: str, partitions: int) -> None:
+    from config.contracts import deployed_contracts
+    from config.settings import load_settings
+
+    _write(tmp_path, kafka_extra="", tail="[kafka.cluster]\npartitions = 6\n")
+    settings = load_settings({"STACK_TOPOLOGY": topology, "CONTRACTS_DIR": str(tmp_path),
+                              "STACK_HOME": str(tmp_path / "home")}, check_profile=False)
+    (contract,) = deployed_contracts(settings)
+    assert (contract.topology, contract.partitions) == (topology, partitions)
