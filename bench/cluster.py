@@ -46,7 +46,6 @@ from streaming.checkpoint import query_name
 log = logging.getLogger(__name__)
 STAGE = "cluster"
 PLOT_NAME = "cluster-scaling.png"
-CPU_PREFIX = "e2e.cpu."
 CPU_PER_RECORD_PREFIX = "e2e.cpu_per_record."
 
 
@@ -123,9 +122,7 @@ def record(result: StageResult, variant: Variant, run: StageResult, workers_used
             raise ClusterBenchError(f"the {variant.label} run has no {key} figure")
         put(measure, figure.value)
     for figure in run.figures:
-        if figure.key.startswith(CPU_PREFIX):
-            put(f"cpu:{figure.label.split(': ', 1)[1]}", figure.value)
-        elif figure.key.startswith(CPU_PER_RECORD_PREFIX):
+        if figure.key.startswith(CPU_PER_RECORD_PREFIX):
             put(f"us_per_record:{figure.label.split(': ', 1)[1]}", figure.value)
     put("workers_used", float(workers_used))
     backlog = run.figure("e2e.backlog")

@@ -150,8 +150,13 @@ def by_stage(result: StageResult, variant: Variant, measure: str) -> dict[str, l
 
 
 def stage_cores(result: StageResult, variant: Variant) -> dict[str, list[float]]:
-    """Per stage, the cores it kept busy during the load in each run of ``variant``."""
-    return by_stage(result, variant, "cpu")
+    """Per stage, the cores it kept busy in each run of ``variant``, from the load's start
+    until the job had taken every record: its CPU per record times the records per second.
+    (Over that whole span: the 2 s samples of a 30 s load alone lag the clock by up to a
+    sample's own time on a loaded machine, and made cores of nothing.)"""
+    rates = result.series.get(series_key(variant, "throughput"), [])
+    return {stage: [us * r / 1e6 for us, r in zip(values, rates, strict=False)]
+            for stage, values in by_stage(result, variant, "us_per_record").items()}
 
 
 def cpu_per_record(result: StageResult,
@@ -259,32 +264,71 @@ def scaling_text(result: StageResult, cores: int) -> list[str]:
     ]
     if total and stages:
         listed = ", ".join(f"{s} {c:,.0f} µs" for s, c in stages[:6])
-        heaviest, heaviest_us = stages[0]
+        per_variant = {v: pipeline_cost(cpu_per_record(result, [v])) for v in VARIANTS}
+        ranked = sorted((c, v) for v, c in per_variant.items() if c)
+        if len(ranked) > 1 and ranked[-1][0] > 1.1 * ranked[0][0]:
+            out += [
+                "Where a variant adds JVMs or tasks without adding cores, it adds only their "
+                "overhead (an executor's own GC, JIT and heartbeats; with more partitions, "
+                "more tasks, Kafka fetches and connector sessions per micro-batch): a record "
+                f"cost the pipeline {ranked[0][0]:,.0f} µs of CPU with {ranked[0][1].label}, "
+                f"{ranked[-1][0]:,.0f} µs with {ranked[-1][1].label}.",
+                "",
+            ]
         out += [
             f"**What it predicts for real hardware.** A record costs {total:,.0f} µs of CPU "
             f"across the whole pipeline on this machine ({listed}), so {cores} cores carry at "
-            f"most {cores / total * 1e6:,.0f} records/s. "
-            "Where each node has cores of its own, each stage's ceiling is its own cores "
-            "divided by its CPU per record: an executor core carries about "
-            f"{_ceiling(costs, 'Spark executors')} records/s of the executors' work, so a "
-            "second worker (one more executor core) doubles that part of the Spark stage "
-            f"(the driver's, {_ceiling(costs, 'Spark driver')} records/s per core, stays on "
-            "one machine), as long as the topic "
-            "has at least as many partitions as executor cores (Kafka's partitions are the "
-            "job's parallelism: 3 keep 3 cores busy, 6 keep 6). The stage that saturates "
-            f"first on equal cores is the costliest per record: here {heaviest} "
-            f"({heaviest_us:,.0f} µs a record, {1e6 / heaviest_us:,.0f} records/s per core). "
+            f"most {cores / total * 1e6:,.0f} records/s. Where each node has cores of its "
+            "own, each stage's ceiling is its cores over its CPU per record:",
+            "",
+            *[f"- {line}" for line in predictions(costs)],
+            "",
             "These per-record costs were measured on a saturated, shared machine (context "
-            "switches and JIT included), so they are an upper bound, and a ceiling computed "
-            "from them a lower one.",
+            "switches, JIT and the other processes' cache misses included): they are an "
+            "upper bound, and the ceilings above a lower one.",
             "",
         ]
     return out
 
 
-def _ceiling(costs: Mapping[str, float], stage_prefix: str) -> str:
-    found = [c for s, c in costs.items() if s.startswith(stage_prefix)]
-    return f"{1e6 / found[0]:,.0f}" if found and found[0] else "?"
+def predictions(costs: Mapping[str, float]) -> list[str]:
+    """Per stage, the records/s one core carries where each node has cores of its own."""
+    def cost(prefix: str) -> float | None:
+        return next((c for s, c in costs.items() if s.startswith(prefix) and c), None)
+
+    lines = []
+    ceilings: dict[str, float] = {}
+    executors, driver = cost("Spark executors"), cost("Spark driver")
+    if executors:
+        ceilings["the Spark executors"] = 1e6 / executors
+        lines.append(f"Spark executors: {executors:,.0f} µs a record, {1e6 / executors:,.0f} "
+                     "records/s per executor core; a second worker (one more executor core) "
+                     "doubles it, with at least as many partitions as executor cores (the "
+                     "topic's partitions are the job's parallelism: 3 keep 3 cores busy).")
+    if driver:
+        ceilings["the Spark driver"] = 1e6 / driver
+        lines.append(f"Spark driver: {driver:,.0f} µs a record, {1e6 / driver:,.0f} records/s; "
+                     "one process whatever the workers.")
+    for prefix, nodes in (("Cassandra", 3), ("Kafka", 3)):
+        found = cost(prefix)
+        if found:
+            ceilings[prefix] = nodes / found * 1e6
+            lines.append(f"{prefix}: {found:,.0f} µs a record across its {nodes} nodes "
+                         f"(replication factor {nodes}: every node stores every record), "
+                         f"{found / nodes:,.0f} µs on each, so {nodes / found * 1e6:,.0f} "
+                         "records/s per core of each node.")
+    source = sum(c for s, c in costs.items() if s.startswith(("producer", "randomuser")))
+    if source:
+        ceilings["the producer loop and its source"] = 1e6 / source
+        lines.append(f"Producer loop and its source: {source:,.0f} µs a record, "
+                     f"{1e6 / source:,.0f} records/s per core; the DAG's page tasks run on "
+                     "as many Airflow workers as it has.")
+    if ceilings:
+        first = min(ceilings, key=lambda name: ceilings[name])
+        lines.append(f"With one core for each of these, {first} would saturate first, at "
+                     f"{ceilings[first]:,.0f} records/s: the place to add cores (or page tasks, "
+                     "partitions, nodes) before any other.")
+    return lines
 
 
 def section(result: StageResult, *, cores: int, single: SingleNode | None,
@@ -319,7 +363,7 @@ def section(result: StageResult, *, cores: int, single: SingleNode | None,
         "",
         *table(["Variant", "Workers that ran executors", "End to end, best", "Worst",
                 "Spread", "Runs", "Producer loop (mean)",
-                "Machine cores busy during the load (mean)", "Per pipeline core"],
+                "Machine cores busy (mean)", "Per pipeline core"],
                variant_rows(result, cores)),
         "",
     ]
@@ -334,8 +378,9 @@ def section(result: StageResult, *, cores: int, single: SingleNode | None,
         out += [f"![Scaling: end-to-end throughput per variant]({plot})", ""]
     measured = [v for v in VARIANTS if result.series.get(series_key(v, "throughput"))]
     out += [
-        "Cores each stage kept busy during the load (mean over the runs; the executors run "
-        "in their worker's process group), and what a record cost it in CPU:",
+        "Cores each stage kept busy from the load's start until the job had taken every "
+        "record (mean over the runs; the executors run in their worker's process group), "
+        "and what a record cost it in CPU:",
         "",
         *table(["Stage", *[v.label for v in measured], "CPU per record"], cpu_rows(result)),
         "",

@@ -87,7 +87,8 @@ def test_record_keeps_every_run_keyed_by_variant_and_measure() -> None:
     variant = Variant(2, 6)
     assert len(result.series[series_key(variant, "throughput")]) == 2
     assert result.series[series_key(variant, "workers_used")] == [2.0, 2.0]
-    assert result.series[series_key(variant, "cpu:kafka-2")] == [0.1, 0.1]
+    assert result.series[series_key(variant, "us_per_record:kafka-2")] == pytest.approx(
+        [0.1 / r * 1e6 for r in result.series[series_key(variant, "throughput")]])
     assert sum(n.startswith(PLACEMENT_NOTE) for n in result.notes) == 8
 
 
@@ -96,6 +97,7 @@ def test_a_stage_sums_its_processes_and_costs_cpu_per_record() -> None:
     cores = stage_cores(result, Variant(1, 3))
     assert cores["Kafka (3 brokers)"] == pytest.approx([0.3, 0.3])
     assert cores["Cassandra (3 nodes)"] == pytest.approx([0.6, 0.6])
+    assert cores[MACHINE] == pytest.approx([1.95, 1.95])
     costs = cpu_per_record(result)
     assert costs[MACHINE] == pytest.approx(1.95 / 2150 * 1e6, rel=0.05)
     assert costs["Kafka (3 brokers)"] == pytest.approx(0.3 / 2150 * 1e6, rel=0.05)
