@@ -33,7 +33,8 @@ from producers.errors import (
 )
 from producers.kafka_producer import ContractProducer, DeliveryStats, ProducerTuning
 from producers.mapping import map_users
-from producers.randomuser_client import MAX_RESULTS, RandomUserClient
+from producers.randomuser_client import MAX_RESULTS, Page, RandomUserClient
+from producers.read_ahead import PageReadAhead
 from producers.registry import lookup_contract_schema
 from producers.rejects import make_reject
 
@@ -82,7 +83,7 @@ class RunSummary:
     produced: int = 0  # acknowledged by Kafka
     rejected: int = 0  # sent to the rejects topic
     pages: int = 0
-    fetch_seconds: float = 0.0
+    fetch_seconds: float = 0.0  # waiting for the API: a page is fetched while the last is produced
     map_seconds: float = 0.0
     produce_seconds: float = 0.0  # queueing plus the final flush
     total_seconds: float = 0.0
@@ -322,39 +323,47 @@ def _run_pages(
     produce_s = dict.fromkeys(sinks, 0.0)
     fetched = pages_done = 0
     remaining = run.limit if run.limit is not None else run.pages * run.batch_size
-    for page in range(run.first_page, run.first_page + run.pages):  # bounded: no `while True`
-        if remaining <= 0:
-            break
-        t0 = time.perf_counter()
-        answer = client.fetch_page(results=run.batch_size, page=page, seed=run.seed, nat=run.nat)
-        users = answer.users[:remaining]
-        fetch_s += time.perf_counter() - t0
-        # Every contract's mapping and reject check first: a page that fails one contract's
-        # policy produces nothing, to any contract (its retry would produce it again).
-        pages_mapped = []
-        for contract in contracts:
-            t1 = time.perf_counter()
-            mapped = map_users(users, contract)
-            if mapped.rejected:
-                example = f"{contract.subject}: {mapped.rejected[0][1]}"
-                run.reject_policy.check(page, len(mapped.rejected), len(users), example)
-            map_s[contract.subject] += time.perf_counter() - t1
-            pages_mapped.append((contract, mapped))
-        now = clock()
-        for contract, mapped in pages_mapped:
-            t2 = time.perf_counter()
-            sink = sinks[contract.subject]
-            for record in mapped.records:
-                sink.produce(record)
-            for user, error in mapped.rejected:
-                sink.produce_reject(make_reject(user, error, subject=contract.subject,
-                                                run_id=run.run_id, now=now))
-            produce_s[contract.subject] += time.perf_counter() - t2
-            log.info("page %d, %s: %d fetched, %d rejected", page, contract.subject,
-                     len(users), len(mapped.rejected))
-        fetched += len(users)
-        remaining -= len(users)
-        pages_done += 1
+    last_page = run.first_page + run.pages - 1
+
+    def fetch(number: int) -> Page:
+        return client.fetch_page(results=run.batch_size, page=number, seed=run.seed, nat=run.nat)
+
+    with PageReadAhead(fetch) as reader:
+        for page in range(run.first_page, last_page + 1):  # bounded: no `while True`
+            if remaining <= 0:
+                break
+            t0 = time.perf_counter()
+            answer = reader.take(page)
+            users = answer.users[:remaining]
+            fetch_s += time.perf_counter() - t0
+            if page < last_page and remaining > len(users):  # the pages it would fetch anyway
+                reader.request(page + 1)
+            # Every contract's mapping and reject check first: a page that fails one contract's
+            # policy produces nothing, to any contract (its retry would produce it again).
+            pages_mapped = []
+            for contract in contracts:
+                t1 = time.perf_counter()
+                mapped = map_users(users, contract)
+                if mapped.rejected:
+                    example = f"{contract.subject}: {mapped.rejected[0][1]}"
+                    run.reject_policy.check(page, len(mapped.rejected), len(users), example)
+                map_s[contract.subject] += time.perf_counter() - t1
+                pages_mapped.append((contract, mapped))
+            now = clock()
+            for contract, mapped in pages_mapped:
+                t2 = time.perf_counter()
+                sink = sinks[contract.subject]
+                for record in mapped.records:
+                    sink.produce(record)
+                for user, error in mapped.rejected:
+                    sink.produce_reject(make_reject(user, error, subject=contract.subject,
+                                                    run_id=run.run_id, now=now))
+                produce_s[contract.subject] += time.perf_counter() - t2
+                log.info("page %d, %s: %d fetched, %d rejected", page, contract.subject,
+                         len(users), len(mapped.rejected))
+            fetched += len(users)
+            remaining -= len(users)
+            pages_done += 1
     summaries: dict[str, RunSummary] = {}
     for contract in contracts:
         t_flush = time.perf_counter()

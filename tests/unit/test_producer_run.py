@@ -181,3 +181,32 @@ def test_merge_summaries_adds_counts_and_accepts_xcom_dicts() -> None:
     assert total.fetch_seconds == pytest.approx(0.75)
     assert merge_summaries([]) == RunSummary()
     assert all(isinstance(v, int | float) for v in total.to_dict().values())
+
+
+class CountingClient(RandomUserClient):
+    """The local API, recording which pages were asked for."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.pages: list[int] = []
+
+    def fetch_page(self, **kwargs: Any) -> Any:
+        self.pages.append(kwargs["page"])
+        return super().fetch_page(**kwargs)
+
+
+@pytest.mark.parametrize(("limit", "pages"), [(None, [1, 2, 3]), (25, [1, 2, 3]),
+                                              (20, [1, 2]), (5, [1])])
+def test_reading_ahead_asks_for_the_pages_a_run_needs_once_each(
+        api: str, limit: int | None, pages: list[int]) -> None:
+    client = CountingClient(api)
+    summary = run(api, MemorySink(), client=client, limit=limit)
+    assert client.pages == pages
+    assert summary.fetched == (limit or 30)
+
+
+def test_a_page_over_the_reject_policy_leaves_no_fetch_running(api: str) -> None:
+    client = CountingClient(api, extra_params={"broken": "6"})
+    with pytest.raises(TooManyRejects, match="page 1"):
+        run(api, MemorySink(), client=client, reject_policy=RejectPolicy(max_ratio=0.5))
+    assert client.pages == [1, 2]  # page 2 was already asked for; it is dropped unproduced
