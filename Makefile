@@ -212,8 +212,8 @@ bench-cluster: $(STAMP) ## Scaling: end to end with 1 vs 2 Spark workers, 3 vs 6
 	STACK_TOPOLOGY=cluster $(PY) -m bench cluster
 
 .PHONY: bench-tools
-bench-tools: ## Optional: build latte, the independent Cassandra load tool (~10 min, crates.io)
-	cargo install latte-cli --root .stack/bench-tools
+bench-tools: $(STAMP) ## Build latte, the independent Cassandra load tool, once (~15 min, crates.io; make bench does it when missing)
+	$(PY) -m bench tools
 
 # ---------------------------------------------------------------- reliability
 .PHONY: chaos

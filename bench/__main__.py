@@ -10,6 +10,7 @@
                                                  # make bench-cluster: 1 vs 2 workers, 3 vs 6
                                                  # partitions on the cluster topology
     python -m bench report                       # re-render docs/performance.md from results
+    python -m bench tools                        # build latte (the Cassandra load) if missing
 
 Needs the stack up (``make up``). Each stage works in a sandbox topic, subject and keyspace
 of its own and removes them. ``BENCH_E2E_SECONDS`` (default 300) and ``BENCH_E2E_RATE``
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="read every record back from Cassandra (doubles a run)")
     commands.add_parser("all", help="every stage, then docs/performance.md and its plots")
     commands.add_parser("report", help="render docs/performance.md from the saved results")
+    commands.add_parser("tools", help="obtain latte, the independent Cassandra write load "
+                        "(built once from crates.io into ~/.cache/userstream/bench-tools)")
     return parser
 
 
@@ -93,6 +96,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from config.settings import load_settings
 
     settings = load_settings()
+    if args.command == "tools":
+        from pathlib import Path
+
+        from bench.cassandra_limit import LimitError, latte_version, obtain_latte
+
+        try:
+            latte = obtain_latte(Path(settings.stack_home))
+        except LimitError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"{latte_version(latte)}: {latte}")
+        return 0
     if args.command in runner.STAGES:
         options = runner.StageOptions(records=getattr(args, "records", None),
                                       seconds=getattr(args, "seconds", None),

@@ -1,31 +1,29 @@
 """The Cassandra write limit: an independent load on the contract's table shape.
 
-The tool is latte (``cargo install latte-cli``; a Rust client on the ScyllaDB driver): the
+The tool is latte (crates.io ``latte-cli``; a Rust client on the ScyllaDB driver): the
 workload inserts rows into the sandbox table through one prepared statement, every
 column of the contract's table filled, text columns as long as in real records, each row
-a new partition (a new id), as the streaming job writes them. When latte is not
-installed, a cassandra-driver loader (Python, ``execute_concurrent_with_args``) stands in;
-the report names which one ran, since the Python client is itself the slower party.
+a new partition (a new id), as the streaming job writes them. ``make bench`` obtains latte
+itself: when no binary is found it is built once with cargo into the user's tool cache
+(``~/.cache/userstream/bench-tools``, kept like ``~/.m2``). Nothing weaker stands in: a
+load generator slower than the sink would make any ratio against it meaningless, so
+without latte the stage fails and the sink's goal is reported as not measured.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
-import time
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.results import Figure, StageResult
-from bench.stats import rate
-from config.clients import cassandra_session
 from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract
 from contract.cql import table_spec
@@ -34,6 +32,10 @@ from producers.mapping import map_users
 from producers.randomuser_client import RandomUserClient, base_url_for
 
 LATTE_ENV = "BENCH_LATTE"
+# Pinned: parse_latte_report reads this version's JSON report.
+LATTE_VERSION = "0.29.0"
+BUILD_TIMEOUT_S = 3600
+log = logging.getLogger(__name__)
 INSERT = "insert"
 BASE_MILLIS = 1_700_000_000_000
 
@@ -47,7 +49,6 @@ class CassandraConfig:
     seconds: int = 30
     threads: int = 2  # one per core
     concurrency: int = 128  # in-flight requests per thread
-    driver_rows: int = 100_000  # the fallback loader: rows to write
 
 
 def shown_path(path: Path | str) -> str:
@@ -58,14 +59,74 @@ def shown_path(path: Path | str) -> str:
     return str(path)
 
 
+def tool_cache() -> Path:
+    """Where built tools live: per user, kept between checkouts and never cleaned."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "userstream" / "bench-tools"
+
+
 def latte_binary(stack_home: Path) -> Path | None:
-    """``BENCH_LATTE``, else ``<stack home>/bench-tools/bin/latte``, else latte on PATH."""
+    """``BENCH_LATTE``, else ``<stack home>/bench-tools/bin/latte``, else the tool cache's,
+    else latte on PATH."""
     candidates = [os.environ.get(LATTE_ENV), str(stack_home / "bench-tools" / "bin" / "latte"),
-                  shutil.which("latte")]
+                  str(tool_cache() / "bin" / "latte"), shutil.which("latte")]
     for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return Path(candidate)
     return None
+
+
+def cargo_binary() -> Path | None:
+    found = shutil.which("cargo")
+    rustup_default = Path.home() / ".cargo" / "bin" / "cargo"
+    if found:
+        return Path(found)
+    return rustup_default if rustup_default.is_file() else None
+
+
+def build_latte(progress: Callable[[str], None] = log.info) -> Path:
+    """Build latte ``LATTE_VERSION`` from crates.io into the tool cache (once), saying how
+    far the build is; :class:`LimitError` with the build's last lines if it fails."""
+    cargo = cargo_binary()
+    if cargo is None:
+        raise LimitError(
+            "latte, the independent Cassandra load tool, is built from crates.io with cargo, "
+            "which is missing: install Rust (https://rustup.rs, or your distribution's cargo "
+            f"if it is recent), or set {LATTE_ENV} to a latte binary")
+    root = tool_cache()
+    argv = [str(cargo), "install", "latte-cli", "--version", LATTE_VERSION, "--locked",
+            "--root", str(root)]
+    progress(f"building latte {LATTE_VERSION} into {root} (once; about 15 min on 2 cores)")
+    tail: list[str] = []
+    compiled = 0
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as build:
+        assert build.stdout is not None
+        for line in build.stdout:
+            tail = (tail + [line.rstrip()])[-15:]
+            if line.strip().startswith("Compiling"):
+                compiled += 1
+                if compiled % 50 == 0:
+                    progress(f"latte: {compiled} crates compiled")
+        code = build.wait(timeout=BUILD_TIMEOUT_S)
+    binary = root / "bin" / "latte"
+    if code != 0 or not binary.is_file():
+        raise LimitError(f"building latte failed ({' '.join(argv)}: exit {code}):\n"
+                         + "\n".join(tail))
+    progress(f"latte built: {binary}")
+    return binary
+
+
+def obtain_latte(stack_home: Path, progress: Callable[[str], None] = log.info) -> Path:
+    """The latte binary, built first when none is found."""
+    return latte_binary(stack_home) or build_latte(progress)
+
+
+def latte_version(latte: Path) -> str:
+    """``latte --version``'s answer, e.g. ``latte 0.29.0``."""
+    done = subprocess.run([str(latte), "--version"], capture_output=True, text=True,
+                          timeout=30, check=False)
+    return done.stdout.strip() or f"unknown version ({latte})"
 
 
 def value_expression(cql_type: str, column_index: int, text_length: int) -> str:
@@ -161,55 +222,17 @@ def run_latte(latte: Path, settings: Settings, contract: Contract, lengths: Mapp
         return parse_latte_report(json.loads(report.read_text()))
 
 
-def run_driver_loader(settings: Settings, contract: Contract,
-                      records: Sequence[Mapping[str, Any]], config: CassandraConfig) -> float:
-    """Rows/s of cassandra-driver's concurrent execution of the same insert (the fallback)."""
-    # Imported here: only this fallback needs the driver, 0.6 s to import (-X importtime).
-    from cassandra.concurrent import execute_concurrent_with_args
-
-    columns = table_columns(contract)
-    names = [name for name, _ in columns]
-    now = datetime.now(UTC)
-    rows = []
-    for i in range(config.driver_rows):
-        record = dict(records[i % len(records)])
-        record.update(id=uuid.uuid4(), writer_schema_id=1, writer_schema_version=1,
-                      ingested_at=now + timedelta(milliseconds=i))
-        rows.append(tuple(record.get(n) for n in names))
-    with cassandra_session(settings) as session:
-        insert = session.prepare(f"INSERT INTO {contract.qualified_table} ({', '.join(names)}) "
-                                 f"VALUES ({', '.join('?' for _ in names)})")
-        started = time.perf_counter()
-        results = execute_concurrent_with_args(session, insert, rows,
-                                               concurrency=config.concurrency,
-                                               raise_on_first_error=True)
-        seconds = time.perf_counter() - started
-    if not all(ok for ok, _ in results):
-        raise LimitError("the driver loader had failed inserts")
-    return rate(len(rows), seconds)
-
-
 def run(settings: Settings, contract: Contract, config: CassandraConfig,
         result: StageResult) -> StageResult:
     records = sample_records(settings, contract)
     lengths = text_lengths(records)
-    latte = latte_binary(Path(settings.stack_home))
-    if latte is not None:
-        rows_per_s, cycles, p99 = run_latte(latte, settings, contract, lengths, config)
-        result.add(Figure("cassandra.limit",
-                          "independent write load (latte, same table shape)", rows_per_s,
-                          "rows/s", f"{cycles:,} rows in {config.seconds} s, {config.threads} "
-                          f"threads x {config.concurrency} in flight; p99 {p99:.1f} ms"))
-        result.notes.append(f"load tool: latte ({shown_path(latte)}), one prepared INSERT of "
-                            "every column, "
-                            f"text lengths from real records: {lengths}")
-    else:
-        rows_per_s = run_driver_loader(settings, contract, records, config)
-        result.add(Figure("cassandra.limit",
-                          "independent write load (cassandra-driver, Python; latte missing)",
-                          rows_per_s, "rows/s",
-                          f"{config.driver_rows:,} rows, {config.concurrency} in flight"))
-        result.notes.append("latte was not found (BENCH_LATTE, .stack/bench-tools/bin, PATH): "
-                            "the Python driver loader ran instead; it is CPU-bound in Python, "
-                            "so it understates what Cassandra can take")
+    latte = obtain_latte(Path(settings.stack_home))
+    rows_per_s, cycles, p99 = run_latte(latte, settings, contract, lengths, config)
+    result.add(Figure("cassandra.limit",
+                      "independent write load (latte, same table shape)", rows_per_s,
+                      "rows/s", f"{cycles:,} rows in {config.seconds} s, {config.threads} "
+                      f"threads x {config.concurrency} in flight; p99 {p99:.1f} ms"))
+    result.notes.append(f"load tool: {latte_version(latte)} ({shown_path(latte)}), one "
+                        "prepared INSERT of every column, "
+                        f"text lengths from real records: {lengths}")
     return result

@@ -26,7 +26,7 @@ def commands() -> list[str]:
         "python -m bench cassandra        # the independent write load alone [--seconds 30]",
         "BENCH_E2E_SECONDS=60 python -m bench e2e   # shorter; BENCH_E2E_RATE=records/s, 0 unpaced",
         "python -m bench report           # re-render this file from .stack/bench/results",
-        "cargo install latte-cli --root .stack/bench-tools   # the Cassandra load tool, once",
+        "make bench-tools                 # latte, the Cassandra load tool (make bench builds it)",
     ]
 
 

@@ -1,9 +1,14 @@
-"""bench.cassandra_limit: the latte workload and its report (no services, no latte)."""
+"""bench.cassandra_limit: the latte workload and its report (no services, no latte;
+its build with a stand-in cargo)."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
+from bench import cassandra_limit
 from bench.cassandra_limit import (
     LimitError,
     latte_workload,
@@ -78,3 +83,60 @@ def test_report_paths_are_relative_to_the_checkout() -> None:
     assert shown_path(PROJECT_ROOT / ".stack" / "bench-tools" / "bin" / "latte") == \
         ".stack/bench-tools/bin/latte"
     assert shown_path("/usr/local/bin/latte") == "/usr/local/bin/latte"
+
+
+def _executable(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture()
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(cassandra_limit.LATTE_ENV, raising=False)
+    # PATH: the test's bin and the few tools its scripts use, so no latte or cargo of the
+    # machine's is found.
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for tool in ("seq", "sed", "mkdir", "chmod"):
+        (tools / tool).symlink_to(shutil.which(tool) or f"/usr/bin/{tool}")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{tools}")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path / "cache" / "userstream" / "bench-tools"
+
+
+def test_latte_is_found_in_the_tool_cache(tmp_path: Path, cache: Path) -> None:
+    latte = _executable(cache / "bin" / "latte", "echo latte 0.29.0\n")
+    assert cassandra_limit.obtain_latte(tmp_path / "stack") == latte
+    assert cassandra_limit.latte_version(latte) == "latte 0.29.0"
+
+
+def test_without_latte_it_is_built_with_cargo_at_the_pinned_version(
+        tmp_path: Path, cache: Path) -> None:
+    # A stand-in cargo (unit tier: the real build takes 15 min) that records its arguments.
+    _executable(tmp_path / "bin" / "cargo", f"""echo "$@" > {tmp_path}/args
+for i in $(seq 1 100); do echo "   Compiling crate$i v1.0"; done
+root=$(echo "$@" | sed 's/.*--root //')
+mkdir -p "$root/bin" && printf '#!/bin/sh\\necho latte\\n' > "$root/bin/latte"
+chmod +x "$root/bin/latte"
+""")
+    said: list[str] = []
+    latte = cassandra_limit.obtain_latte(tmp_path / "stack", said.append)
+    assert latte == cache / "bin" / "latte"
+    assert (tmp_path / "args").read_text().split() == [
+        "install", "latte-cli", "--version", cassandra_limit.LATTE_VERSION, "--locked",
+        "--root", str(cache)]
+    assert "latte: 100 crates compiled" in said and said[-1].startswith("latte built")
+
+
+def test_a_failed_build_shows_its_last_lines(tmp_path: Path, cache: Path) -> None:
+    _executable(tmp_path / "bin" / "cargo", "echo 'error: linker cc not found'; exit 101\n")
+    with pytest.raises(LimitError, match="exit 101(.|\n)*linker cc not found"):
+        cassandra_limit.obtain_latte(tmp_path / "stack", lambda _: None)
+
+
+def test_without_cargo_the_error_says_how_to_get_it(tmp_path: Path, cache: Path) -> None:
+    with pytest.raises(LimitError, match="cargo, which is missing: install Rust"):
+        cassandra_limit.obtain_latte(tmp_path / "stack", lambda _: None)
