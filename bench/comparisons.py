@@ -13,7 +13,13 @@ from bench.results import Comparison, Figure, Goal, StageResult, find
 # The pipeline's stages as measured alone: the end-to-end run is held against the slowest.
 PIPELINE_STAGES = ("produce.fetch", "produce.map_serialize", "produce.contract_producer",
                    "stream.sink")
-LATENCY_SLACK_MS = 2000.0
+# The goals (issue "Performance", second round: the first round's were 0.5x, 20%, 0.5x
+# and + 2 s). The narrative explains a missed goal with the same numbers.
+PRODUCER_SHARE = 0.8  # of Kafka's ProducerPerformance
+DECODE_OVERHEAD = 0.10  # decoding's extra time over the plain read
+SINK_SHARE = 0.6  # of an independent write load
+E2E_SHARE = 0.8  # of the slowest stage alone
+LATENCY_SLACK_MS = 1000.0  # p95 over the trigger interval
 
 
 def slowest_stage(results: Mapping[str, StageResult]) -> Figure | None:
@@ -29,7 +35,7 @@ def latency_budget(results: Mapping[str, StageResult]) -> Figure | None:
     trigger = find(results, "e2e.trigger")
     if trigger is None:
         return None
-    return Figure("derived.latency_budget", "trigger interval + 2 s",
+    return Figure("derived.latency_budget", f"trigger interval + {LATENCY_SLACK_MS / 1000:g} s",
                   trigger.value + LATENCY_SLACK_MS, "ms", "")
 
 
@@ -41,21 +47,23 @@ def comparisons(results: Mapping[str, StageResult]) -> list[Comparison]:
 
     rows = [
         pair("produce.contract_producer", find(results, "produce.producer_performance"),
-             Goal(">=", 0.5, text="≥ 0.5× Kafka's ProducerPerformance")),
+             Goal(">=", PRODUCER_SHARE, text=f"≥ {PRODUCER_SHARE}× Kafka's ProducerPerformance")),
         pair("stream.read", find(results, "stream.consumer_performance"), None),
         pair("stream.decode", find(results, "stream.read"),
-             Goal(">=", 1 / 1.2, text="decoding ≤ 20% over the plain read (ratio ≥ 0.83)")),
+             Goal(">=", 1 / (1 + DECODE_OVERHEAD),
+                  text=f"decoding ≤ {DECODE_OVERHEAD:.0%} over the plain read "
+                  f"(ratio ≥ {1 / (1 + DECODE_OVERHEAD):.2f})")),
         pair("stream.cached_decode", find(results, "stream.udf"),
              Goal(">=", 5.0, text="≥ 5× a Python UDF (fastavro)")),
         pair("stream.job_rows", find(results, "stream.read"), None),
         pair("stream.sink", find(results, "cassandra.limit"),
-             Goal(">=", 0.6, text="≥ 0.6× an independent write load")),
+             Goal(">=", SINK_SHARE, text=f"≥ {SINK_SHARE}× an independent write load")),
         pair("stream.write", find(results, "cassandra.limit"), None),
         pair("stream.sink_tuned", find(results, "cassandra.limit"), None),
         pair("e2e.throughput", slowest_stage(results),
-             Goal(">=", 0.5, text="≥ 0.5× the slowest stage alone")),
+             Goal(">=", E2E_SHARE, text=f"≥ {E2E_SHARE}× the slowest stage alone")),
         pair("e2e.latency_p95", latency_budget(results),
-             Goal("<=", 1.0, text="p95 ≤ trigger interval + 2 s")),
+             Goal("<=", 1.0, text=f"p95 ≤ trigger interval + {LATENCY_SLACK_MS / 1000:g} s")),
         pair("e2e.lost_or_duplicated", None,
              Goal("<=", 0.0, on="value", text="zero lost, zero duplicated")),
     ]

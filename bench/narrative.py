@@ -10,7 +10,14 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 
-from bench.comparisons import slowest_stage
+from bench.comparisons import (
+    DECODE_OVERHEAD,
+    E2E_SHARE,
+    LATENCY_SLACK_MS,
+    PRODUCER_SHARE,
+    SINK_SHARE,
+    slowest_stage,
+)
 from bench.e2e import E2EConfig
 from bench.results import Comparison, StageResult, find
 
@@ -88,9 +95,10 @@ def _produce(results: Mapping[str, StageResult]) -> list[str]:
             "schema per field and per record, the compiled one is straight-line code for "
             "this contract."
         )]
-    if ours and tool and send and ours / tool < 0.5:
+    if ours and tool and send and ours / tool < PRODUCER_SHARE:
         lines += ["", (
-            f"**Why the producer is below 0.5× ProducerPerformance:** every record costs "
+            f"**Why the producer is below {PRODUCER_SHARE}× ProducerPerformance:** every "
+            "record costs "
             f"{1e6 / ours:.0f} µs in `ContractProducer`; handing pre-serialized bytes to "
             f"librdkafka alone reaches {send:,.0f}/s ({send / tool:.2f}× the tool)."
         )]
@@ -163,7 +171,7 @@ def _stream_after(results: Mapping[str, StageResult]) -> list[str]:
     read, decode = _v(results, "stream.read"), _v(results, "stream.decode")
     frames, avro = _v(results, "stream.frames"), _v(results, "stream.from_avro")
     cached, udf = _v(results, "stream.cached_decode"), _v(results, "stream.udf")
-    if read and decode and decode / read < 1 / 1.2:
+    if read and decode and decode / read < 1 / (1 + DECODE_OVERHEAD):
         detail = ""
         if frames and avro:
             detail = (
@@ -172,7 +180,8 @@ def _stream_after(results: Mapping[str, StageResult]) -> list[str]:
                 "telling decoded rows from undecodable ones."
             )
         lines += ["", (
-            f"**Why decoding costs more than 20% over the plain read:** {decode:,.0f} vs "
+            f"**Why decoding costs more than {DECODE_OVERHEAD:.0%} over the plain read:** "
+            f"{decode:,.0f} vs "
             f"{read:,.0f} rows/s, {_pct(decode, read)} more time.{detail}"
         )]
     if cached and udf and cached / udf < 5:
@@ -212,9 +221,10 @@ def _cassandra(results: Mapping[str, StageResult]) -> list[str]:
     sink, limit = _v(results, "stream.sink"), _v(results, "cassandra.limit")
     tuned = _v(results, "stream.sink_tuned")
     if sink and limit:
-        verdict = "meets" if sink / limit >= 0.6 else "misses"
+        verdict = "meets" if sink / limit >= SINK_SHARE else "misses"
         lines += ["", (
-            f"The job's micro-batch ({sink:,.0f} rows/s) {verdict} the 0.6× goal against it "
+            f"The job's micro-batch ({sink:,.0f} rows/s) {verdict} the {SINK_SHARE}× goal "
+            "against it "
             f"({sink / limit:.2f}×)."
             + (f" With the best connector setting the same micro-batch reached {tuned:,.0f} "
                f"rows/s ({tuned / limit:.2f}×)." if tuned else "")
@@ -312,11 +322,12 @@ def _e2e_after(results: Mapping[str, StageResult]) -> list[str]:
             f"Micro-batches took {median_s:.1f} s (median of those with rows), "
             f"{max(busy) / 1000:.1f} s at most."
         )
-    if p95 and trigger and p95 > trigger + 2000 and median_s is not None:
+    if p95 and trigger and p95 > trigger + LATENCY_SLACK_MS and median_s is not None:
         quickest = min(durations) / 1000
         overran = median_s * 1000 >= trigger
         lines.append(
-            f"**Why p95 latency exceeds the trigger interval + 2 s:** a record waits for the "
+            f"**Why p95 latency exceeds the trigger interval + {LATENCY_SLACK_MS / 1000:g} s:** "
+            "a record waits for the "
             f"next micro-batch to start (up to {trigger / 1000:.0f} s), then for that whole "
             f"batch; the quickest batch took {quickest:.1f} s here (one Spark job reading, "
             "decoding, checking and writing, plus the driver's planning), while the "
@@ -333,9 +344,9 @@ def _e2e_after(results: Mapping[str, StageResult]) -> list[str]:
     e2e = _v(results, "e2e.throughput")
     sink = _v(results, "stream.sink")
     slowest = slowest_stage(results)
-    if e2e and slowest and e2e / slowest.value < 0.5:
+    if e2e and slowest and e2e / slowest.value < E2E_SHARE:
         lines.append(
-            f"**Why end to end is below 0.5× the slowest stage alone:** {e2e:,.0f} against "
+            f"**Why end to end is below {E2E_SHARE}× the slowest stage alone:** {e2e:,.0f} against "
             f"{slowest.value:,.0f} records/s ({slowest.label.removeprefix('slowest stage alone: ')}"
             "). Each stage was measured with the machine to itself; end to end, the randomuser "
             f"server generating users, {_page_tasks()} page tasks, Kafka, Spark and Cassandra "
