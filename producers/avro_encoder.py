@@ -7,12 +7,14 @@ the first record, so this module turns it into one straight-line Python function
 field a dictionary look-up, a UTF-8 encode, a length prefix from a table. Same bytes,
 several times faster.
 
-Scope, on purpose: a top-level record of primitive fields, ``[null, T]`` unions and the
-logical types fastavro knows for them (their conversions are fastavro's own functions,
-so a ``datetime`` becomes the same ``long``). Anything else (nested records, arrays,
-maps, enums, fixed, wider unions) is not compiled: :func:`compile_encoder` returns None
-and the producer keeps using ``AvroSerializer``. The producer also checks the first
-record of every run against ``AvroSerializer``'s bytes before trusting the encoder.
+Scope, on purpose: records (nested ones too), primitives, enums, fixed, arrays, maps,
+``[null, T]`` unions, named-type references and the logical types fastavro knows for them
+(their conversions are fastavro's own functions, so a ``datetime`` becomes the same
+``long`` and a ``Decimal`` the same two's-complement bytes). Anything else (wider unions,
+recursive records) is not compiled: :func:`compile_encoder` raises :class:`NotCompilable`
+naming the field, and the producer logs it and keeps using ``AvroSerializer``. The
+producer also checks the first record of every run against ``AvroSerializer``'s bytes
+before trusting the encoder.
 """
 
 from __future__ import annotations
@@ -51,20 +53,126 @@ def zigzag_varint(n: int) -> bytes:
 _LENGTHS = tuple(zigzag_varint(i) for i in range(_SHORT))
 
 
-def _branch(field_type: Any) -> tuple[str, str | None]:
-    """(Avro primitive, logical type or None) of a non-union field type."""
-    if isinstance(field_type, str):
-        if field_type not in _PRIMITIVES:
-            raise NotCompilable(f"named type {field_type!r}")
-        return field_type, None
-    if isinstance(field_type, dict) and field_type.get("type") in _PRIMITIVES:
-        logical = field_type.get("logicalType")
-        if logical is not None and f"{field_type['type']}-{logical}" not in LOGICAL_WRITERS:
-            logical = None  # an unknown logical type is its underlying type (Avro spec)
-        if logical is not None and field_type["type"] in ("bytes", "fixed"):
-            raise NotCompilable(f"logical type {logical} on {field_type['type']}")
-        return field_type["type"], logical
-    raise NotCompilable(f"type {json.dumps(field_type)[:60]}")
+_NAMED = ("record", "enum", "fixed")
+
+
+class _Compiler:
+    """Turns a schema into the statements of ``encode``, depth first.
+
+    Named types are remembered where they are defined (by full name) so that a
+    later reference by name compiles to the same code; enum indexes and decimal schemas
+    become constants of the encoder's namespace (``C0``, ``C1``...).
+    """
+
+    def __init__(self) -> None:
+        self.named: dict[str, dict[str, Any]] = {}
+        self.constants: dict[str, Any] = {}
+        self._vars = 0
+        self._records: list[str] = []  # records being compiled: a recursive one is refused
+
+    def constant(self, value: Any) -> str:
+        name = f"C{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def variable(self) -> str:
+        self._vars += 1
+        return f"v{self._vars}"
+
+    def lines(self, schema: Any, var: str, indent: str, path: str, space: str = "") -> list[str]:
+        """Statements appending the encoding of ``var`` (a value of ``schema``) to ``parts``."""
+        if isinstance(schema, str):
+            if schema in _PRIMITIVES:
+                return _value_lines(schema, None, var, indent)
+            named = self.named.get(schema) or self.named.get(f"{space}.{schema}")
+            if named is None:
+                raise NotCompilable(f"field {path}: named type {schema!r}")
+            return self.lines(named, var, indent, path, space)
+        if isinstance(schema, list):
+            return self._union(schema, var, indent, path, space)
+        if not isinstance(schema, dict):
+            raise NotCompilable(f"field {path}: type {json.dumps(schema)[:60]}")
+        kind = schema.get("type")
+        if kind in _NAMED:
+            space = self._register(schema, space)
+        if kind == "record":
+            return self._record(schema, var, indent, path, space)
+        if kind == "enum":
+            index = {s: zigzag_varint(i) for i, s in enumerate(schema["symbols"])}
+            # An unknown symbol is a KeyError: AvroSerializer then explains it.
+            return [f"{indent}append({self.constant(index)}[{var}])"]
+        if kind == "array":
+            item = self.variable()
+            return [f"{indent}if len({var}) > 0:",
+                    f"{indent}    append(VARINT(len({var})))",
+                    f"{indent}    for {item} in {var}:",
+                    *self.lines(schema["items"], item, indent + "        ", path + "[]", space),
+                    f"{indent}append(ZERO)"]
+        if kind == "map":
+            key, value = self.variable(), self.variable()
+            return [f"{indent}if len({var}) > 0:",
+                    f"{indent}    append(VARINT(len({var})))",
+                    f"{indent}    for {key}, {value} in {var}.items():",
+                    *_value_lines("string", None, key, indent + "        "),
+                    *self.lines(schema["values"], value, indent + "        ", path + "{}", space),
+                    f"{indent}append(ZERO)"]
+        logical = schema.get("logicalType")
+        if logical == "decimal" and kind in ("bytes", "fixed"):
+            # fastavro's own conversion, given the schema's precision and scale (and size)
+            convert = f"LOGICAL[{f'{kind}-decimal'!r}]({var}, {self.constant(dict(schema))})"
+            if kind == "fixed":
+                return [f"{indent}append({convert})"]
+            return [f"{indent}{var} = {convert}", *_value_lines("bytes", None, var, indent)]
+        if kind == "fixed":
+            # fastavro writes whatever it is given; only the right size is the plain case
+            return [f"{indent}if len({var}) != {int(schema['size'])}: "
+                    f"raise ValueError('wrong size for fixed')",
+                    f"{indent}append(bytes({var}))"]
+        if kind in _PRIMITIVES:
+            if logical is not None and f"{kind}-{logical}" not in LOGICAL_WRITERS:
+                logical = None  # an unknown logical type is its underlying type (Avro spec)
+            if logical is not None and kind == "bytes":
+                raise NotCompilable(f"field {path}: logical type {logical} on bytes")
+            return _value_lines(kind, logical, var, indent)
+        raise NotCompilable(f"field {path}: type {json.dumps(schema)[:60]}")
+
+    def _register(self, schema: dict[str, Any], space: str) -> str:
+        """Remember a named type; the namespace its own names resolve in."""
+        name = schema["name"]
+        space = schema.get("namespace", space) if "." not in name else name.rsplit(".", 1)[0]
+        short = name.rsplit(".", 1)[-1]
+        self.named[f"{space}.{short}" if space else short] = schema
+        return space
+
+    def _record(self, schema: dict[str, Any], var: str, indent: str, path: str,
+                space: str) -> list[str]:
+        name = schema["name"]
+        if name in self._records:
+            raise NotCompilable(f"field {path}: record {name} is recursive")
+        self._records.append(name)
+        lines = []
+        for f in schema["fields"]:
+            value = self.variable()
+            lines.append(f"{indent}{value} = {var}[{f['name']!r}]")  # missing: KeyError
+            lines += self.lines(f["type"], value, indent, child_path(path, f["name"]), space)
+        self._records.pop()
+        return lines
+
+    def _union(self, schema: list[Any], var: str, indent: str, path: str,
+               space: str) -> list[str]:
+        branches = [b for b in schema if b != "null"]
+        if len(schema) != 2 or len(branches) != 1:
+            raise NotCompilable(f"field {path}: only [null, T] unions are compiled")
+        null_index = schema.index("null")
+        return [f"{indent}if {var} is None:",
+                f"{indent}    append({_length_literal(null_index)})",
+                f"{indent}else:",
+                f"{indent}    append({_length_literal(1 - null_index)})",
+                *self.lines(branches[0], var, indent + "    ", path, space)]
+
+
+def child_path(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
 
 
 def _value_lines(kind: str, logical: str | None, var: str, indent: str) -> list[str]:
@@ -96,32 +204,19 @@ def _value_lines(kind: str, logical: str | None, var: str, indent: str) -> list[
     return lines
 
 
-def encoder_source(schema: Mapping[str, Any]) -> str:
-    """The Python source of the encoder's body for ``schema`` (readable, for tests)."""
+def _compile(schema: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     if schema.get("type") != "record":
         raise NotCompilable("the top level is not a record")
-    lines = ["def encode(record):", "    parts = [HEADER]", "    append = parts.append"]
-    for f in schema["fields"]:
-        name, field_type = f["name"], f["type"]
-        lines.append(f"    v = record[{name!r}]")  # missing: KeyError, the caller decides
-        if isinstance(field_type, list):
-            branches = [b for b in field_type if b != "null"]
-            if len(field_type) != 2 or len(branches) != 1:
-                raise NotCompilable(f"field {name}: only [null, T] unions are compiled")
-            null_index = field_type.index("null")
-            kind, logical = _branch(branches[0])
-            lines += [
-                "    if v is None:",
-                f"        append({_length_literal(null_index)})",
-                "    else:",
-                f"        append({_length_literal(1 - null_index)})",
-                *_value_lines(kind, logical, "v", "        "),
-            ]
-        else:
-            kind, logical = _branch(field_type)
-            lines += _value_lines(kind, logical, "v", "    ")
-    lines.append("    return b''.join(parts)")
-    return "\n".join(lines)
+    compiler = _Compiler()
+    body = compiler.lines(dict(schema), "record", "    ", "")
+    source = "\n".join(["def encode(record):", "    parts = [HEADER]",
+                         "    append = parts.append", *body, "    return b''.join(parts)"])
+    return source, compiler.constants
+
+
+def encoder_source(schema: Mapping[str, Any]) -> str:
+    """The Python source of the encoder's body for ``schema`` (readable, for tests)."""
+    return _compile(schema)[0]
 
 
 def _length_literal(index: int) -> str:
@@ -141,8 +236,9 @@ def compile_encoder(schema_str: str, schema_id: int) -> Encoder:
     caller hands the record to ``AvroSerializer``, whose rules (defaults for missing
     fields, lenient coercions, error messages) then apply unchanged.
     """
-    source = encoder_source(json.loads(schema_str))
+    source, constants = _compile(json.loads(schema_str))
     namespace: dict[str, Any] = {
+        **constants,
         "HEADER": header(schema_id),
         "SHORT": _LENGTHS,
         "VARINT": zigzag_varint,
@@ -150,6 +246,7 @@ def compile_encoder(schema_str: str, schema_id: int) -> Encoder:
         "DOUBLE": struct.Struct("<d").pack,
         "TRUE": b"\x01",
         "FALSE": b"\x00",
+        "ZERO": b"\x00",
         "LOGICAL": LOGICAL_WRITERS,
         "bad": _bad,
     }

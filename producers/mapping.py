@@ -7,9 +7,9 @@ picks from it, so adding an optional field the catalogue knows (``nationality``,
 ``cell``) is a schema-only pull request. A contract whose sidecar names another rules
 module (``[source] rules``, :mod:`producers.rules`) is mapped with that module's
 ``FIELD_RULES``, built from the same :class:`FieldRule` and extractors (``string_at``,
-``uuid_at``, ``timestamp_at``). A schema field without a rule is a
-:class:`ContractDriftError`; every record is also validated against the parsed
-schema, so the two cannot drift silently.
+``uuid_at``, ``timestamp_at``, ``date_at``, ``decimal_at``, ``enum_at``, ``record_of``).
+A schema field without a rule is a :class:`ContractDriftError`; every record is also
+validated against the parsed schema, so the two cannot drift silently.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -35,7 +36,11 @@ __all__ = [
     "MappedPage",
     "MappingError",
     "check_rules_cover",
+    "date_at",
+    "decimal_at",
+    "enum_at",
     "map_users",
+    "record_of",
     "string_at",
     "timestamp_at",
     "to_record",
@@ -134,6 +139,78 @@ def _timestamp(path: str) -> Extract:
         except ValueError:
             raise MappingError(f"not an ISO-8601 date: {value!r}", path) from None
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    return extract
+
+
+def date_at(path: str) -> Extract:
+    """ISO-8601 -> the calendar ``date`` of that moment in UTC (Avro's ``date``)."""
+    moment = _timestamp(path)
+
+    def extract(user: Mapping[str, Any]) -> date | None:
+        value = moment(user)
+        return None if value is None else value.date()
+
+    return extract
+
+
+def decimal_at(path: str, scale: int) -> Extract:
+    """A number sent as a string or an int -> ``Decimal`` with exactly ``scale`` decimals
+    (Avro's ``decimal``). More significant decimals than that is a :class:`MappingError`:
+    the value is kept exact or refused, never rounded. Floats are refused (already inexact).
+    """
+    get = _getter(path)
+    quantum = Decimal(1).scaleb(-scale)
+
+    def extract(user: Mapping[str, Any]) -> Decimal | None:
+        value = get(user)
+        if value is None:
+            return None
+        if type(value) is bool or not isinstance(value, str | int):
+            raise MappingError(f"expected a decimal string or an integer, got "
+                               f"{type(value).__name__}", path)
+        try:
+            number = Decimal(value)
+            exact = number.quantize(quantum)
+        except InvalidOperation:
+            raise MappingError(f"not a decimal: {value!r}", path) from None
+        if not number.is_finite() or exact != number:
+            raise MappingError(f"{value!r} does not fit {scale} decimals exactly", path)
+        return exact
+
+    return extract
+
+
+def enum_at(path: str, symbols: Iterable[str], default: str) -> Extract:
+    """A string -> its enum symbol (upper-cased); ``default`` when absent or not a symbol.
+
+    An enum's default symbol is what a reader makes of a symbol it does not know: the
+    producer does the same for a value the schema does not list, rather than reject the user.
+    """
+    string = _string(path)
+    known = frozenset(symbols)
+    if default not in known:
+        raise ValueError(f"default {default!r} is not one of the symbols {sorted(known)}")
+
+    def extract(user: Mapping[str, Any]) -> str:
+        value = string(user)
+        symbol = value.upper() if value is not None else default
+        return symbol if symbol in known else default
+
+    return extract
+
+
+def record_of(fields: Mapping[str, Extract], when: str | None = None) -> Extract:
+    """A nested record: each field from its own extractor. With ``when`` (a path), None
+    when the API has nothing there; a record that lacks a required part is for the
+    schema validation to refuse, naming the field."""
+    present = _getter(when) if when is not None else None
+    parts = tuple(fields.items())
+
+    def extract(user: Mapping[str, Any]) -> dict[str, Any] | None:
+        if present is not None and present(user) is None:
+            return None
+        return {name: get(user) for name, get in parts}
 
     return extract
 
