@@ -20,7 +20,13 @@ from contract.catalog import SCHEMAS_DIR, Contract, ContractError, load_contract
 from schematool.cassandra_grants import GrantError
 from schematool.gate.check import run_check
 from schematool.gate.findings import format_github, format_text
-from schematool.gate.generate import expected_files, find_drift, write_files
+from schematool.gate.generate import (
+    evolution_doc_drift,
+    expected_files,
+    find_drift,
+    write_evolution_doc,
+    write_files,
+)
 from schematool.gate.history import HistoryError
 from schematool.kafka_acls import AclError
 from schematool.migrate.apply import ApplyError, run_apply
@@ -97,7 +103,7 @@ def _generate(args: argparse.Namespace) -> int:
     expected = expected_files(args.repo, args.replication_factor)
     cql_dir = Path(args.repo) / "cql"
     if args.check:
-        drift = find_drift(expected, cql_dir)
+        drift = find_drift(expected, cql_dir) + evolution_doc_drift(Path(args.repo))
         for item in drift:
             print(item)
         if drift:
@@ -107,6 +113,8 @@ def _generate(args: argparse.Namespace) -> int:
     changed = write_files(expected, cql_dir)
     for name in changed:
         print(f"wrote cql/{name}" if name in expected else f"removed cql/{name}")
+    for doc in write_evolution_doc(Path(args.repo)):
+        print(f"wrote the evolution table of {doc}")
     if not changed:
         print(f"cql/ is up to date ({len(expected)} files)")
     return 0

@@ -19,7 +19,7 @@ from contract.catalog import Contract, ContractError, load_contract_file
 from contract.cql import cql_files
 from schematool.gate.compat import check_compatibility, versions_to_check
 from schematool.gate.findings import Finding, locate_line
-from schematool.gate.generate import find_drift
+from schematool.gate.generate import evolution_doc_drift, find_drift
 from schematool.gate.history import FileVersion, earlier_versions, file_history
 from schematool.gate.lint import lint_contract
 from schematool.gate.safety import KeyLayout, check_field_safety, check_key_safety
@@ -148,4 +148,7 @@ def _drift_findings(
     return [
         Finding(d.file, "", "cql-drift", f"{d.reason}; run make cql and commit cql/")
         for d in find_drift(expected, repo / "cql")
+    ] + [
+        Finding(d.file, "", "docs-drift", f"{d.reason}; run make cql and commit it")
+        for d in evolution_doc_drift(repo)
     ]

@@ -1,7 +1,9 @@
 """The committed ``cql/`` files: (re)writing them, and telling when they drifted from the schemas.
 
 Only files this generator wrote (their first line says so) are ever replaced or removed;
-a hand-written ``.cql`` next to them is left alone.
+a hand-written ``.cql`` next to them is left alone. The same goes for the evolution table
+of docs/schema-evolution.md (:mod:`schematool.gate.evolution_table`), where the checkers'
+rules are generated: ``make cql`` rewrites it, the check tells when it differs.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from pathlib import Path
 
 from contract.catalog import load_contracts
 from contract.cql import cql_files
+from schematool.gate.evolution_table import compute_rows, render, replace_block
 
 GENERATED_MARK = "-- generated from schemas/"
+EVOLUTION_DOC = "docs/schema-evolution.md"
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,32 @@ def write_files(expected: dict[str, str], cql_dir: Path) -> list[str]:
             path.unlink()
             changed.append(path.name)
     return changed
+
+
+def _evolution_doc(repo: Path) -> tuple[Path, str, str] | None:
+    """(path, committed text, text with the table regenerated); None where the repository
+    has no such document (a contracts-only repository)."""
+    path = Path(repo) / EVOLUTION_DOC
+    if not path.exists():
+        return None
+    text = path.read_text(encoding="utf-8")
+    try:
+        return path, text, replace_block(text, render(compute_rows()))
+    except ValueError:
+        return None  # no generated block: a document of the user's own
+
+
+def evolution_doc_drift(repo: Path) -> list[Drift]:
+    doc = _evolution_doc(repo)
+    if doc is None or doc[1] == doc[2]:
+        return []
+    return [Drift(EVOLUTION_DOC, "has an evolution table other than the gate's rules give")]
+
+
+def write_evolution_doc(repo: Path) -> list[str]:
+    """Rewrite the evolution table if it differs; the file written, if any."""
+    doc = _evolution_doc(repo)
+    if doc is None or doc[1] == doc[2]:
+        return []
+    doc[0].write_text(doc[2], encoding="utf-8")
+    return [EVOLUTION_DOC]
