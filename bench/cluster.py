@@ -163,7 +163,8 @@ def run(settings: Settings, config: ClusterConfig, results: Path, work_dir: Path
         store.save(result, results)
     result.series["config:rounds"] = [float(done + config.rounds)]
     result.seconds += time.monotonic() - started
-    result.notes.append(f"rounds {done + 1}-{done + config.rounds} (of {len(VARIANTS)} runs "
+    rounds = ", ".join(str(n) for n in range(done + 1, done + config.rounds + 1))
+    result.notes.append(f"round{'s' if config.rounds > 1 else ''} {rounds} ({len(VARIANTS)} runs "
                         f"each): the machine's load average (1 min) {load_at_start:.1f} at the "
                         f"start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores")
     store.save(result, results)

@@ -105,7 +105,7 @@ def single_node_from_doc(document: str) -> SingleNode | None:
             value = float(row.group(1).replace(",", ""))
     if when is None or value is None:
         return None
-    return SingleNode(value, when, "the End to end section above (`make bench`)")
+    return SingleNode(value, when, "the End to end section above, `make bench`'s")
 
 
 # -- the tables -----------------------------------------------------------------------------
@@ -220,6 +220,14 @@ def cpu_rows(result: StageResult) -> list[list[str]]:
 # -- the section ----------------------------------------------------------------------------
 
 
+def apart(result: StageResult, a: Variant, b: Variant) -> str:
+    """Whether the runs of two variants tell them apart: only if their ranges do not overlap."""
+    ra, rb = (result.series.get(series_key(v, "throughput"), []) for v in (a, b))
+    if ra and rb and (max(ra) < min(rb) or min(ra) > max(rb)):
+        return "every run apart"
+    return "the runs' ranges overlap"
+
+
 def _best_of(result: StageResult, variant: Variant) -> float | None:
     rates = result.series.get(series_key(variant, "throughput"), [])
     return best(rates) if rates else None
@@ -232,11 +240,13 @@ def scaling_text(result: StageResult, cores: int) -> list[str]:
     for p in (3, 6):
         one, two = _best_of(result, Variant(1, p)), _best_of(result, Variant(2, p))
         if one and two:
-            workers.append(f"{two / one:.2f}× with {p} partitions")
+            workers.append(f"{two / one:.2f}× with {p} partitions "
+                           f"({apart(result, Variant(1, p), Variant(2, p))})")
     for w in (1, 2):
         three, six = _best_of(result, Variant(w, 3)), _best_of(result, Variant(w, 6))
         if three and six:
-            partitions.append(f"{six / three:.2f}× on {w} worker{'s' if w > 1 else ''}")
+            partitions.append(f"{six / three:.2f}× on {w} worker{'s' if w > 1 else ''} "
+                              f"({apart(result, Variant(w, 3), Variant(w, 6))})")
     said = ([f"2 workers against 1: {', '.join(workers)}"] if workers else []) + \
         ([f"6 partitions against 3: {', '.join(partitions)}"] if partitions else [])
     if said:
@@ -370,8 +380,9 @@ def section(result: StageResult, *, cores: int, single: SingleNode | None,
     if single is not None:
         out += [f"Beside it, the single topology (one broker, one Cassandra node, Spark "
                 f"`local[2]`): {format_value(single.value, 'records/s')} end to end, "
-                f"measured on {single.measured} ({single.source}; its load ran longer, "
-                "with replication factor 1 and writes at `ONE`).", ""]
+                f"measured on {single.measured} ({single.source}: a longer load, "
+                "every record reconciled; replication factor 1, so its `LOCAL_QUORUM` is "
+                "one replica, and one JVM per service).", ""]
     else:
         out += ["The single topology's end-to-end figure: not measured in this run.", ""]
     if plot:

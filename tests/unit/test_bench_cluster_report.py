@@ -114,7 +114,7 @@ def test_the_section_shows_each_variant_the_single_figure_and_why() -> None:
         assert f"| {variant.label} |" in text
     assert "4,717 records/s end to end, measured on 2026-11-26 13:17 UTC" in text
     assert "cores, not design" in text
-    assert "2 workers against 1: 1.05× with 3 partitions" in text
+    assert "2 workers against 1: 1.05× with 3 partitions (every run apart)" in text
     assert OTHER in text
     assert "![Scaling" in text and "performance/x.png" in text
     assert "2 rounds" in text
@@ -132,8 +132,8 @@ def test_the_single_figure_is_read_from_make_benchs_rendering() -> None:
            "|---|---|---|\n| end to end: stored rows / (first produce -> last write) | "
            "4,717 records/s | 740,000 stored |\n")
     assert single_node_from_doc(doc) == SingleNode(4717, "2026-11-26 13:17 UTC",
-                                                   "the End to end section above "
-                                                   "(`make bench`)")
+                                                   "the End to end section above, "
+                                                   "`make bench`'s")
     assert single_node_from_doc("# Performance\n") is None
 
 
