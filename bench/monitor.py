@@ -98,11 +98,15 @@ class Monitor:
 
     def _sample(self) -> None:
         s = self.samples
+        # The CPU counters right after the timestamp, the slow reads (offsets, PSS) after:
+        # read late, a counter credits a sample with CPU spent after its time, which made
+        # a 30 s window show more cores busy than the machine has.
         s.t.append(time.monotonic() - self._started)
+        s.cpu[MACHINE].append(machine_busy_seconds())
+        for name, pgid in self.groups.items():
+            s.cpu[name].append(process.cpu_seconds(pgid))
+        s.cpu["producer"].append(own_cpu_seconds())
         s.produced.append(self._produced())
         for name, pgid in self.groups.items():
             s.memory[name].append(process.rss_bytes(pgid))
-            s.cpu[name].append(process.cpu_seconds(pgid))
         s.memory["producer"].append(own_pss_bytes())
-        s.cpu["producer"].append(own_cpu_seconds())
-        s.cpu[MACHINE].append(machine_busy_seconds())
