@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,10 +24,12 @@ from contract.wire import frame
 from producers import profile_mapping
 from producers.avro_encoder import NotCompilable, compile_encoder
 from producers.errors import MappingError
+from producers.kafka_producer import ContractProducer
 from producers.mapping import decimal_at, enum_at, map_users, to_record
 from schematool.gate.lint import lint_contract
 from stack.randomuser.generator import NATIONALITY_CODES, generate_page
 from streaming.sql import struct_type
+from tests.unit.test_producer_kafka import FAST_FAIL, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
 AVSC = REPO / "schemas" / "examples" / "users_profile-value.avsc"
@@ -248,3 +251,18 @@ def test_a_wider_union_is_refused_naming_the_nested_field() -> None:
             {"name": "choice", "type": ["null", "string", "long"]}]}}]}
     with pytest.raises(NotCompilable, match=r"outer\.choice"):
         compile_encoder(json.dumps(schema), 1)
+
+
+def test_the_producer_keeps_the_compiled_encoder_after_its_first_record_check(
+        registry: Any, contract: Contract, api_users: list[dict[str, Any]],
+        caplog: pytest.LogCaptureFixture) -> None:
+    url, fake = registry
+    fake.registered[contract.subject] = contract.schema_str
+    page = map_users(api_users[:20], contract)
+    with caplog.at_level(logging.INFO), \
+            ContractProducer(settings_for(url), contract, tuning=FAST_FAIL) as producer:
+        # The first record is encoded both ways (AvroSerializer's bytes are the reference).
+        values = [producer.encode(record) for record in page.records]
+        assert producer._fast is not None  # agreed: every later record is the compiled one's
+    assert values == [reference(contract.schema, 7, r) for r in page.records]
+    assert "not compiled" not in caplog.text and "disagrees" not in caplog.text
