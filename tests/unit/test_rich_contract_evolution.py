@@ -1,0 +1,75 @@
+"""The rich example contract's v2 (issue 17): the Cassandra-safe changes of nested shapes
+pass the gate and plan only additions: an optional field inside the nested record
+(``ALTER TYPE ... ADD``), a new enum symbol (nothing: enums are text), an optional array
+(``ALTER TABLE ... ADD``). The live half (the stream running through it) is not here yet.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contract.avro_types import parse_schema
+from contract.catalog import Contract, load_contract_file
+from contract.cql import table_spec
+from schematool.gate.compat import check_compatibility
+from schematool.gate.lint import lint_contract
+from schematool.gate.safety import check_field_safety
+from schematool.migrate.live import KeyspaceState, TableState
+from schematool.migrate.plan import RunCql, plan_cassandra
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "users_profile-value"
+
+
+def _v2(schema: dict[str, Any]) -> dict[str, Any]:
+    schema = json.loads(json.dumps(schema))
+    fields = {f["name"]: f for f in schema["fields"]}
+    fields["location"]["type"]["fields"].append(
+        {"name": "neighbourhood", "type": ["null", "string"], "default": None,
+         "doc": "Added in v2: an optional field inside the nested record."})
+    fields["nationality"]["type"]["symbols"].append("JP")
+    schema["fields"].append(
+        {"name": "emails", "type": ["null", {"type": "array", "items": "string"}],
+         "default": None, "doc": "Added in v2: an optional array."})
+    return schema
+
+
+@pytest.fixture
+def versions(tmp_path: Path) -> tuple[Contract, Contract]:
+    v1 = load_contract_file(EXAMPLE.with_suffix(".avsc"))
+    shutil.copy(EXAMPLE.with_suffix(".toml"), tmp_path / "users_profile-value.toml")
+    path = tmp_path / "users_profile-value.avsc"
+    path.write_text(json.dumps(_v2(v1.schema), indent=2), encoding="utf-8")
+    return v1, load_contract_file(path)
+
+
+def test_v2_passes_the_gate(versions: tuple[Contract, Contract]) -> None:
+    v1, v2 = versions
+    assert lint_contract(v2) == []
+    earlier = [("v1", parse_schema(v1.schema_str))]
+    new = parse_schema(v2.schema_str)
+    assert check_compatibility(new, earlier, "BACKWARD", "v2") == []
+    assert check_compatibility(new, earlier, "FULL", "v2") == []  # the enum has a default
+    assert check_field_safety(new, earlier, "v2") == []
+
+
+def test_v2_plans_only_additions_to_the_type_and_the_table(
+        versions: tuple[Contract, Contract]) -> None:
+    v1, v2 = versions
+    live = table_spec(v1)  # what v1's apply created
+    keyspace = KeyspaceState(live.keyspace, exists=True, replication_factor=1,
+                             types={u.name: dict(u.fields) for u in live.user_types})
+    table = TableState(live.keyspace, live.table, live.stored_columns,
+                       live.partition_key, live.clustering_key)
+    dead = TableState(live.keyspace, "dead_letters", {"topic": "text"})
+    plan = plan_cassandra(v2, keyspace, table, dead)
+    statements = [action.statement for action in plan.actions if isinstance(action, RunCql)]
+    assert plan.refusals == ()
+    assert [s for s in statements if "user_profiles" in s or "location" in s] == [
+        "ALTER TYPE spark_streams.location ADD IF NOT EXISTS neighbourhood text",
+        "ALTER TABLE spark_streams.user_profiles ADD IF NOT EXISTS emails list<text>",
+    ]
