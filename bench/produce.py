@@ -217,14 +217,16 @@ def run(settings: Settings, contract: Contract, config: ProduceConfig,
                       "ContractProducer: serialize + produce, acks=all, idempotent",
                       best(ours), "records/s",
                       f"{len(sent):,} records, {tuning_label(default)}, best of "
-                      f"{len(ours)}: " + ", ".join(f"{r:,.0f}" for r in ours)))
+                      f"{len(ours)}: " + ", ".join(f"{r:,.0f}" for r in ours),
+                      runs=tuple(ours)))
     best_tool = max(tool, key=lambda t: t.records_per_s)
     result.add(Figure("produce.producer_performance",
                       f"Kafka ProducerPerformance ({size} B records, same settings)",
                       best_tool.records_per_s, "records/s",
                       f"{config.tool_records:,} records, best of {len(tool)}: "
                       + ", ".join(f"{t.records_per_s:,.0f}" for t in tool)
-                      + f"; its p99 latency {best_tool.p99_ms} ms"))
+                      + f"; its p99 latency {best_tool.p99_ms} ms",
+                      runs=tuple(t.records_per_s for t in tool)))
 
     for tuning in config.tunings:
         raw = send_bytes(settings, contract.topic, cycled(values, len(sent)),

@@ -27,7 +27,12 @@ def format_value(value: float, unit: str) -> str:
 
 def format_ratio(comparison: Comparison) -> str:
     ratio = comparison.ratio
-    return "—" if ratio is None else f"{ratio:.2f}×"
+    if ratio is None:
+        return "—"
+    worst = comparison.worst_ratio
+    pairs = len(comparison.pair_ratios)
+    return f"{ratio:.2f}×" if worst is None else \
+        f"{ratio:.2f}× (worst of {pairs} interleaved pairs {worst:.2f}×)"
 
 
 def verdict(met: bool | None) -> str:

@@ -1,8 +1,11 @@
 """What a benchmark stage measured, kept as JSON so that ``bench all`` can report every stage.
 
-A :class:`Figure` is one measured number. A :class:`Comparison` puts a figure beside its
-limit (a tool's figure, or another stage's) with a :class:`Goal` on their ratio or on the
-value itself. Each stage writes a :class:`StageResult` to ``<stack home>/bench/<stage>.json``.
+A :class:`Figure` is one measured number (the best run), with every run's value when it
+was measured more than once. A :class:`Comparison` puts a figure beside its limit (a
+tool's figure, or another stage's) with a :class:`Goal` on their ratio or on the value
+itself; when both were measured in interleaved runs, the goal is met only if the worst
+pair of runs meets it (noise on a shared machine must not make a goal look met). Each
+stage writes a :class:`StageResult` to ``<stack home>/bench/<stage>.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ class Figure:
     value: float
     unit: str  # "records/s", "ms", "MiB", ...
     detail: str = ""  # how: "50,000 records in 2.1 s, best of 3"
+    # Each run's value, in the order run; interleaved with the limit's runs when both
+    # have them (run i of the figure beside run i of its limit).
+    runs: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "runs", tuple(float(v) for v in self.runs))  # from JSON
 
 
 @dataclass(frozen=True)
@@ -58,8 +67,28 @@ class Comparison:
         return self.figure.value / self.limit.value
 
     @property
+    def pair_ratios(self) -> tuple[float, ...]:
+        """Run i of the figure over run i of its limit, when both ran the same times."""
+        mine, theirs = self.figure.runs, self.limit.runs if self.limit else ()
+        if len(mine) < 2 or len(mine) != len(theirs) or 0 in theirs:
+            return ()
+        return tuple(a / b for a, b in zip(mine, theirs, strict=True))
+
+    @property
+    def worst_ratio(self) -> float | None:
+        """The interleaved pair furthest from the goal (None: no pairs)."""
+        pairs = self.pair_ratios
+        if not pairs:
+            return None
+        return max(pairs) if self.goal is not None and self.goal.op == "<=" else min(pairs)
+
+    @property
     def met(self) -> bool | None:
-        return None if self.goal is None else self.goal.met(self.figure.value, self.ratio)
+        if self.goal is None:
+            return None
+        worst = self.worst_ratio
+        ratio = worst if worst is not None and self.goal.on == "ratio" else self.ratio
+        return self.goal.met(self.figure.value, ratio)
 
 
 @dataclass
