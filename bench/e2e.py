@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench.cold_start import cold_start
 from bench.monitor import MACHINE, Monitor, service_groups
 from bench.results import Figure, StageResult
 from bench.sandbox import Sandbox
@@ -177,15 +178,21 @@ def _produce_lane(settings: Settings, contract: Contract, config: E2EConfig, run
     return produced, ends
 
 
-def warm_up(settings: Settings, contract: Contract, config: E2EConfig, job: JobProcess) -> int:
-    """Load through the whole pipeline before measuring (``config.warm_up_seconds``, at
-    least one page): the first micro-batches pay for the connector's sessions and the JIT
-    compilation of the job's JVM, a cost a long-running job no longer pays. Returns the
-    records produced, once the job has taken them all."""
-    produced = fetch_and_produce(settings, contract, RunConfig(
+def first_page(settings: Settings, contract: Contract) -> int:
+    """The warm-up's first page (``WARM_UP_RECORDS``), produced before the job starts."""
+    return fetch_and_produce(settings, contract, RunConfig(
         seed=f"bench-warm-up-{contract.topic}", pages=1, batch_size=WARM_UP_RECORDS,
         run_id="bench-warm-up", source="local",
     )).produced
+
+
+def warm_up(settings: Settings, contract: Contract, config: E2EConfig, job: JobProcess,
+            waiting: int) -> int:
+    """Load through the whole pipeline before measuring (``config.warm_up_seconds``, after
+    the ``waiting`` records of :func:`first_page`): the first micro-batches pay for the
+    connector's sessions and the JIT compilation of the job's JVM, a cost a long-running
+    job no longer pays. Returns the records produced, once the job has taken them all."""
+    produced = waiting
     if config.warm_up_seconds > 0:
         load = replace(config, seconds=config.warm_up_seconds, rate=0.0)
         produced += produce_for(settings, contract, load, f"bench-warm-up-load-{contract.topic}")[0]
@@ -266,10 +273,16 @@ def run(settings: Settings, box: Sandbox, config: E2EConfig, work_dir: Path,
     executors run), before the measured load: its lines become notes."""
     contract = box.contract
     work_dir.mkdir(parents=True, exist_ok=True)
+    waiting = first_page(settings, contract)  # in the topic before the launch: cold start
+    launched = time.time()
     job = start_job(settings, box, work_dir, config.spark_conf)
     try:
         job.wait_started(JOB_START_TIMEOUT_S)
-        warmed = warm_up(settings, contract, config, job)
+        warmed = warm_up(settings, contract, config, job, waiting)
+        measured = cold_start(job.lines(), launched)
+        if measured is not None:
+            for figure in measured.figures():
+                result.add(figure)
         result.notes.append(f"warm-up, not measured: {warmed:,} records through the whole "
                             f"pipeline ({config.warm_up_seconds:.0f} s of load)")
         if on_warm is not None:

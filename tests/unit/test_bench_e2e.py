@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
+from bench.cold_start import cold_start
 from bench.e2e import paced_sleep, parse_job_log, sub_spans
 
 
@@ -61,3 +63,28 @@ def test_chunk_must_be_positive() -> None:
 def test_pacing_waits_only_when_ahead(produced: int, target: float, elapsed: float,
                                       expected: float) -> None:
     assert paced_sleep(produced, target, elapsed) == pytest.approx(expected)
+
+
+def _at(ts: str) -> float:
+    return datetime.fromisoformat(ts).timestamp()
+
+
+def test_cold_start_is_read_from_the_job_s_log() -> None:
+    launched = _at("2026-11-26T07:03:30.000+00:00")
+    lines = [
+        "some JVM warning",
+        json.dumps({"ts": "2026-11-26T07:03:50.000+00:00", "event": "job_started"}),
+        batch_line(ts="2026-11-26T07:04:00.000+00:00", rows_written=0, input_rows=0),
+        batch_line(ts="2026-11-26T07:04:23.000+00:00", rows_written=5000, duration_ms=9000),
+    ]
+    measured = cold_start(lines, launched)
+    assert measured is not None
+    assert (measured.started_s, measured.first_row_s, measured.first_batch_ms) == (20, 53, 9000)
+    assert [f.key for f in measured.figures()] == [
+        "e2e.cold_start_first_row", "e2e.cold_start_job_started", "e2e.cold_start_first_batch"]
+
+
+def test_no_cold_start_before_a_batch_stored_rows() -> None:
+    started = json.dumps({"ts": "2026-11-26T07:03:50.000+00:00", "event": "job_started"})
+    assert cold_start([started, batch_line(rows_written=0)], 0.0) is None
+    assert cold_start([batch_line(rows_written=5)], 0.0) is None
