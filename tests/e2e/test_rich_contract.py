@@ -13,19 +13,25 @@ removed.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import fastavro
 import pytest
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -33,8 +39,14 @@ from config.clients import cassandra_session, kafka_admin, schema_registry_clien
 from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract, load_contract
 from contract.cql import DEAD_LETTER_TABLE
+from contract.wire import frame
 from ops.reconcile import end_offsets, read_span
-from tests.support import unique_name
+from producers.mapping import map_users
+from schematool.migrate.apply import run_apply
+from stack.randomuser.generator import NATIONALITY_CODES, generate_page
+from streaming.job import Trigger, run
+from tests.support import unique_name, wait_until
+from tests.unit.test_rich_contract_evolution import v2_schema
 
 pytestmark = pytest.mark.e2e
 
@@ -203,3 +215,96 @@ def test_one_stream_stores_every_field_as_produced(rich: Rich, stack: Settings,
         mismatches += [f"{key}.{field}: {expected[field]!r} != {actual[field]!r}"
                        for field in expected if expected[field] != actual[field]]
     assert mismatches == []
+
+
+# -- v2 while the stream runs --------------------------------------------------------------
+
+
+def _produce_framed(settings: Settings, contract: Contract, records: list[dict[str, Any]]) -> None:
+    """Confluent-framed Avro written with the contract's registered schema (its own id)."""
+    schema_id = schema_registry_client(settings).lookup_schema(
+        contract.subject, Schema(contract.schema_str, "AVRO")).schema_id
+    parsed = fastavro.parse_schema(contract.schema)
+    producer = Producer(settings.kafka_client_config())
+    for record in records:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, parsed, record)
+        producer.produce(contract.topic, key=record["id"].encode(),
+                         value=frame(schema_id, out.getvalue()))
+    assert producer.flush(30) == 0
+
+
+def _rows(settings: Settings, contract: Contract) -> dict[str, Any]:
+    with cassandra_session(settings) as session:
+        return {str(r.id): r for r in session.execute(f"SELECT * FROM {contract.qualified_table}")}
+
+
+@pytest.fixture
+def evolving(stack: Settings, tmp_path: Path) -> Iterator[Contract]:
+    name = unique_name("e2e_rich_v2")
+    _copy_example(tmp_path / "schemas", name)
+    contract = load_contract(f"{name}-value", tmp_path / "schemas").for_topology(
+        stack.stack_topology)
+    assert run_apply([contract], stack, out=lambda line: None) == 0
+    try:
+        yield contract
+    finally:
+        _remove(stack, contract)
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.stop()
+
+
+def test_v2_of_the_nested_shapes_is_followed_live_without_restart(
+        stack: Settings, evolving: Contract, tmp_path: Path) -> None:
+    """v2 adds an optional field inside the nested Location (ALTER TYPE ... ADD), a
+    Nationality symbol and an optional array (ALTER TABLE ... ADD), applied and registered
+    while the job runs: v1 and v2 rows side by side, written by the same job."""
+    users = generate_page(unique_name("v2"), 1, 20, NATIONALITY_CODES)
+    v1_records = list(map_users(users[:10], evolving).records)
+    v2 = replace(evolving, schema_str=json.dumps(v2_schema(evolving.schema), indent=2))
+    v2_records = [
+        {**record, "nationality": "JP", "emails": [f"{record['ids']['username']}@example.com"],
+         "location": {**record["location"], "neighbourhood": f"Quarter {n}"}}
+        for n, record in enumerate(map_users(users[10:], evolving).records)
+    ]
+    stop, errors = threading.Event(), []
+
+    def stream() -> None:
+        try:
+            run(replace(stack, spark_checkpoint_dir=str(tmp_path / "checkpoints"),
+                        stream_trigger_seconds=1), evolving, Trigger.PROCESSING_TIME, stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=stream, name="rich-stream-under-test", daemon=True)
+    thread.start()
+    try:
+        _produce_framed(stack, evolving, v1_records)
+        wait_until(lambda: errors or len(_rows(stack, evolving)) >= 10, timeout=300,
+                   message="v1 rows in Cassandra")
+        assert errors == []
+        assert run_apply([v2], stack, out=lambda line: None) == 0  # ALTER TYPE/TABLE, register
+        _produce_framed(stack, v2, v2_records)
+        rows = wait_until(lambda: r if len(r := _rows(stack, evolving)) >= 20 or errors
+                          else None, timeout=300, message="v2 rows in Cassandra")
+        assert thread.is_alive() and errors == [], f"the job restarted or died: {errors}"
+    finally:
+        stop.set()
+        thread.join(timeout=120)
+    assert not thread.is_alive() and errors == []
+    for record in v1_records:
+        row = rows[record["id"]]
+        assert row.writer_schema_version == 1
+        assert row.location.neighbourhood is None and row.emails is None  # v2's defaults
+        assert row.nationality == record["nationality"]
+        assert _exact(_stored(row)) == _exact(record)
+    for record in v2_records:
+        row = rows[record["id"]]
+        assert row.writer_schema_version == 2
+        assert (row.nationality, row.location.neighbourhood, row.emails) == (
+            "JP", record["location"]["neighbourhood"], record["emails"])
+        assert row.location.coordinates.latitude.as_tuple() == (
+            record["location"]["coordinates"]["latitude"].as_tuple())

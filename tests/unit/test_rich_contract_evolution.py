@@ -25,7 +25,7 @@ from schematool.migrate.plan import RunCql, plan_cassandra
 EXAMPLE = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "users_profile-value"
 
 
-def _v2(schema: dict[str, Any]) -> dict[str, Any]:
+def v2_schema(schema: dict[str, Any]) -> dict[str, Any]:
     schema = json.loads(json.dumps(schema))
     fields = {f["name"]: f for f in schema["fields"]}
     fields["location"]["type"]["fields"].append(
@@ -43,7 +43,7 @@ def versions(tmp_path: Path) -> tuple[Contract, Contract]:
     v1 = load_contract_file(EXAMPLE.with_suffix(".avsc"))
     shutil.copy(EXAMPLE.with_suffix(".toml"), tmp_path / "users_profile-value.toml")
     path = tmp_path / "users_profile-value.avsc"
-    path.write_text(json.dumps(_v2(v1.schema), indent=2), encoding="utf-8")
+    path.write_text(json.dumps(v2_schema(v1.schema), indent=2), encoding="utf-8")
     return v1, load_contract_file(path)
 
 
