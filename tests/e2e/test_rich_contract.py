@@ -7,7 +7,9 @@ rules module producers.profile_mapping, the compiled encoder), streamed by
 `python -m streaming run --available-now`, and read back two independent ways: Kafka's
 values through confluent-kafka's ``AvroDeserializer`` (the registry's schema, not ours),
 and the table through the cassandra-driver. Every field is reconciled, nested values,
-collections, enums, exact decimals, dates and bytes included. Everything it created is
+collections, enums, exact decimals, dates and bytes included. Then a v2 (an optional field
+inside the nested record, an enum symbol, an optional array) is applied and registered
+while an in-process job runs, and followed without a restart. Everything it created is
 removed.
 """
 

@@ -1,7 +1,8 @@
 """The rich example contract's v2 (issue 17): the Cassandra-safe changes of nested shapes
 pass the gate and plan only additions: an optional field inside the nested record
 (``ALTER TYPE ... ADD``), a new enum symbol (nothing: enums are text), an optional array
-(``ALTER TABLE ... ADD``). The live half (the stream running through it) is not here yet.
+(``ALTER TABLE ... ADD``). The live half (the stream running through it) is
+tests/e2e/test_rich_contract.py.
 """
 
 from __future__ import annotations
