@@ -52,10 +52,13 @@ class CassandraConfig:
 
 
 def shown_path(path: Path | str) -> str:
-    """``path`` relative to the checkout when inside it: reports never show the machine's."""
+    """``path`` relative to the checkout (or ``~``) when inside it: reports never show the
+    machine's."""
     resolved = Path(path).resolve()
     if resolved.is_relative_to(PROJECT_ROOT):
         return str(resolved.relative_to(PROJECT_ROOT))
+    if resolved.is_relative_to(Path.home()):
+        return f"~/{resolved.relative_to(Path.home())}"
     return str(path)
 
 

@@ -83,6 +83,7 @@ def test_report_paths_are_relative_to_the_checkout() -> None:
     assert shown_path(PROJECT_ROOT / ".stack" / "bench-tools" / "bin" / "latte") == \
         ".stack/bench-tools/bin/latte"
     assert shown_path("/usr/local/bin/latte") == "/usr/local/bin/latte"
+    assert shown_path(Path.home() / ".cache" / "latte") == "~/.cache/latte"
 
 
 def _executable(path: Path, body: str) -> Path:
