@@ -16,7 +16,6 @@ removed.
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import subprocess
@@ -48,12 +47,12 @@ from schematool.migrate.apply import run_apply
 from stack.randomuser.generator import NATIONALITY_CODES, generate_page
 from streaming.job import Trigger, run
 from tests.support import unique_name, wait_until
-from tests.unit.test_rich_contract_evolution import v2_schema
 
 pytestmark = pytest.mark.e2e
 
 COUNT = 40
 EXAMPLE = PROJECT_ROOT / "schemas" / "examples" / "users_profile-value"
+V2 = PROJECT_ROOT / "docs" / "examples" / "users_profile-value.v2.avsc"
 
 
 @dataclass(frozen=True)
@@ -266,7 +265,7 @@ def test_v2_of_the_nested_shapes_is_followed_live_without_restart(
     while the job runs: v1 and v2 rows side by side, written by the same job."""
     users = generate_page(unique_name("v2"), 1, 20, NATIONALITY_CODES)
     v1_records = list(map_users(users[:10], evolving).records)
-    v2 = replace(evolving, schema_str=json.dumps(v2_schema(evolving.schema), indent=2))
+    v2 = replace(evolving, schema_str=V2.read_text(encoding="utf-8"))
     v2_records = [
         {**record, "nationality": "JP", "emails": [f"{record['ids']['username']}@example.com"],
          "location": {**record["location"], "neighbourhood": f"Quarter {n}"}}

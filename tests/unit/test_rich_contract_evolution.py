@@ -7,10 +7,8 @@ tests/e2e/test_rich_contract.py.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,19 +22,8 @@ from schematool.migrate.live import KeyspaceState, TableState
 from schematool.migrate.plan import RunCql, plan_cassandra
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "users_profile-value"
-
-
-def v2_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    schema = json.loads(json.dumps(schema))
-    fields = {f["name"]: f for f in schema["fields"]}
-    fields["location"]["type"]["fields"].append(
-        {"name": "neighbourhood", "type": ["null", "string"], "default": None,
-         "doc": "Added in v2: an optional field inside the nested record."})
-    fields["nationality"]["type"]["symbols"].append("JP")
-    schema["fields"].append(
-        {"name": "emails", "type": ["null", {"type": "array", "items": "string"}],
-         "default": None, "doc": "Added in v2: an optional array."})
-    return schema
+# v2: an optional field inside the nested Location, a Nationality symbol, an optional array.
+V2 = Path(__file__).resolve().parents[2] / "docs" / "examples" / "users_profile-value.v2.avsc"
 
 
 @pytest.fixture
@@ -44,7 +31,7 @@ def versions(tmp_path: Path) -> tuple[Contract, Contract]:
     v1 = load_contract_file(EXAMPLE.with_suffix(".avsc"))
     shutil.copy(EXAMPLE.with_suffix(".toml"), tmp_path / "users_profile-value.toml")
     path = tmp_path / "users_profile-value.avsc"
-    path.write_text(json.dumps(v2_schema(v1.schema), indent=2), encoding="utf-8")
+    shutil.copy(V2, path)
     return v1, load_contract_file(path)
 
 
