@@ -92,7 +92,7 @@ clean: ## Stop the stack, then delete this checkout's state (.stack: data, logs,
 
 .PHONY: status
 status: $(STAMP) ## Show each service (address, pid, memory, health) and the pipeline
-	$(PY) -m stack status
+	$(PY) -m userstream status
 
 .PHONY: cqlsh
 cqlsh: $(STAMP) ## Cassandra's shell on the settings' Cassandra (ARGS='-e "SELECT ..."'; docs/troubleshooting.md has queries)
@@ -120,12 +120,12 @@ schemas-diff: $(STAMP) ## Drift report between git, the registry and Cassandra
 ifneq ($(MODE),compose)  # MODE=compose: see the docker compose section
 .PHONY: demo
 demo: prereqs $(STAMP) ## THE MAIN COMMAND: stack up, schemas, stream, a real DAG run, a reconciled summary (N=100 SOURCE=auto|live|local; MODE=compose: docs/docker.md)
-	$(PY) -m stack demo --count $(N) --source $(SOURCE)
+	$(PY) -m userstream demo --count $(N) --source $(SOURCE)
 endif
 
 .PHONY: demo-evolve
 demo-evolve: prereqs $(STAMP) ## Evolve a scratch copy of the contract to v2 while its stream runs; v1 and v2 rows side by side (schemas/ and the registry untouched)
-	$(PY) -m stack evolve --count 20 --source $(SOURCE)
+	$(PY) -m userstream evolve --count 20 --source $(SOURCE)
 
 .PHONY: preflight
 preflight: $(STAMP) ## Check the registry subject and topics the producer needs
@@ -183,7 +183,7 @@ down: compose-cli
 
 demo: compose-cli $(STAMP)
 	$(COMPOSE) up -d --build --wait
-	set -a; . docker/host.env; set +a; $(PY) -m stack demo --count $(N) --source $(SOURCE)
+	set -a; . docker/host.env; set +a; $(PY) -m userstream demo --count $(N) --source $(SOURCE)
 endif
 
 # ---------------------------------------------------------------- benchmarks
@@ -228,7 +228,7 @@ failover: prereqs $(STAMP) ## The cluster topology's failovers (kill -9 a leader
 .PHONY: lint
 lint: $(STAMP) ## ruff, mypy and the layer check (lint-imports: [tool.importlinter] in pyproject.toml)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy contract config schematool producers streaming stack dags ops console bench chaos
+	$(VENV)/bin/mypy contract config schematool producers streaming stack dags ops console bench chaos userstream
 	$(VENV)/bin/lint-imports --no-cache
 
 .PHONY: test-unit

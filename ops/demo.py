@@ -7,8 +7,8 @@ each contract is in Cassandra or in the dead letters, and prints what happened, 
 subject. The end-to-end test drives the same functions.
 
 Whatever runs the services is passed in as a ``Services`` (the native stack's is
-``stack.demo.NativeServices``, which ``python -m stack demo`` wires in): ops is a layer
-below the stack and never imports it.
+``userstream.demo.NativeServices``, which ``python -m userstream demo`` wires in): neither
+ops nor the stack imports the other; userstream, above both, joins them.
 """
 
 from __future__ import annotations

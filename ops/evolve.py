@@ -60,7 +60,7 @@ class ScratchStream(Protocol):
 
 
 class EvolveServices(Protocol):
-    """What demo-evolve needs from whatever runs the services (``stack.demo``'s)."""
+    """What demo-evolve needs from whatever runs the services (``userstream.demo``'s)."""
 
     def up(self) -> None:
         """Start the services that are not running; return once every one is healthy."""

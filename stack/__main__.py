@@ -4,8 +4,8 @@
 
 ``python -m stack spark MODULE [ARGS...]`` runs a Spark program of this project
 (``streaming run``, ``streaming replay-dead-letters``) with the stack's jars and Java.
-``python -m stack {demo,evolve} [--count N] [--source S]`` runs ops' demo on this
-stack (``make demo``, ``make demo-evolve``; see stack/demo.py).
+The demo, the evolution and the pipeline's status, which need ops, are
+``python -m userstream`` (the layer above this one).
 """
 
 from __future__ import annotations
@@ -39,18 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["spark"]:
         return _spark(argv[1:])
-    if argv[:1] in (["demo"], ["evolve"]):
-        try:
-            for line in secure.prepare(os.environ):  # demo starts the stack: as `up` does
-                print(line)
-        except (TlsError, CredentialsError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        # Inner: the demo's clients (confluent_kafka's registry client) take 0.9 s to
-        # import, which up, down and spark would pay (stack.__main__ alone: 0.3 s).
-        from stack.demo import main as demo_main
-
-        return demo_main(argv)
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     parser.add_argument(
         "action", choices=("fetch", "up", "down", "status", "logs", "airflow-password")
@@ -89,16 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             healthy = launcher.print_status(ctx, [s for s in everything if s not in idle])
             for service in idle:
                 print(f"{service.name} not running (optional: `make {service.name}-up` starts it)")
-            if not named:
-                # Inner: the pipeline view's clients take 0.9 s to import (confluent_kafka's
-                # registry client); only status without named services needs them.
-                from ops.status import pipeline_status
+            # The pipeline's view follows in `python -m userstream status` (make status).
+            if not named and settings.stack_topology == "cluster":
+                from stack.cluster_status import cluster_status
 
-                print("\n".join(pipeline_status(settings)))
-                if settings.stack_topology == "cluster":
-                    from stack.cluster_status import cluster_status
-
-                    print("\n".join(cluster_status(settings)))
+                print("\n".join(cluster_status(settings)))
             return 0 if healthy else 1
         elif args.action == "airflow-password":
             print(airflow_password(ctx))

@@ -20,8 +20,8 @@ from contract.catalog import Contract, load_contract
 from ops.demo import PipelineResult, SubjectResult, prepare, run_pipeline
 from ops.reconcile import dead_letters, end_offsets, reconcile
 from stack import launcher
-from stack.demo import NativeServices
 from stack.services import Context, by_name
+from userstream.demo import NativeServices
 
 pytestmark = pytest.mark.e2e
 

@@ -75,7 +75,7 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSta
     env.update(PORTS, STACK_PROFILE="secure", STACK_HOME=str(home),
                SPARK_CHECKPOINT_DIR=str(home / "checkpoints"), PYTHONPATH=str(PROJECT_ROOT))
     try:
-        demo = _run(env, "stack", "demo", "--count", "40", "--source", "local")
+        demo = _run(env, "userstream", "demo", "--count", "40", "--source", "local")
         yield SecureStack(home, env, demo)
     finally:
         down = _run(env, "stack", "down", timeout=300)
@@ -86,7 +86,7 @@ def test_the_demo_reconciles_in_the_secure_profile(secure_stack: SecureStack) ->
     demo = secure_stack.demo
     assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
     assert "counts reconcile   yes" in demo.stdout
-    status = _run(secure_stack.env, "stack", "status", timeout=120)
+    status = _run(secure_stack.env, "userstream", "status", timeout=120)
     assert status.returncode == 0, status.stdout + status.stderr
 
 

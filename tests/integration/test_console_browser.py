@@ -29,9 +29,9 @@ from contract.wire import frame
 from ops.demo import prepare
 from schematool.sandbox import sandbox as sandbox_contract
 from stack import launcher
-from stack.demo import NativeServices
 from stack.services import Context, by_name
 from tests.support import wait_until
+from userstream.demo import NativeServices
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,5 @@
-"""python -m stack status: a never-started stream is not a failure; a dead one is."""
+"""python -m stack status: a never-started stream is not a failure; a dead one is.
+python -m userstream status (make status) adds the pipeline's view."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 import ops.status
 import stack.__main__ as cli
+import userstream.__main__ as entry
 from stack.services import Context, Service
 
 
@@ -48,3 +50,19 @@ def test_a_stream_started_and_not_stopped_counts_every_time(
 def test_a_named_stream_always_counts(counted: list[list[str]]) -> None:
     assert cli.main(["status", "stream"]) == 1
     assert counted[0] == ["stream"]
+
+
+def test_make_status_adds_the_pipeline_only_when_no_service_is_named(
+    counted: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert entry.main(["status"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("pipeline")
+    assert entry.main(["status", "kafka"]) == 0
+    assert "pipeline" not in capsys.readouterr().out
+
+
+def test_the_stack_alone_prints_no_pipeline(
+    counted: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["status"]) == 0
+    assert "pipeline" not in capsys.readouterr().out

@@ -11,10 +11,10 @@ import pytest
 
 from config.settings import PROJECT_ROOT, load_settings
 from stack import process
-from stack.demo import NativeServices
 from stack.paths import StackPaths
 from stack.services import Context
 from stack.supervise import STARTING
+from userstream.demo import NativeServices
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
@@ -30,7 +30,8 @@ def test_import_contract_is_kept(contract: str) -> None:
 
 def test_stack_status_and_the_demo_do_not_import_pyspark() -> None:
     code = (
-        "import sys, stack.__main__, stack.demo, ops.status, schematool.__main__; "
+        "import sys, stack.__main__, userstream.__main__, userstream.demo, ops.status, "
+        "schematool.__main__; "
         "sys.exit('pyspark' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

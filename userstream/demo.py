@@ -1,4 +1,5 @@
-"""``python -m stack demo`` and ``python -m stack evolve`` (``make demo``, ``make demo-evolve``).
+"""``python -m userstream demo`` and ``python -m userstream evolve`` (``make demo``,
+``make demo-evolve``).
 
 The pipeline's steps are ops' (``ops.demo``, ``ops.evolve``); this module gives them
 the native stack to run on (``NativeServices``), so ops never imports the stack.
@@ -116,7 +117,7 @@ class JobOnStack:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack")
+    parser = argparse.ArgumentParser(prog="python -m userstream")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the whole pipeline once and summarise it")
     demo.add_argument("--count", type=int, default=100)

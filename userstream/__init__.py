@@ -1,0 +1,1 @@
+"""The pipeline's entry points that join ops to the native stack (the top layer)."""
