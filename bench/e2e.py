@@ -447,6 +447,8 @@ def record_cpu(result: StageResult, monitor: Monitor, phases: Phases) -> None:
     s = monitor.samples
     window = (0.0, phases.load_s)  # the monitor's clock starts with the load
     cores = os.cpu_count() or 1
+    result.add(Figure("e2e.cores", "cores the whole pipeline shares", cores, "cores",
+                      "os.cpu_count(): the co-located limit's numerator"))
     for name in s.cpu:
         used = s.cores(name, *window)
         if used is None:

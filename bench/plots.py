@@ -28,6 +28,8 @@ SHORT_LABELS = {
 def short_label(key: str, label: str) -> str:
     if key.startswith("derived.slowest_stage"):
         return "slowest stage alone"
+    if key.startswith("derived.colocated_limit"):
+        return "co-located limit"
     return SHORT_LABELS.get(key, label[:30])
 
 

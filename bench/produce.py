@@ -22,6 +22,7 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from bench import kafka_tools
+from bench.cpu import CpuMeter, cpu_figure
 from bench.results import Figure, StageResult
 from bench.stats import best, rate
 from bench.stream import unique_records
@@ -176,10 +177,16 @@ def run_producer(settings: Settings, contract: Contract, records: int,
 def run(settings: Settings, contract: Contract, config: ProduceConfig,
         result: StageResult) -> StageResult:
     n = config.records
-    users, fetch_s = fetch_users(settings, n)
+    with CpuMeter(settings, ("randomuser",)) as fetch_cpu:
+        users, fetch_s = fetch_users(settings, n)
     result.add(Figure("produce.fetch", "fetch from the local randomuser server (pages of 5000)",
                       rate(n, fetch_s), "records/s", f"{n:,} users in {fetch_s:.2f} s"))
-    mapped, map_s = timed(lambda: map_users(users, contract))
+    result.add(cpu_figure("produce.fetch_cpu", "CPU per record: fetch (client + server)",
+                          [fetch_cpu.seconds], n, fetch_cpu.services))
+    with CpuMeter(settings) as map_cpu:
+        mapped, map_s = timed(lambda: map_users(users, contract))
+    result.add(cpu_figure("produce.map_cpu", "CPU per record: mapping", [map_cpu.seconds], n,
+                          map_cpu.services))
     records = list(mapped.records)
     if mapped.rejected:
         result.notes.append(f"{len(mapped.rejected)} of {n} users rejected by the mapping")
@@ -206,8 +213,11 @@ def run(settings: Settings, contract: Contract, config: ProduceConfig,
     default = config.tunings[0]
     ours: list[float] = []
     tool: list[kafka_tools.ProducerPerf] = []
+    producer_cpu: list[float] = []
     for attempt in range(config.repeats):  # interleaved, so drift hits both alike
-        ours.append(produce_records(settings, contract, sent, default))
+        with CpuMeter(settings, ("kafka",)) as meter:
+            ours.append(produce_records(settings, contract, sent, default))
+        producer_cpu.append(meter.seconds)
         tool.append(kafka_tools.producer_performance(
             settings, contract.topic, records=config.tool_records, record_size=size,
             producer_props=tool_props(default)))
@@ -219,6 +229,9 @@ def run(settings: Settings, contract: Contract, config: ProduceConfig,
                       f"{len(sent):,} records, {tuning_label(default)}, best of "
                       f"{len(ours)}: " + ", ".join(f"{r:,.0f}" for r in ours),
                       runs=tuple(ours)))
+    result.add(cpu_figure("produce.contract_producer_cpu",
+                          "CPU per record: serialize + produce (client + broker)",
+                          producer_cpu, len(sent), ("kafka",)))
     best_tool = max(tool, key=lambda t: t.records_per_s)
     result.add(Figure("produce.producer_performance",
                       f"Kafka ProducerPerformance ({size} B records, same settings)",

@@ -41,6 +41,7 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from bench import kafka_tools
+from bench.cpu import CpuMeter, cpu_figure
 from bench.results import Figure, StageResult
 from bench.stats import best, rate
 from config.clients import schema_registry_client
@@ -396,12 +397,17 @@ def run(settings: Settings, contract: Contract, config: StreamConfig,
         sink = TimedSink(CassandraSink(target))
         processor = BatchProcessor(schemas=schemas, target=target, sink=sink)
         reports: list[Any] = []
+        sink_cpu: list[float] = []
 
         def one_batch() -> None:
-            reports.append(processor.process(source, len(reports)))
+            with CpuMeter(settings, ("kafka", "cassandra")) as meter:
+                reports.append(processor.process(source, len(reports)))
+            sink_cpu.append(meter.seconds)
 
         measure("stream.sink", "streaming micro-batch: BatchProcessor -> Cassandra (connector)",
                 one_batch, config.sink_repeats)
+        result.add(cpu_figure("stream.sink_cpu", "CPU per record: a micro-batch (Spark + "
+                              "broker + Cassandra)", sink_cpu, n, ("kafka", "cassandra")))
         batch_s = sum(r.duration_ms for r in reports) / 1000 / len(reports)
         write_s = sink.seconds / len(reports)
         result.add(Figure("stream.sink_batch_seconds", "  one micro-batch of that size",
