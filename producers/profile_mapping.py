@@ -1,4 +1,4 @@
-"""Rules of the ``users_profile-value`` example contract (schemas/examples/): where each
+"""Rules of the ``users_profile-value`` contract (schemas/): where each
 field comes from in the randomuser API's JSON, in the shapes real schemas have.
 
 Pure functions built from :mod:`producers.mapping`'s :class:`FieldRule` and extractors:
@@ -31,7 +31,7 @@ from producers.mapping import (
 
 __all__ = ["COORDINATE_SCALE", "FIELD_RULES", "GENDERS", "NATIONALITIES", "PHONE_SOURCES"]
 
-# The schema's enums (schemas/examples/users_profile-value.avsc); a unit test holds the
+# The schema's enums (schemas/users_profile-value.avsc); a unit test holds the
 # two to the same symbols.
 GENDERS = ("UNKNOWN", "FEMALE", "MALE")
 NATIONALITIES = ("UNKNOWN", "AU", "BR", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE",

@@ -1,4 +1,4 @@
-"""The rich example contract (schemas/examples/users_profile-value), end to end (issue 17).
+"""The rich contract (schemas/users_profile-value), end to end (issue 17).
 
 A temporary CONTRACTS_DIR holds a copy of it with its own subject, topics and keyspace.
 It is applied (`python -m schematool apply --contract-dir`: topic, UDTs, table, subject),
@@ -51,7 +51,7 @@ from tests.support import unique_name, wait_until
 pytestmark = pytest.mark.e2e
 
 COUNT = 40
-EXAMPLE = PROJECT_ROOT / "schemas" / "examples" / "users_profile-value"
+EXAMPLE = PROJECT_ROOT / "schemas" / "users_profile-value"
 V2 = PROJECT_ROOT / "docs" / "examples" / "users_profile-value.v2.avsc"
 
 

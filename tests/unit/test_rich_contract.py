@@ -1,4 +1,4 @@
-"""The rich example contract (schemas/examples/users_profile-value): every shape the
+"""The rich contract (schemas/users_profile-value): every shape the
 generator maps, held to the CQL, the Spark reader type, the mapping rules and the
 compiled encoder. No services: the e2e half is tests/e2e/test_rich_contract.py (issue 17).
 """
@@ -32,7 +32,7 @@ from streaming.sql import struct_type
 from tests.unit.test_producer_kafka import FAST_FAIL, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
-AVSC = REPO / "schemas" / "examples" / "users_profile-value.avsc"
+AVSC = REPO / "schemas" / "users_profile-value.avsc"
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from schematool.gate.safety import check_field_safety
 from schematool.migrate.live import KeyspaceState, TableState
 from schematool.migrate.plan import RunCql, plan_cassandra
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "users_profile-value"
+EXAMPLE = Path(__file__).resolve().parents[2] / "schemas" / "users_profile-value"
 # v2: an optional field inside the nested Location, a Nationality symbol, an optional array.
 V2 = Path(__file__).resolve().parents[2] / "docs" / "examples" / "users_profile-value.v2.avsc"
 
