@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.cold_start import cold_start
+from bench.cold_start import ColdStart, cold_start
 from bench.monitor import MACHINE, Monitor, service_groups
 from bench.results import Figure, StageResult
 from bench.sandbox import Sandbox
@@ -35,6 +35,7 @@ from contract.catalog import Contract
 from ops.reconcile import end_offsets, read_span, reconcile
 from producers.randomuser_client import RandomUserClient, base_url_for
 from producers.run import RunConfig, fetch_and_produce
+from stack import process
 from stack.paths import StackPaths
 from streaming.batch_log import BatchEvent, parse_job_log
 
@@ -123,17 +124,24 @@ class JobProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=30)
+        # Its Spark JVM may outlive the Python driver by the time it takes to exit (and to
+        # write its class data sharing archive, on a first start): the next job waits.
+        deadline = time.monotonic() + grace_s
+        while process.group_members(self.popen.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 def start_job(settings: Settings, box: Sandbox, work_dir: Path,
-              spark_conf: tuple[tuple[str, str], ...] = ()) -> JobProcess:
+              spark_conf: tuple[tuple[str, str], ...] = (),
+              job_args: tuple[str, ...] = ()) -> JobProcess:
     log_path = work_dir / "e2e-job.log"
     checkpoint = work_dir / f"checkpoint-{box.contract.topic}"
     conf_args = [arg for key, value in spark_conf for arg in ("--conf", f"{key}={value}")]
     with log_path.open("wb") as out:
         popen = subprocess.Popen(
             [sys.executable, "-m", "bench.job", "--contract-dir", str(box.directory),
-             "--subject", box.contract.subject, "--checkpoint", str(checkpoint), *conf_args],
+             "--subject", box.contract.subject, "--checkpoint", str(checkpoint), *conf_args,
+             *job_args],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"},
             cwd=PROJECT_ROOT, start_new_session=True,
@@ -198,6 +206,54 @@ def warm_up(settings: Settings, contract: Contract, config: E2EConfig, job: JobP
         produced += produce_for(settings, contract, load, f"bench-warm-up-load-{contract.topic}")[0]
     wait_drained(job, produced, JOB_START_TIMEOUT_S)
     return produced
+
+
+def wait_first_row(job: JobProcess, launched: float, timeout: float) -> ColdStart:
+    """Until the job's log shows its first batch that stored rows: its cold start."""
+    deadline = time.monotonic() + timeout
+    while True:
+        measured = cold_start(job.lines(), launched)
+        if measured is not None:
+            return measured
+        if job.popen.poll() is not None:
+            raise RuntimeError(f"the streaming job exited {job.popen.returncode} before its "
+                               f"first row; see {job.log_path}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no row stored {timeout:.0f} s after the launch; "
+                               f"see {job.log_path}")
+        time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class JobVariant:
+    """How the benchmark's job starts: Spark settings beyond its own, its arguments."""
+
+    spark_conf: tuple[tuple[str, str], ...] = ()
+    job_args: tuple[str, ...] = ()  # python -m bench.job's
+
+
+def measure_cold_start(settings: Settings, box: Sandbox, work_dir: Path,
+                       variant: JobVariant = JobVariant()) -> ColdStart:
+    """Cold start alone: a page waits in the topic, the job is launched, its first row
+    stored, the job stopped (the end-to-end stage's first minute, without the load)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    first_page(settings, box.contract)
+    launched = time.time()
+    job = start_job(settings, box, work_dir, variant.spark_conf, variant.job_args)
+    try:
+        return wait_first_row(job, launched, JOB_START_TIMEOUT_S)
+    finally:
+        job.stop()
+        shutil.rmtree(job.checkpoint, ignore_errors=True)
+
+
+def cold_start_variants() -> dict[str, JobVariant]:
+    """The job as it starts (class data sharing for the driver JVM), and without it."""
+    from streaming.session import avro_limit_java_options  # inner: pyspark
+
+    return {"class data sharing": JobVariant(),
+            "no class data sharing (before)": JobVariant(
+                (("spark.driver.extraJavaOptions", avro_limit_java_options()),))}
 
 
 def wait_drained(job: JobProcess, produced: int, timeout: float) -> list[BatchEvent]:

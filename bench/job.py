@@ -7,7 +7,8 @@ logging the job's JSON lines on stderr. A process of its own, so that its memory
 driver + Spark JVM, one process group) is measured apart from everything else.
 
 ``--conf`` adds Spark settings to the session's own (bench/cluster.py: ``spark.cores.max``,
-where the executors run). The session is built with them first; the job's own
+where the executors run; bench/e2e.py's cold start: the driver's JVM options, without
+class data sharing). The session is built with them first; the job's own
 ``build_spark_session`` then joins it (``getOrCreate``), as it would any running session.
 """
 

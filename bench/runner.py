@@ -117,6 +117,26 @@ _STAGE_RUNNERS: dict[str, Callable[..., None]] = {
 }
 
 
+def cold_start_compare(settings: Settings, rounds: int) -> dict[str, list[e2e.ColdStart]]:
+    """Each cold-start variant once a round, the order reversed every other round, each
+    run in a sandbox of its own; one run of each first, not counted (it writes the class
+    data sharing archive, and warms the page cache for both)."""
+    variants = e2e.cold_start_variants()
+    runs: dict[str, list[e2e.ColdStart]] = {name: [] for name in variants}
+    names = list(variants)
+    for round_ in range(-1, rounds):
+        for name in names if (round_ + 1) % 2 == 0 else reversed(names):
+            with sandbox(settings, prefix="bench_cold") as box:
+                measured = e2e.measure_cold_start(settings, box, work_dir(settings),
+                                                  variants[name])
+            log.info("cold start, %s%s: first row %.1f s (query started %.1f s, first "
+                     "batch %.1f s)", name, " (not counted)" if round_ < 0 else "",
+                     measured.first_row_s, measured.started_s, measured.first_batch_ms / 1000)
+            if round_ >= 0:
+                runs[name].append(measured)
+    return runs
+
+
 def run_all(settings: Settings, stages: Sequence[str], extra_args: Sequence[str]) -> list[str]:
     """Each stage in a child process (fresh JVMs, fresh memory); returns the stages that failed."""
     directory = results_dir(settings)

@@ -17,10 +17,12 @@ Three things matter beyond the usual settings:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -338,6 +340,11 @@ def build_spark_session(
         shuffle_partitions=shuffle_partitions,
         extra=extra,
     )
+    # A session that says which options its driver JVM starts with keeps them (a variant
+    # measured without class data sharing, bench/e2e.py's cold start).
+    if "spark.driver.extraJavaOptions" not in (extra or {}):
+        sharing = class_data_sharing_options(Path(settings.stack_home) / CDS_DIR, runtime)
+        conf["spark.driver.extraJavaOptions"] += f" {sharing}"
     builder = SparkSession.builder.appName(app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -349,6 +356,77 @@ def build_spark_session(
     java_import(spark._jvm, "org.apache.spark.sql.functions")
     require_avro_limits(spark)
     return spark
+
+
+# Class data sharing for the driver JVM (Java 17's dynamic archive): the first start writes
+# the classes it loaded (Spark's, Scala's, the JDK's: ~20,000) into an archive as the JVM
+# exits; every later start maps them instead of reading, verifying and parsing each class
+# from its jar. The archive belongs to one JVM build and one class path: its name is a hash
+# of both, so a new JDK or new jars start a new one. A JVM refuses an archive that does not
+# match it and starts as it would without one.
+CDS_DIR = "spark/cds"  # under STACK_HOME
+ARCHIVE_SETTLE_S = 5.0  # a partial archive untouched this long is finished
+CDS_DYNAMIC_MAGIC = (0xF00BABA8).to_bytes(4, "little")  # HotSpot's, little-endian x86/arm
+
+
+def cds_archive_key(runtime: SparkRuntime, java: Path | None) -> str:
+    """What an archive belongs to: the JVM (its library, by path, size and time) and the
+    class path (pyspark's jars, by version, and the connector jars)."""
+    import pyspark  # inner: already imported by this module's pyspark.sql
+
+    parts = [pyspark.__version__, *(str(j) for j in runtime.jars)]
+    if java is not None:
+        libjvm = java.parent.parent / "lib" / "server" / "libjvm.so"
+        stat = libjvm.stat() if libjvm.is_file() else None
+        parts += [str(libjvm), str(stat.st_size if stat else 0),
+                  str(stat.st_mtime_ns if stat else 0)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def class_data_sharing_options(directory: Path, runtime: SparkRuntime) -> str:
+    """``-XX:SharedArchiveFile`` once an archive exists, else ``-XX:ArchiveClassesAtExit``
+    to a file of this process's own (two first starts at once write two files); a finished
+    file (its writer gone) becomes the archive at the next start."""
+    java_bin = (runtime.java_home / "bin" / "java") if runtime.java_home else None
+    found = shutil.which("java") if java_bin is None else str(java_bin)
+    java = Path(found).resolve() if found else None
+    archive = directory / f"driver-{cds_archive_key(runtime, java)}.jsa"
+    quiet = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # a refused archive is no error of ours
+    if not archive.is_file():
+        _adopt_finished_archive(archive)
+    if archive.is_file():
+        return f"-XX:SharedArchiveFile={archive} {quiet}"
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.partial {quiet}"
+
+
+def _adopt_finished_archive(archive: Path) -> None:
+    for partial in sorted(archive.parent.glob(f"{archive.name}.*.partial")):
+        writer = partial.name.removeprefix(f"{archive.name}.").removesuffix(".partial")
+        if writer.isdigit() and _alive(int(writer)):
+            continue  # its JVM still runs: the file is written as it exits
+        if time.time() - partial.stat().st_mtime < ARCHIVE_SETTLE_S:
+            continue  # its JVM may still be writing, its Python gone
+        if _is_dynamic_archive(partial):
+            partial.replace(archive)
+            return
+        partial.unlink(missing_ok=True)  # cut short (the JVM killed while writing it)
+
+
+def _is_dynamic_archive(path: Path) -> bool:
+    """A whole dynamic archive: the JVM writes its header, magic first, after the rest."""
+    with path.open("rb") as file:
+        return file.read(4) == CDS_DYNAMIC_MAGIC
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def require_avro_limits(spark: SparkSession) -> None:

@@ -88,3 +88,49 @@ def test_no_cold_start_before_a_batch_stored_rows() -> None:
     started = json.dumps({"ts": "2026-11-26T07:03:50.000+00:00", "event": "job_started"})
     assert cold_start([started, batch_line(rows_written=0)], 0.0) is None
     assert cold_start([batch_line(rows_written=5)], 0.0) is None
+
+
+class _Exited:
+    returncode = 3
+
+    def poll(self) -> int:
+        return 3
+
+
+class _LogOnly:
+    """A job whose log is given and whose process has exited."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+        self.popen = _Exited()
+        self.log_path = "job.log"
+
+    def lines(self) -> list[str]:
+        return self._lines
+
+
+def test_the_first_row_is_waited_for_in_the_job_s_log() -> None:
+    from bench.e2e import wait_first_row
+
+    lines = [json.dumps({"ts": "2026-11-26T07:03:50.000+00:00", "event": "job_started"}),
+             batch_line(ts="2026-11-26T07:04:23.000+00:00", rows_written=5000)]
+    measured = wait_first_row(_LogOnly(lines), _at("2026-11-26T07:03:30.000+00:00"),  # type: ignore[arg-type]
+                              timeout=60)
+    assert measured.first_row_s == 53
+
+
+def test_a_job_that_exits_before_its_first_row_is_an_error() -> None:
+    from bench.e2e import wait_first_row
+
+    with pytest.raises(RuntimeError, match="exited 3 before its first row"):
+        wait_first_row(_LogOnly([]), 0.0, timeout=60)  # type: ignore[arg-type]
+
+
+def test_the_cold_start_variants_differ_in_class_data_sharing_only() -> None:
+    from bench.e2e import cold_start_variants
+
+    variants = cold_start_variants()
+    assert variants["class data sharing"].spark_conf == ()
+    before = dict(variants["no class data sharing (before)"].spark_conf)
+    assert "-D" in before["spark.driver.extraJavaOptions"]
+    assert "-XX:" not in before["spark.driver.extraJavaOptions"]

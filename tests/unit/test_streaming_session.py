@@ -60,3 +60,57 @@ def test_the_test_session_runs_with_the_avro_limits(spark: SparkSession) -> None
 @pytest.mark.parametrize("name", sorted(AVRO_READ_LIMITS))
 def test_limits_are_avro_property_names(name: str) -> None:
     assert name.startswith("org.apache.avro.limits.")
+
+
+def test_class_data_sharing_writes_an_archive_first_then_uses_it(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from streaming.session import CDS_DYNAMIC_MAGIC, SparkRuntime, class_data_sharing_options
+
+    jar = tmp_path / "a.jar"
+    jar.write_bytes(b"jar")
+    runtime = SparkRuntime.of([jar])
+    first = class_data_sharing_options(tmp_path / "cds", runtime)
+    assert "-XX:ArchiveClassesAtExit=" in first and "SharedArchiveFile" not in first
+    partial = Path(first.split("-XX:ArchiveClassesAtExit=")[1].split()[0])
+    assert partial.name.endswith(f".{os.getpid()}.partial")
+    partial.write_bytes(CDS_DYNAMIC_MAGIC + b"archive")
+    # Its writer (this process) still runs: not yet the archive.
+    assert "ArchiveClassesAtExit" in class_data_sharing_options(tmp_path / "cds", runtime)
+    gone = partial.with_name(partial.name.replace(f".{os.getpid()}.", ".999999999."))
+    partial.rename(gone)
+    old = time.time() - 3600
+    os.utime(gone, (old, old))
+    used = class_data_sharing_options(tmp_path / "cds", runtime)
+    archive = Path(used.split("-XX:SharedArchiveFile=")[1].split()[0])
+    assert archive.read_bytes() == CDS_DYNAMIC_MAGIC + b"archive" and not gone.exists()
+
+
+def test_an_archive_cut_short_is_removed_not_used(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from streaming.session import SparkRuntime, class_data_sharing_options
+
+    jar = tmp_path / "a.jar"
+    jar.write_bytes(b"jar")
+    runtime = SparkRuntime.of([jar])
+    first = class_data_sharing_options(tmp_path / "cds", runtime)
+    partial = Path(first.split("-XX:ArchiveClassesAtExit=")[1].split()[0])
+    cut = partial.with_name(partial.name.replace(f".{os.getpid()}.", ".999999999."))
+    cut.write_bytes(b"\0" * 64)  # the JVM killed before it wrote the header
+    old = time.time() - 3600
+    os.utime(cut, (old, old))
+    assert "ArchiveClassesAtExit" in class_data_sharing_options(tmp_path / "cds", runtime)
+    assert not cut.exists()
+
+
+def test_new_jars_start_a_new_archive(tmp_path: Path) -> None:
+    from streaming.session import SparkRuntime, cds_archive_key
+
+    a, b = tmp_path / "a.jar", tmp_path / "b.jar"
+    a.write_bytes(b"a")
+    b.write_bytes(b"b")
+    assert cds_archive_key(SparkRuntime.of([a]), None) != \
+        cds_archive_key(SparkRuntime.of([a, b]), None)
