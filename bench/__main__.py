@@ -4,6 +4,7 @@
     python -m bench stream    [--records N]      # make bench-stream
     python -m bench cassandra [--seconds S]      # the Cassandra write limit
     python -m bench e2e       [--seconds S] [--rate R]
+    python -m bench cold-start [--rounds N]      # the job's cold start, with/without CDS
     python -m bench all                          # make bench: every stage, then the report
     python -m bench security  [--rounds N]       # make bench-secure: plain vs secure profile
     python -m bench cluster   [--rounds N] [--add] [--report]
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="no runs: write the section from the saved result")
     cluster.add_argument("--reconcile", action="store_true",
                          help="read every record back from Cassandra (doubles a run)")
+    cold = commands.add_parser(
+        "cold-start", help="launch -> first stored row of the job, with and without class "
+        "data sharing for its driver JVM, interleaved")
+    cold.add_argument("--rounds", type=int, default=3, help="runs of each (default 3)")
     commands.add_parser("all", help="every stage, then docs/performance.md and its plots")
     commands.add_parser("report", help="render docs/performance.md from the saved results")
     commands.add_parser("tools", help="obtain latte, the independent Cassandra write load "
@@ -125,6 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"wrote {secure_bench.save_and_write_section(settings, result)}")
+        return 0
+    if args.command == "cold-start":
+        for name, runs in runner.cold_start_compare(settings, args.rounds).items():
+            print(f"{name:<32} first row " + ", ".join(f"{r.first_row_s:.1f}" for r in runs)
+                  + " s; query started " + ", ".join(f"{r.started_s:.1f}" for r in runs)
+                  + " s; first batch " + ", ".join(f"{r.first_batch_ms / 1000:.1f}"
+                                                   for r in runs) + " s")
         return 0
     if args.command == "cluster":
         from bench import cluster as scaling

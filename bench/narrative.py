@@ -34,6 +34,7 @@ def commands() -> list[str]:
         "make bench-stream                # python -m bench stream [--records 100000]",
         "python -m bench cassandra        # the independent write load alone [--seconds 30]",
         "BENCH_E2E_SECONDS=60 python -m bench e2e   # shorter; BENCH_E2E_RATE=records/s, 0 unpaced",
+        "python -m bench cold-start       # the job's cold start, with/without class data sharing",
         "python -m bench report           # re-render this file from .stack/bench/results",
         "make bench-tools                 # latte, the Cassandra load tool (make bench builds it)",
     ]
@@ -263,8 +264,8 @@ def _e2e(results: Mapping[str, StageResult]) -> list[str]:
         f"one DAG task does; {_page_tasks()} such page tasks at once, as many as the DAG's mapped "
         "tasks run) in "
         "two phases: first as fast as it goes (the throughput), then, once the job has "
-        "caught up, paced to 70% of that rate (the latency: at saturation a queue only "
-        "grows, and any latency with it); into a sandbox topic "
+        "caught up, paced to 70% of the rate stored end to end (the latency: at saturation "
+        "a queue only grows, and any latency with it); into a sandbox topic "
         "that a streaming job of our own (`python -m bench.job`: `streaming.job.run` with the "
         "processing-time trigger) writes to Cassandra, after a warm-up load of "
         f"{_warm_up_seconds():.0f} s has gone all the way through (not measured: the first "

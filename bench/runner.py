@@ -97,7 +97,8 @@ def _e2e(settings: Settings, box: Sandbox, options: StageOptions,
     share = e2e.E2EConfig.paced_share_of_capacity
     result.notes.append(
         f"paced phase: {offered:,.0f} records/s (BENCH_E2E_RATE / --rate)" if offered
-        else f"paced phase: {share:.0%} of the rate the saturation phase's producers reached")
+        else f"paced phase: {share:.0%} of the saturation phase's end-to-end rate (rows "
+        "stored a second; the producers' own rate when lower)")
     config = e2e.E2EConfig(
         seconds=options.seconds if options.seconds is not None else e2e.E2EConfig.seconds,
         rate=offered,

@@ -134,3 +134,17 @@ def test_the_cold_start_variants_differ_in_class_data_sharing_only() -> None:
     before = dict(variants["no class data sharing (before)"].spark_conf)
     assert "-D" in before["spark.driver.extraJavaOptions"]
     assert "-XX:" not in before["spark.driver.extraJavaOptions"]
+
+
+def test_the_stored_rate_runs_to_the_last_batch_with_rows() -> None:
+    from bench.e2e import stored_rate
+
+    events = parse_job_log([
+        batch_line(ts="2026-11-26T07:00:05.000+00:00", rows_written=900, dead_lettered=100),
+        batch_line(ts="2026-11-26T07:00:20.000+00:00", rows_written=1000, dead_lettered=0),
+        batch_line(ts="2026-11-26T07:00:30.000+00:00", rows_written=0, dead_lettered=0),
+    ])
+    started = _at("2026-11-26T07:00:00.000+00:00")
+    assert stored_rate(events, started, load_s=10) == 100.0  # 2,000 rows over 20 s
+    assert stored_rate(events, started, load_s=40) == 50.0  # never shorter than the load
+    assert stored_rate(events, started + 60, load_s=10) == 0.0
