@@ -392,25 +392,32 @@ def class_data_sharing_options(directory: Path, runtime: SparkRuntime) -> str:
     java = Path(found).resolve() if found else None
     archive = directory / f"driver-{cds_archive_key(runtime, java)}.jsa"
     quiet = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # a refused archive is no error of ours
-    if not archive.is_file():
-        _adopt_finished_archive(archive)
-    if archive.is_file():
-        return f"-XX:SharedArchiveFile={archive} {quiet}"
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        _tidy_archives(archive)
+        if archive.is_file():
+            return f"-XX:SharedArchiveFile={archive} {quiet}"
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return ""  # STACK_HOME not writable here: the JVM starts as it would without it
     return f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.partial {quiet}"
 
 
-def _adopt_finished_archive(archive: Path) -> None:
+def _tidy_archives(archive: Path) -> None:
+    """A finished partial file becomes ``archive`` when there is none; other finished ones
+    go, and so do the archives of other JVMs or class paths (~160 MB each)."""
     for partial in sorted(archive.parent.glob(f"{archive.name}.*.partial")):
         writer = partial.name.removeprefix(f"{archive.name}.").removesuffix(".partial")
         if writer.isdigit() and _alive(int(writer)):
             continue  # its JVM still runs: the file is written as it exits
         if time.time() - partial.stat().st_mtime < ARCHIVE_SETTLE_S:
             continue  # its JVM may still be writing, its Python gone
-        if _is_dynamic_archive(partial):
+        if not archive.is_file() and _is_dynamic_archive(partial):
             partial.replace(archive)
-            return
-        partial.unlink(missing_ok=True)  # cut short (the JVM killed while writing it)
+            for other in archive.parent.glob("driver-*.jsa"):
+                if other != archive:
+                    other.unlink(missing_ok=True)
+        else:
+            partial.unlink(missing_ok=True)  # a spare, or cut short (its JVM killed)
 
 
 def _is_dynamic_archive(path: Path) -> bool:

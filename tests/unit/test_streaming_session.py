@@ -78,12 +78,18 @@ def test_class_data_sharing_writes_an_archive_first_then_uses_it(tmp_path: Path)
     partial.write_bytes(CDS_DYNAMIC_MAGIC + b"archive")
     # Its writer (this process) still runs: not yet the archive.
     assert "ArchiveClassesAtExit" in class_data_sharing_options(tmp_path / "cds", runtime)
-    gone = partial.with_name(partial.name.replace(f".{os.getpid()}.", ".999999999."))
+    gone = partial.with_name(partial.name.replace(f".{os.getpid()}.", ".2000000001."))
     partial.rename(gone)
     old = time.time() - 3600
     os.utime(gone, (old, old))
+    spare = gone.with_name(gone.name.replace(".2000000001.", ".2000000002."))
+    spare.write_bytes(CDS_DYNAMIC_MAGIC)
+    os.utime(spare, (old, old))
+    stale = tmp_path / "cds" / "driver-0000000000000000.jsa"  # another JVM's
+    stale.write_bytes(b"old")
     used = class_data_sharing_options(tmp_path / "cds", runtime)
     archive = Path(used.split("-XX:SharedArchiveFile=")[1].split()[0])
+    assert not spare.exists() and not stale.exists()
     assert archive.read_bytes() == CDS_DYNAMIC_MAGIC + b"archive" and not gone.exists()
 
 
@@ -98,7 +104,7 @@ def test_an_archive_cut_short_is_removed_not_used(tmp_path: Path) -> None:
     runtime = SparkRuntime.of([jar])
     first = class_data_sharing_options(tmp_path / "cds", runtime)
     partial = Path(first.split("-XX:ArchiveClassesAtExit=")[1].split()[0])
-    cut = partial.with_name(partial.name.replace(f".{os.getpid()}.", ".999999999."))
+    cut = partial.with_name(partial.name.replace(f".{os.getpid()}.", ".2000000001."))
     cut.write_bytes(b"\0" * 64)  # the JVM killed before it wrote the header
     old = time.time() - 3600
     os.utime(cut, (old, old))
@@ -114,3 +120,12 @@ def test_new_jars_start_a_new_archive(tmp_path: Path) -> None:
     b.write_bytes(b"b")
     assert cds_archive_key(SparkRuntime.of([a]), None) != \
         cds_archive_key(SparkRuntime.of([a, b]), None)
+
+
+def test_no_class_data_sharing_where_the_archive_cannot_be_written(tmp_path: Path) -> None:
+    from streaming.session import SparkRuntime, class_data_sharing_options
+
+    jar = tmp_path / "a.jar"
+    jar.write_bytes(b"jar")
+    (tmp_path / "file").write_text("not a directory")
+    assert class_data_sharing_options(tmp_path / "file" / "cds", SparkRuntime.of([jar])) == ""
