@@ -14,8 +14,10 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from cassandra.util import Date as CassandraDate
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -136,12 +138,25 @@ def decode(
 
 
 def normalize(value: Any) -> Any:
-    """One comparable form for Avro and Cassandra values (uuid, timestamps at ms)."""
+    """One comparable form for Avro and Cassandra values, nested ones included: uuids as
+    text, timestamps at ms, dates as dates, decimals with their scale, records and the
+    driver's UDT objects as dicts, maps as dicts, and an empty collection as null
+    (Cassandra stores no empty collection)."""
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return int(aware.timestamp() * 1000)
+    if isinstance(value, CassandraDate):
+        return value.date()
+    if isinstance(value, Decimal):
+        return str(value)  # '1.2300' != '1.23': the scale is part of the value
+    if isinstance(value, Mapping):
+        return {k: normalize(v) for k, v in value.items()} or None
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a UDT: a named tuple
+        return {k: normalize(getattr(value, k)) for k in value._fields}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [normalize(v) for v in value] or None
     return value
 
 

@@ -35,6 +35,34 @@ def test_compare_equal_across_representations() -> None:
     assert compare(record, row, ["id", "dob", "email"]) == []
 
 
+def test_compare_nested_shapes_as_the_driver_returns_them() -> None:
+    """A record with nested records, an array of records, a map, a date and a decimal
+    against the cassandra-driver's UDT named tuples, OrderedMap, Date and Decimal."""
+    from collections import namedtuple
+    from datetime import date
+    from decimal import Decimal
+
+    from cassandra.util import Date, OrderedMapSerializedKey
+    from cassandra.cqltypes import UTF8Type
+
+    coordinates = namedtuple("coordinates", ["latitude", "longitude"])
+    phone = namedtuple("phone", ["kind", "number"])
+    ids = OrderedMapSerializedKey(UTF8Type, 3)
+    ids._insert_unchecked("username", b"username", "lazy_owl")
+    record = {"id": USER_ID, "dob": date(1990, 5, 1),
+              "where": {"latitude": Decimal("1.2300"), "longitude": Decimal("-4.5600")},
+              "phones": [{"kind": "CELL", "number": "1"}], "ids": {"username": "lazy_owl"},
+              "emails": []}
+    row = {"id": uuid.UUID(USER_ID), "dob": Date(date(1990, 5, 1)),
+           "where": coordinates(Decimal("1.2300"), Decimal("-4.5600")),
+           "phones": [phone("CELL", "1")], "ids": ids, "emails": None}
+    fields = list(record)
+    assert compare(record, row, fields) == []
+    # the scale of a decimal is part of the value
+    row["where"] = coordinates(Decimal("1.23"), Decimal("-4.5600"))
+    assert [d.split(":")[0] for d in compare(record, row, fields)] == [f"{USER_ID}.where"]
+
+
 def test_compare_names_the_field_that_differs() -> None:
     record = {"id": USER_ID, "post_code": "01234"}
     row = {"id": uuid.UUID(USER_ID), "post_code": "1234"}
