@@ -282,6 +282,60 @@ def _nullable(avro_type: Any) -> bool:
     return avro_type == "null" or (isinstance(avro_type, list) and "null" in avro_type)
 
 
+Shape = Callable[[Any], Any]
+_BUILDING: dict[str, Any] = {}  # marks a record whose fields are being walked
+
+
+def _shaped(extract: Extract, avro_type: Any, named: dict[str, Any]) -> Extract:
+    """``extract``, its nested records cut to the fields the schema has: a rule may offer
+    parts that only a later schema version asks for (a catalogue, as ``FIELD_RULES`` is)."""
+    shape = _shape(avro_type, named)
+    if shape is None:
+        return extract
+    return lambda user: shape(extract(user))
+
+
+def _shape(avro_type: Any, named: dict[str, Any]) -> Shape | None:
+    """A function keeping only the schema's keys in every nested record of a value of
+    ``avro_type``; None when the type holds no record (nothing to cut)."""
+    if isinstance(avro_type, str):  # a named type; a record being built is recursive: left
+        found = named.get(avro_type)
+        return _shape(found, named) if found is not None and found is not _BUILDING else None
+    if isinstance(avro_type, list):  # a union: a dict is its record branch
+        shapes = [s for s in (_shape(t, named) for t in avro_type) if s is not None]
+        return shapes[0] if len(shapes) == 1 else None  # several records: left as they are
+    if not isinstance(avro_type, dict):
+        return None
+    kind = avro_type.get("type")
+    if kind == "record":
+        names = [avro_type["name"]]
+        if "namespace" in avro_type:
+            names.append(f"{avro_type['namespace']}.{avro_type['name']}")
+        named.update(dict.fromkeys(names, _BUILDING))
+        parts = tuple((f["name"], _shape(f["type"], named)) for f in avro_type["fields"])
+        named.update(dict.fromkeys(names, avro_type))
+
+        def record(value: Any) -> Any:
+            if not isinstance(value, Mapping):
+                return value  # not a record: for the schema validation to refuse
+            return {name: (shape(value[name]) if shape is not None and name in value
+                           else value.get(name)) for name, shape in parts}
+
+        return record
+    if kind == "array":
+        item = _shape(avro_type["items"], named)
+        return None if item is None else (
+            lambda value: [item(v) for v in value] if isinstance(value, list) else value)
+    if kind == "map":
+        entry = _shape(avro_type["values"], named)
+        return None if entry is None else (
+            lambda value: {k: entry(v) for k, v in value.items()}
+            if isinstance(value, Mapping) else value)
+    if kind in ("enum", "fixed"):
+        named[avro_type["name"]] = avro_type
+    return None
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What the contract asks for, computed once per schema."""
@@ -302,7 +356,9 @@ def _plan(contract: Contract) -> _Plan:
     schema = contract.schema
     name = f"{schema['namespace']}.{schema['name']}" if "namespace" in schema else schema["name"]
     names = tuple(contract.field_names)
-    extractors = tuple((n, rules[n].extract) for n in names)
+    types = {f["name"]: f["type"] for f in contract.fields}
+    named: dict[str, Any] = {}  # named types, in schema order: a later field may refer back
+    extractors = tuple((n, _shaped(rules[n].extract, types[n], named)) for n in names)
     sources = {n: rules[n].source for n in names}
     return _Plan(names, extractors, sources, required, parse_schema(schema), name)
 

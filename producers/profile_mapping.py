@@ -12,6 +12,7 @@ in ``[source] rules``; every record is still validated against the schema by
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ from producers.mapping import (
     enum_at,
     record_of,
     string_at,
+    timestamp_at,
     uuid_at,
 )
 
@@ -59,6 +61,21 @@ def _int_at(path: str) -> Any:
     return extract
 
 
+_offset = string_at("location.timezone.offset")
+_OFFSET = re.compile(r"^([+-]?)(\d{1,2}):(\d{2})$")
+
+
+def _offset_minutes(user: Mapping[str, Any]) -> int | None:
+    """location.timezone.offset ("+5:30", "-3:30", "0:00") as minutes east of UTC; None
+    when absent or in another form (the text itself stays in ``offset``)."""
+    text = _offset(user)
+    match = _OFFSET.match(text) if text is not None else None
+    if match is None:
+        return None
+    sign, hours, minutes = match.groups()
+    return (-1 if sign == "-" else 1) * (int(hours) * 60 + int(minutes))
+
+
 _location = record_of(
     {
         "street": record_of({"number": _int_at("location.street.number"),
@@ -71,8 +88,10 @@ _location = record_of(
             "latitude": decimal_at("location.coordinates.latitude", COORDINATE_SCALE),
             "longitude": decimal_at("location.coordinates.longitude", COORDINATE_SCALE),
         }),
-        "timezone": record_of({"offset": string_at("location.timezone.offset"),
-                               "description": string_at("location.timezone.description")}),
+        "timezone": record_of({"offset": _offset,
+                               "description": string_at("location.timezone.description"),
+                               # v3 (docs/examples); a schema without it ignores the key
+                               "utc_offset_minutes": _offset_minutes}),
     },
     when="location",
 )
@@ -104,6 +123,7 @@ def _ids(user: Mapping[str, Any]) -> dict[str, str]:
 
 
 _login_uuid = uuid_at("login.uuid")
+_email = string_at("email")
 
 
 def _login_digest(user: Mapping[str, Any]) -> bytes | None:
@@ -134,4 +154,9 @@ FIELD_RULES: dict[str, FieldRule] = {
     "ids": FieldRule("id+login.username", _ids),
     "login_digest": FieldRule("login.uuid", _login_digest),
     "picture": FieldRule("picture", _picture),
+    # Offered by the API, not in every schema version (docs/examples' v2 and v3 add them):
+    "emails": FieldRule("email", lambda user: [e] if (e := _email(user)) is not None else None),
+    "registered": FieldRule("registered", record_of(
+        {"date": timestamp_at("registered.date"), "age": _int_at("registered.age")},
+        when="registered")),
 }

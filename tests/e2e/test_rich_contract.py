@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ pytestmark = pytest.mark.e2e
 COUNT = 40
 EXAMPLE = PROJECT_ROOT / "schemas" / "users_profile-value"
 V2 = PROJECT_ROOT / "docs" / "examples" / "users_profile-value.v2.avsc"
+V3 = PROJECT_ROOT / "docs" / "examples" / "users_profile-value.v3.avsc"
 
 
 @dataclass(frozen=True)
@@ -258,19 +259,25 @@ def evolving(stack: Settings, tmp_path: Path) -> Iterator[Contract]:
             active.stop()
 
 
-def test_v2_of_the_nested_shapes_is_followed_live_without_restart(
+def test_v2_and_v3_of_the_nested_shapes_are_followed_live_without_restart(
         stack: Settings, evolving: Contract, tmp_path: Path) -> None:
     """v2 adds an optional field inside the nested Location (ALTER TYPE ... ADD), a
-    Nationality symbol and an optional array (ALTER TABLE ... ADD), applied and registered
-    while the job runs: v1 and v2 rows side by side, written by the same job."""
-    users = generate_page(unique_name("v2"), 1, 20, NATIONALITY_CODES)
+    Nationality symbol and an optional array (ALTER TABLE ... ADD); v3 adds an optional
+    field inside Timezone, a record nested in Location (ALTER TYPE ... ADD two levels
+    down) and an optional nested record of a new type (CREATE TYPE, ALTER TABLE ... ADD).
+    Each is applied and registered while the job runs: v1, v2 and v3 rows side by side,
+    written by the same job, never restarted."""
+    users = generate_page(unique_name("v2"), 1, 30, NATIONALITY_CODES)
     v1_records = list(map_users(users[:10], evolving).records)
     v2 = replace(evolving, schema_str=V2.read_text(encoding="utf-8"))
     v2_records = [
         {**record, "nationality": "JP", "emails": [f"{record['ids']['username']}@example.com"],
          "location": {**record["location"], "neighbourhood": f"Quarter {n}"}}
-        for n, record in enumerate(map_users(users[10:], evolving).records)
+        for n, record in enumerate(map_users(users[10:20], evolving).records)
     ]
+    v3 = replace(evolving, schema_str=V3.read_text(encoding="utf-8"))
+    v3_records = list(map_users(users[20:], v3).records)  # the rules know v3's fields
+    assert len(v3_records) == 10
     stop, errors = threading.Event(), []
 
     def stream() -> None:
@@ -289,8 +296,13 @@ def test_v2_of_the_nested_shapes_is_followed_live_without_restart(
         assert errors == []
         assert run_apply([v2], stack, out=lambda line: None) == 0  # ALTER TYPE/TABLE, register
         _produce_framed(stack, v2, v2_records)
-        rows = wait_until(lambda: r if len(r := _rows(stack, evolving)) >= 20 or errors
-                          else None, timeout=300, message="v2 rows in Cassandra")
+        wait_until(lambda: errors or len(_rows(stack, evolving)) >= 20, timeout=300,
+                   message="v2 rows in Cassandra")
+        assert thread.is_alive() and errors == [], f"the job restarted or died: {errors}"
+        assert run_apply([v3], stack, out=lambda line: None) == 0  # CREATE TYPE, ALTER ...
+        _produce_framed(stack, v3, v3_records)
+        rows = wait_until(lambda: r if len(r := _rows(stack, evolving)) >= 30 or errors
+                          else None, timeout=300, message="v3 rows in Cassandra")
         assert thread.is_alive() and errors == [], f"the job restarted or died: {errors}"
     finally:
         stop.set()
@@ -300,6 +312,7 @@ def test_v2_of_the_nested_shapes_is_followed_live_without_restart(
         row = rows[record["id"]]
         assert row.writer_schema_version == 1
         assert row.location.neighbourhood is None and row.emails is None  # v2's defaults
+        assert row.location.timezone.utc_offset_minutes is None and row.registered is None
         assert row.nationality == record["nationality"]
         assert _exact(_stored(row)) == _exact(record)
     for record in v2_records:
@@ -309,3 +322,18 @@ def test_v2_of_the_nested_shapes_is_followed_live_without_restart(
             "JP", record["location"]["neighbourhood"], record["emails"])
         assert row.location.coordinates.latitude.as_tuple() == (
             record["location"]["coordinates"]["latitude"].as_tuple())
+        assert row.registered is None  # v3's default
+    for record in v3_records:
+        row = rows[record["id"]]
+        assert row.writer_schema_version == 3
+        timezone = record["location"]["timezone"]
+        assert row.location.timezone.utc_offset_minutes == timezone["utc_offset_minutes"]
+        assert row.location.timezone.offset == timezone["offset"]
+        assert row.emails == record["emails"]
+        registered = record["registered"]
+        assert row.registered.age == registered["age"]
+        assert row.registered.date.replace(tzinfo=UTC) == registered["date"]
+        stored = {k: v for k, v in _stored(row).items() if k != "location"}  # checked above
+        assert _exact(stored) == _exact({k: record[k] for k in stored})
+        assert _exact(_stored(row)["location"]["coordinates"]) == _exact(
+            record["location"]["coordinates"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -59,12 +60,25 @@ def decode(schema: dict[str, Any], value: bytes) -> Any:
 # -- the contract and the generator ------------------------------------------------------
 
 
-def test_the_example_passes_the_gate_and_stays_out_of_the_main_pipeline(
+def test_the_contract_passes_the_gate_and_is_one_of_the_pipeline_s(
         contract: Contract) -> None:
     assert lint_contract(contract) == []
     assert contract.rules_module == "producers.profile_mapping"
-    # schemas/*.avsc only: the example is not one of the pipeline's contracts (yet)
-    assert AVSC not in (REPO / "schemas").glob("*.avsc")
+    assert AVSC in (REPO / "schemas").glob("*.avsc")
+
+
+def test_rules_offering_later_fields_map_to_the_schema_s_shape_only() -> None:
+    """The rules offer v3's Timezone.utc_offset_minutes; a v1 record has no such key,
+    a v3 record has it (the mapping cuts nested records to the schema)."""
+    v1 = load_contract_file(AVSC)
+    v3 = replace(v1, schema_str=(REPO / "docs" / "examples" / "users_profile-value.v3.avsc")
+                 .read_text(encoding="utf-8"))
+    user = generate_page("shape", 1, 1, NATIONALITY_CODES)[0]
+    assert set(to_record(user, v1)["location"]["timezone"]) == {"offset", "description"}
+    v3_record = to_record(user, v3)
+    assert set(v3_record["location"]["timezone"]) == {"offset", "description",
+                                                      "utc_offset_minutes"}
+    assert set(v3_record["registered"]) == {"date", "age"}
 
 
 def test_cql_user_types_come_before_use_and_the_table_holds_every_shape(

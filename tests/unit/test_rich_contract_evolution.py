@@ -1,7 +1,9 @@
-"""The rich example contract's v2 (issue 17): the Cassandra-safe changes of nested shapes
+"""The rich contract's v2 and v3 (issue 17): the Cassandra-safe changes of nested shapes
 pass the gate and plan only additions: an optional field inside the nested record
 (``ALTER TYPE ... ADD``), a new enum symbol (nothing: enums are text), an optional array
-(``ALTER TABLE ... ADD``). The live half (the stream running through it) is
+(``ALTER TABLE ... ADD``); v3, an optional field inside a record nested two levels deep
+and an optional record of a new type (``CREATE TYPE``, then ``ALTER TABLE ... ADD``).
+The live half (the stream running through it) is
 tests/e2e/test_rich_contract.py.
 """
 
@@ -24,6 +26,8 @@ from schematool.migrate.plan import RunCql, plan_cassandra
 EXAMPLE = Path(__file__).resolve().parents[2] / "schemas" / "users_profile-value"
 # v2: an optional field inside the nested Location, a Nationality symbol, an optional array.
 V2 = Path(__file__).resolve().parents[2] / "docs" / "examples" / "users_profile-value.v2.avsc"
+# v3: an optional field inside Timezone (in Location), an optional record of a new type.
+V3 = V2.with_name("users_profile-value.v3.avsc")
 
 
 @pytest.fixture
@@ -60,4 +64,38 @@ def test_v2_plans_only_additions_to_the_type_and_the_table(
     assert [s for s in statements if "user_profiles" in s or "location" in s] == [
         "ALTER TYPE spark_streams.location ADD IF NOT EXISTS neighbourhood text",
         "ALTER TABLE spark_streams.user_profiles ADD IF NOT EXISTS emails list<text>",
+    ]
+
+
+def test_v3_passes_the_gate_against_v1_and_v2(versions: tuple[Contract, Contract],
+                                               tmp_path: Path) -> None:
+    v1, v2 = versions
+    shutil.copy(V3, tmp_path / "users_profile-value.avsc")
+    v3 = load_contract_file(tmp_path / "users_profile-value.avsc")
+    assert lint_contract(v3) == []
+    earlier = [("v1", parse_schema(v1.schema_str)), ("v2", parse_schema(v2.schema_str))]
+    new = parse_schema(v3.schema_str)
+    assert check_compatibility(new, earlier, "BACKWARD", "v3") == []
+    assert check_field_safety(new, earlier, "v3") == []
+
+
+def test_v3_plans_a_nested_type_addition_a_new_type_and_a_column(
+        versions: tuple[Contract, Contract], tmp_path: Path) -> None:
+    _, v2 = versions
+    shutil.copy(V3, tmp_path / "users_profile-value.avsc")
+    v3 = load_contract_file(tmp_path / "users_profile-value.avsc")
+    live = table_spec(v2)  # what v2's apply left
+    keyspace = KeyspaceState(live.keyspace, exists=True, replication_factor=1,
+                             types={u.name: dict(u.fields) for u in live.user_types})
+    table = TableState(live.keyspace, live.table, live.stored_columns,
+                       live.partition_key, live.clustering_key)
+    dead = TableState(live.keyspace, "dead_letters", {"topic": "text"})
+    plan = plan_cassandra(v3, keyspace, table, dead)
+    statements = [action.statement for action in plan.actions if isinstance(action, RunCql)]
+    assert plan.refusals == ()
+    assert [" ".join(s.split()) for s in statements if "dead_letters" not in s] == [
+        "ALTER TYPE spark_streams.timezone ADD IF NOT EXISTS utc_offset_minutes int",
+        "CREATE TYPE IF NOT EXISTS spark_streams.registered ( date timestamp, age int );",
+        "ALTER TABLE spark_streams.user_profiles ADD IF NOT EXISTS registered "
+        "frozen<registered>",
     ]
