@@ -9,6 +9,7 @@ UV_VERSION  := 0.13.9
 STAMP       := $(VENV)/.installed
 N           ?= 100
 SOURCE      ?= auto
+SUBJECT     ?= users_created-value
 
 export PYTHONPATH := $(CURDIR)
 # PROFILE=secure on any target: every hop authenticated and encrypted (docs/best-practices.md,
@@ -124,8 +125,8 @@ demo: prereqs $(STAMP) ## THE MAIN COMMAND: stack up, schemas, stream, a real DA
 endif
 
 .PHONY: demo-evolve
-demo-evolve: prereqs $(STAMP) ## Evolve a scratch copy of the contract to v2 while its stream runs; v1 and v2 rows side by side (schemas/ and the registry untouched)
-	$(PY) -m userstream evolve --count 20 --source $(SOURCE)
+demo-evolve: prereqs $(STAMP) ## Evolve a scratch copy of a contract (SUBJECT=users_created-value|users_profile-value) through its prepared versions while its stream runs; every version's rows side by side (schemas/ and the registry untouched)
+	$(PY) -m userstream evolve --count 20 --source $(SOURCE) --subject $(SUBJECT)
 
 .PHONY: preflight
 preflight: $(STAMP) ## Check the registry subject and topics the producer needs

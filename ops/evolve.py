@@ -1,24 +1,29 @@
 """`make demo-evolve`: a schema evolution while a streaming job runs, on a scratch copy.
 
-Everything happens on a throw-away copy of the contract (``schematool.sandbox``: its own
-subject, topics and keyspace, files in a temporary directory), so the working tree, the
-``users_created-value`` subject, its topics and its table are as they were afterwards:
+Everything happens on a throw-away copy of a contract of ``schemas/`` (``--subject``,
+``users_created-value`` by default; ``schematool.sandbox``: its own subject, topics and
+keyspace, files in a temporary directory), so the working tree, the real subject, its
+topics and its table are as they were afterwards:
 
 1. the copy, as committed (v1), is applied as ``make schemas`` does, and a streaming job
    of its own starts (supervised, as ``make stream-up``);
 2. users are produced with v1 (the producer the DAG's tasks run) and followed into
    Cassandra;
-3. the prepared v2 (``docs/examples/users_created-value.v2.avsc``: one optional field
-   added) replaces the copy's schema, and the gate's checks pass it: lint, compatibility
-   with v1 at the contract's level, Cassandra safety;
-4. ``make schemas``' code adds the column, then registers v2, while the job runs;
-5. users are produced with v2 and followed;
-6. v1 and v2 rows are shown side by side, from the same table, written by the same
-   (never restarted) job; then the job stops and the copy is removed.
+3. each prepared version (``docs/examples/<subject>.v2.avsc``, ``.v3.avsc``...: for
+   users_created one optional field; for users_profile fields inside nested records, an
+   enum symbol, an optional array, a record of a new type) replaces the copy's schema in
+   turn, and the gate's checks pass it: lint, compatibility with every earlier version at
+   the contract's level, Cassandra safety;
+4. ``make schemas``' code alters the table and its types, then registers it, while the
+   job runs;
+5. users are produced with it and followed;
+6. the rows of every version are shown side by side, from the same table, written by the
+   same (never restarted) job; then the job stops and the copy is removed.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,7 +35,7 @@ from typing import Protocol
 from config.clients import cassandra_session, schema_registry_client
 from config.settings import PROJECT_ROOT, Settings
 from contract.avro_types import parse_schema
-from contract.catalog import Contract, load_contract_file
+from contract.catalog import DEFAULT_SUBJECT, Contract, load_contract_file
 from ops.demo import DemoError, follow
 from ops.reconcile import Offsets, Reconciliation, end_offsets
 from producers.run import RunConfig, RunSummary, fetch_and_produce, pages_needed
@@ -41,8 +46,7 @@ from schematool.gate.safety import check_field_safety
 from schematool.migrate.apply import run_apply
 from schematool.sandbox import sandbox
 
-V2_PROPOSAL = PROJECT_ROOT / "docs" / "examples" / "users_created-value.v2.avsc"
-NEW_FIELD = "nationality"
+PROPOSALS_DIR = PROJECT_ROOT / "docs" / "examples"
 Progress = Callable[[str], None]
 
 
@@ -79,7 +83,7 @@ class EvolveResult:
     followed: dict[int, Reconciliation]
     versions: list[int]
     restarted: bool
-    rows: list[str]  # v1 and v2 rows side by side
+    rows: list[str]  # the rows of every version side by side
 
     @property
     def reconciles(self) -> bool:
@@ -90,22 +94,43 @@ class EvolveResult:
         )
 
 
-def propose_v2(v1: Contract) -> Contract:
-    """Step 3: the copy's ``.avsc`` becomes the prepared v2, which the gate's checks pass."""
-    shutil.copyfile(V2_PROPOSAL, v1.avsc_path)
-    v2 = load_contract_file(v1.avsc_path)
-    source = v2.source
-    old = parse_schema(v1.schema_str, "v1")
-    new = parse_schema(v2.schema_str, source)
+def proposals(subject: str, directory: Path = PROPOSALS_DIR) -> list[tuple[int, Path]]:
+    """The prepared versions of ``subject`` (``<subject>.v<N>.avsc``, N >= 2), in order."""
+    found = []
+    for path in directory.glob(f"{subject}.v*.avsc"):
+        match = re.fullmatch(rf"{re.escape(subject)}\.v(\d+)\.avsc", path.name)
+        if match is not None and int(match.group(1)) >= 2:
+            found.append((int(match.group(1)), path))
+    if not found:
+        raise DemoError(f"no prepared version of {subject} in {directory} "
+                        f"(expected {subject}.v2.avsc, ...)")
+    return sorted(found)
+
+
+def propose(earlier: list[Contract], proposal: Path) -> Contract:
+    """Step 3: the copy's ``.avsc`` becomes ``proposal``, which the gate's checks pass
+    against every earlier version."""
+    current = earlier[-1]
+    shutil.copyfile(proposal, current.avsc_path)
+    new = load_contract_file(current.avsc_path)
+    source = new.source
+    parsed = parse_schema(new.schema_str, source)
+    history = [(f"v{n}", parse_schema(c.schema_str, f"v{n}"))
+               for n, c in enumerate(earlier, start=1)]
     findings = [
-        *lint_contract(v2, source),
-        *check_compatibility(new, [("v1", old)], v2.compatibility, source),
-        *check_field_safety(new, [("v1", old)], source),
+        *lint_contract(new, source),
+        *check_compatibility(parsed, history, new.compatibility, source),
+        *check_field_safety(parsed, history, source),
     ]
     if findings:
-        raise DemoError("the v2 proposal does not pass the gate:\n"
+        raise DemoError(f"the proposal {proposal.name} does not pass the gate:\n"
                         + "\n".join(format_text(f) for f in findings))
-    return v2
+    return new
+
+
+def added_fields(old: Contract, new: Contract) -> list[str]:
+    """The top-level fields ``new`` has and ``old`` lacks, in ``new``'s order."""
+    return [name for name in new.field_names if name not in old.field_names]
 
 
 def produce(settings: Settings, contract: Contract, count: int, source: str) -> RunSummary:
@@ -118,9 +143,10 @@ def produce(settings: Settings, contract: Contract, count: int, source: str) -> 
     ))
 
 
-def side_by_side(settings: Settings, contract: Contract, per_version: int = 3) -> list[str]:
-    """A few rows of each writer schema version, with the new field."""
-    columns = ["id", "first_name", "last_name", NEW_FIELD, "writer_schema_version"]
+def side_by_side(settings: Settings, contract: Contract, shown: list[str],
+                 per_version: int = 3) -> list[str]:
+    """A few rows of each writer schema version: the key and the ``shown`` fields."""
+    columns = [contract.partition_key[0], *shown, "writer_schema_version"]
     found: dict[int, list[tuple]] = {}
     with cassandra_session(settings) as session:
         rows = session.execute(
@@ -130,7 +156,7 @@ def side_by_side(settings: Settings, contract: Contract, per_version: int = 3) -
             bucket = found.setdefault(row.writer_schema_version or 0, [])
             if len(bucket) < per_version:
                 bucket.append(tuple(row))
-    widths = [36, 14, 14, 11, 7]
+    widths = [36, *([max(12, 60 // max(len(shown), 1))] * len(shown)), 7]
     header = "  ".join(f"{c[:w]:<{w}}" for c, w in zip(columns, widths, strict=True))
     lines = [header, "-" * len(header)]
     for version in sorted(found):
@@ -148,16 +174,18 @@ def _followed(settings: Settings, contract: Contract, start: Offsets, stream: Sc
 
 def evolve(
     settings: Settings, services: EvolveServices, *, count: int, source: str, progress: Progress,
-    keep: bool = False,
+    keep: bool = False, subject: str = DEFAULT_SUBJECT,
 ) -> EvolveResult:
+    prepared = proposals(subject)  # before anything starts: a subject without any fails here
     progress("starting the stack (make up)")
     services.up()
-    with sandbox(settings, prefix="evolve", keep=keep) as scratch:
+    with sandbox(settings, prefix="evolve", keep=keep, base_subject=subject) as scratch:
         v1 = scratch.contract
-        progress(f"1. scratch copy of the contract in {scratch.directory}: subject {v1.subject}, "
+        progress(f"1. scratch copy of {subject} in {scratch.directory}: subject {v1.subject}, "
                  f"topic {v1.topic}, table {v1.qualified_table} (schemas/ and the "
-                 "users_created subject, topic and table are not touched)")
-        result = _run(settings, services, scratch.directory, v1, count, source, progress)
+                 f"{subject} subject, topic and table are not touched)")
+        result = _run(settings, services, scratch.directory, v1, prepared, count, source,
+                      progress)
         if keep:
             progress(f"kept (--keep): {v1.subject}, topics {v1.topic}*, keyspace {v1.keyspace}")
         else:
@@ -166,7 +194,8 @@ def evolve(
 
 
 def _run(settings: Settings, services: EvolveServices, directory: Path, v1: Contract,
-         count: int, source: str, progress: Progress) -> EvolveResult:
+         prepared: list[tuple[int, Path]], count: int, source: str,
+         progress: Progress) -> EvolveResult:
     registry = schema_registry_client(settings)
     with services.scratch_stream(v1, directory) as stream:
         pid, starts = stream.pid(), stream.starts()
@@ -174,23 +203,32 @@ def _run(settings: Settings, services: EvolveServices, directory: Path, v1: Cont
         start = end_offsets(settings, v1.topic, v1.partitions)
         progress(f"2. producing {count} users with v1")
         produced = {1: produce(settings, v1, count, source)}
-        middle, rec1 = _followed(settings, v1, start, stream, progress)
-        v2 = propose_v2(v1)
-        progress(f"3. pull request: {V2_PROPOSAL.relative_to(PROJECT_ROOT)} replaces the "
-                 f"copy's schema (adds optional field {NEW_FIELD!r}); lint, compatibility "
-                 f"with v1 ({v1.compatibility}), Cassandra safety: passed")
-        progress("4. make schemas: add the column first, then register v2 (the job keeps running)")
-        if run_apply([v2], settings, out=lambda line: progress(f"   {line}")) != 0:
-            raise DemoError(f"applying v2 of {v2.subject} was refused (see the lines above)")
-        progress(f"5. producing {count} users with v2")
-        produced[2] = produce(settings, v2, count, source)
-        _, rec2 = _followed(settings, v2, middle, stream, progress)
+        start, rec = _followed(settings, v1, start, stream, progress)
+        followed, versions, shown = {1: rec}, [v1], []
+        for number, proposal in prepared:
+            new = propose(versions, proposal)
+            added = added_fields(versions[-1], new)
+            shown += added
+            progress(f"3. pull request: {proposal.relative_to(PROJECT_ROOT)} replaces the "
+                     f"copy's schema (top-level fields added: {added or 'none'}); lint, "
+                     f"compatibility with v1..v{number - 1} ({new.compatibility}), Cassandra "
+                     "safety: passed")
+            progress(f"4. make schemas: alter the table and its types first, then register "
+                     f"v{number} (the job keeps running)")
+            if run_apply([new], settings, out=lambda line: progress(f"   {line}")) != 0:
+                raise DemoError(f"applying v{number} of {new.subject} was refused "
+                                "(see the lines above)")
+            progress(f"5. producing {count} users with v{number}")
+            produced[number] = produce(settings, new, count, source)
+            start, followed[number] = _followed(settings, new, start, stream, progress)
+            versions.append(new)
         restarted = stream.pid() != pid or stream.starts() != starts
         progress(f"6. the streaming job was {'RESTARTED' if restarted else 'never restarted'} "
                  f"(see {stream.log})")
-        return EvolveResult(v2.subject, produced, {1: rec1, 2: rec2},
-                            registry.get_versions(v2.subject), restarted,
-                            side_by_side(settings, v2))
+        last = versions[-1]
+        return EvolveResult(last.subject, produced, followed,
+                            registry.get_versions(last.subject), restarted,
+                            side_by_side(settings, last, shown))
 
 
 def format_result(result: EvolveResult) -> Iterator[str]:
@@ -200,8 +238,8 @@ def format_result(result: EvolveResult) -> Iterator[str]:
         yield (f"  v{version}: fetched {summary.fetched}, produced {summary.produced}, rejected "
                f"{summary.rejected}; stored {rec.stored}, dead-lettered {rec.dead_lettered}"
                f"{'' if rec.reconciles else ' - DOES NOT RECONCILE'}")
-    yield "\nv1 and v2 rows side by side (same table, same streaming job):"
+    yield "\nthe rows of every version side by side (same table, same streaming job):"
     yield from result.rows
-    yield ("\nthe scratch copy is removed: schemas/, cql/ and the users_created-value subject, "
-           "topic and table are as they were (docs/schema-evolution.md does the same change "
-           "for real, as a pull request)")
+    yield ("\nthe scratch copy is removed: schemas/, cql/ and the real subject, topic and "
+           "table are as they were (docs/schema-evolution.md does the same change for real, "
+           "as a pull request)")

@@ -1,4 +1,4 @@
-"""A throw-away copy of the users contract: its own topic, subject and keyspace.
+"""A throw-away copy of a contract: its own topic, subject and keyspace.
 
 Benchmarks, chaos scenarios and ``make demo-evolve`` never touch ``users_created`` (the
 running ``stream`` service consumes it and other people test on it). :func:`sandbox`
@@ -68,6 +68,10 @@ def sidecar_text(base: Contract, name: str, partitions: int) -> str:
         f"partition_key = [{partition}]\n"
         f"clustering_key = [{clustering}]\n"
         f"ttl_seconds = {base.ttl_seconds}\n\n"
+        # the base's source and rules: a copy is produced like it
+        "[source]\n"
+        f'api = "{base.source_api}"\n'
+        f'rules = "{base.rules_module}"\n\n'
         # the base's [kafka.cluster] / [cassandra.cluster]: a copy is placed like it
         + topology_tables(base, without=("partitions",))
     )

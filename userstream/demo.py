@@ -20,7 +20,7 @@ from pathlib import Path
 from config.airflow_api import AirflowApiError
 from config.contracts import deployed_contracts
 from config.settings import SettingsError, load_settings
-from contract.catalog import Contract, ContractError, select_contracts
+from contract.catalog import DEFAULT_SUBJECT, Contract, ContractError, select_contracts
 from ops.demo import DemoError, format_summary, prepare, resolve_source, run_pipeline
 from ops.evolve import evolve, format_result
 from stack import launcher, process
@@ -123,14 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--count", type=int, default=100)
     demo.add_argument("--batch-size", type=int, default=0, help="users per page (default: auto)")
     demo.add_argument("--source", choices=("auto", "live", "local"), default="auto")
-    evolve = commands.add_parser("evolve", help="evolve the schema to v2 while the pipeline runs")
+    evolve = commands.add_parser(
+        "evolve", help="evolve a contract through its prepared versions while its stream runs")
+    evolve.add_argument("--subject", default=DEFAULT_SUBJECT,
+                        help="a subject of schemas/ with docs/examples/<subject>.v2.avsc ...")
     evolve.add_argument("--count", type=int, default=20)
     evolve.add_argument("--source", choices=("auto", "live", "local"), default="auto")
     evolve.add_argument("--keep", action="store_true",
                         help="keep the scratch subject, topics and keyspace afterwards")
     args = parser.parse_args(argv)
     if args.command == "evolve":
-        return run_evolve(args.count, args.source, args.keep)
+        return run_evolve(args.count, args.source, args.keep, args.subject)
     try:
         settings = load_settings()
         ctx = Context(settings, StackPaths.from_settings(settings))
@@ -155,15 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.counts_reconcile else 1
 
 
-def run_evolve(count: int, source_choice: str, keep: bool) -> int:
+def run_evolve(count: int, source_choice: str, keep: bool, subject: str) -> int:
     try:
         settings = load_settings()
         ctx = Context(settings, StackPaths.from_settings(settings))
         source, why = resolve_source(settings, source_choice)
         progress(f"SOURCE: {source.upper()} - {why}")
         result = evolve(settings, NativeServices(ctx), count=count, source=source,
-                        progress=progress, keep=keep)
-    except (SettingsError, launcher.StackError, DemoError, AirflowApiError) as exc:
+                        progress=progress, keep=keep, subject=subject)
+    except (SettingsError, ContractError, launcher.StackError, DemoError,
+            AirflowApiError) as exc:
         print(f"demo-evolve failed: {exc}", file=sys.stderr)
         return 1
     print("\n".join(format_result(result)))

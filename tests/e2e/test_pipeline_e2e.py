@@ -1,9 +1,12 @@
 """End to end, as `make demo` does it, on a small N: every count reconciles exactly.
 
-API (local server) -> a real DAG run in the running Airflow -> Kafka (Avro) ->
-the supervised streaming job -> Cassandra. Three poison messages are slipped
-into the same span of the topic: they must end in the dead letters, and the
-users around them in Cassandra, equal field by field.
+API (local server) -> a real DAG run in the running Airflow, producing both contracts of
+schemas/ from one fetch -> Kafka (Avro) -> the supervised streaming job -> Cassandra.
+Three poison messages are slipped into the same span of the users_created topic: they
+must end in the dead letters, and the users around them in Cassandra, equal field by
+field. The users_profile subject (nested records, decimals, a date, enums, an array of
+records, a map, fixed bytes) is read back through confluent-kafka's AvroDeserializer and
+the cassandra-driver and reconciled field by field too.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from dataclasses import replace
 import pytest
 from confluent_kafka import Producer
 
+from config.contracts import deployed_contracts
 from config.settings import Settings
-from contract.catalog import Contract, load_contract
+from contract.catalog import Contract, load_contract, select_contracts
 from ops.demo import PipelineResult, SubjectResult, prepare, run_pipeline
 from ops.reconcile import dead_letters, end_offsets, reconcile
 from stack import launcher
@@ -58,7 +62,9 @@ def run_result(pipeline: Context) -> PipelineResult:
     _produce_poison(pipeline.settings, contract)
     # Followed from before the poison: a batch's rows are written before its dead
     # letters, so the run's users being stored does not mean the poison is handled.
-    return run_pipeline(pipeline.settings, NativeServices(pipeline), [contract], count=60,
+    contracts = select_contracts(deployed_contracts(pipeline.settings), api="randomuser")
+    assert {c.subject for c in contracts} >= {"users_created-value", "users_profile-value"}
+    return run_pipeline(pipeline.settings, NativeServices(pipeline), contracts, count=60,
                         batch_size=20, source="local", progress=print,
                         start={contract.subject: start})
 
@@ -110,3 +116,14 @@ def test_the_poison_frames_are_kept_with_their_reasons(
     assert len(kept) == len(POISON)
     assert "99999" in reasons
     assert "magic byte 1" in reasons
+
+
+def test_the_nested_contract_of_the_same_fetch_reconciles_field_by_field(
+    run_result: PipelineResult,
+) -> None:
+    profile = run_result.of("users_profile-value")
+    s, r = profile.summary, profile.reconciliation
+    assert s["fetched"] == 60 and s["fetched"] == s["produced"] + s["rejected"]
+    assert r.produced == s["produced"] == r.stored and r.dead_lettered == 0
+    assert r.missing == [] and r.duplicate_keys == 0
+    assert r.mismatches == [] and r.reconciles
