@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from config.clients import cassandra_session, kafka_admin, schema_registry_client
+from config.clients import cassandra_session
 from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import DEFAULT_RULES_MODULE, Contract, load_contract
 from ops.reconcile import end_offsets, read_span, reconcile
+from tests.contract_support import remove_contract
 from tests.own_contract import write_contract, write_rules_module
 from tests.support import AIRFLOW, airflow_test_env, unique_name
 
@@ -75,21 +76,7 @@ def own(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
         yield contracts
     finally:
         for contract in contracts.contracts:
-            _remove(stack, contract)
-
-
-def _remove(settings: Settings, contract: Contract) -> None:
-    with cassandra_session(settings) as session:
-        session.execute(f"DROP KEYSPACE IF EXISTS {contract.keyspace}")
-    registry = schema_registry_client(settings)
-    if contract.subject in registry.get_subjects():
-        registry.delete_subject(contract.subject)
-        registry.delete_subject(contract.subject, permanent=True)
-    admin = kafka_admin(settings)
-    existing = [t for t in (contract.topic, contract.rejects_topic)
-                if t in admin.list_topics(timeout=10).topics]
-    for future in admin.delete_topics(existing).values() if existing else []:
-        future.result(timeout=30)
+            remove_contract(stack, contract)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ removed.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import subprocess
@@ -29,23 +28,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import fastavro
 import pytest
-from confluent_kafka import Producer
-from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from config.clients import cassandra_session, kafka_admin, schema_registry_client
+from config.clients import cassandra_session, schema_registry_client
 from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract, load_contract
 from contract.cql import DEAD_LETTER_TABLE
-from contract.wire import frame
 from ops.reconcile import end_offsets, read_span
 from producers.mapping import map_users
 from schematool.migrate.apply import run_apply
 from stack.randomuser.generator import NATIONALITY_CODES, generate_page
 from streaming.job import Trigger, run
+from tests.contract_support import produce_framed, remove_contract, table_rows
 from tests.support import unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -99,21 +95,7 @@ def rich(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:
         yield Rich(contract, env, home)
     finally:
-        _remove(stack, contract)
-
-
-def _remove(settings: Settings, contract: Contract) -> None:
-    with cassandra_session(settings) as session:
-        session.execute(f"DROP KEYSPACE IF EXISTS {contract.keyspace}")
-    registry = schema_registry_client(settings)
-    if contract.subject in registry.get_subjects():
-        registry.delete_subject(contract.subject)
-        registry.delete_subject(contract.subject, permanent=True)
-    admin = kafka_admin(settings)
-    existing = [t for t in (contract.topic, contract.rejects_topic)
-                if t in admin.list_topics(timeout=10).topics]
-    for future in admin.delete_topics(existing).values() if existing else []:
-        future.result(timeout=30)
+        remove_contract(stack, contract)
 
 
 @pytest.fixture(scope="module")
@@ -222,25 +204,6 @@ def test_one_stream_stores_every_field_as_produced(rich: Rich, stack: Settings,
 # -- v2 while the stream runs --------------------------------------------------------------
 
 
-def _produce_framed(settings: Settings, contract: Contract, records: list[dict[str, Any]]) -> None:
-    """Confluent-framed Avro written with the contract's registered schema (its own id)."""
-    schema_id = schema_registry_client(settings).lookup_schema(
-        contract.subject, Schema(contract.schema_str, "AVRO")).schema_id
-    parsed = fastavro.parse_schema(contract.schema)
-    producer = Producer(settings.kafka_client_config())
-    for record in records:
-        out = io.BytesIO()
-        fastavro.schemaless_writer(out, parsed, record)
-        producer.produce(contract.topic, key=record["id"].encode(),
-                         value=frame(schema_id, out.getvalue()))
-    assert producer.flush(30) == 0
-
-
-def _rows(settings: Settings, contract: Contract) -> dict[str, Any]:
-    with cassandra_session(settings) as session:
-        return {str(r.id): r for r in session.execute(f"SELECT * FROM {contract.qualified_table}")}
-
-
 @pytest.fixture
 def evolving(stack: Settings, tmp_path: Path) -> Iterator[Contract]:
     name = unique_name("e2e_rich_v2")
@@ -251,7 +214,7 @@ def evolving(stack: Settings, tmp_path: Path) -> Iterator[Contract]:
     try:
         yield contract
     finally:
-        _remove(stack, contract)
+        remove_contract(stack, contract)
         from pyspark.sql import SparkSession
 
         active = SparkSession.getActiveSession()
@@ -290,18 +253,18 @@ def test_v2_and_v3_of_the_nested_shapes_are_followed_live_without_restart(
     thread = threading.Thread(target=stream, name="rich-stream-under-test", daemon=True)
     thread.start()
     try:
-        _produce_framed(stack, evolving, v1_records)
-        wait_until(lambda: errors or len(_rows(stack, evolving)) >= 10, timeout=300,
+        produce_framed(stack, evolving, v1_records)
+        wait_until(lambda: errors or len(table_rows(stack, evolving)) >= 10, timeout=300,
                    message="v1 rows in Cassandra")
         assert errors == []
         assert run_apply([v2], stack, out=lambda line: None) == 0  # ALTER TYPE/TABLE, register
-        _produce_framed(stack, v2, v2_records)
-        wait_until(lambda: errors or len(_rows(stack, evolving)) >= 20, timeout=300,
+        produce_framed(stack, v2, v2_records)
+        wait_until(lambda: errors or len(table_rows(stack, evolving)) >= 20, timeout=300,
                    message="v2 rows in Cassandra")
         assert thread.is_alive() and errors == [], f"the job restarted or died: {errors}"
         assert run_apply([v3], stack, out=lambda line: None) == 0  # CREATE TYPE, ALTER ...
-        _produce_framed(stack, v3, v3_records)
-        rows = wait_until(lambda: r if len(r := _rows(stack, evolving)) >= 30 or errors
+        produce_framed(stack, v3, v3_records)
+        rows = wait_until(lambda: r if len(r := table_rows(stack, evolving)) >= 30 or errors
                           else None, timeout=300, message="v3 rows in Cassandra")
         assert thread.is_alive() and errors == [], f"the job restarted or died: {errors}"
     finally:

@@ -6,7 +6,6 @@ One contract copy per module (unique topic, subject, keyspace), set up with
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
@@ -21,17 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import fastavro
 import pytest
-from confluent_kafka import Producer
-from confluent_kafka.schema_registry import Schema
 
-from config.clients import cassandra_session, kafka_admin, schema_registry_client
+from config.clients import cassandra_session
 from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract, load_contract
-from contract.wire import frame
 from schematool.migrate.apply import run_apply
 from streaming.job import Trigger, run
+from tests.contract_support import produce_framed, remove_contract, table_rows
 from tests.support import unique_name, wait_until
 
 pytestmark = pytest.mark.integration
@@ -61,14 +57,7 @@ def contract(stack: Settings) -> Iterator[Contract]:
     try:
         yield contract
     finally:
-        registry = schema_registry_client(stack)
-        registry.delete_subject(contract.subject)
-        registry.delete_subject(contract.subject, permanent=True)
-        admin = kafka_admin(stack)
-        for future in admin.delete_topics([contract.topic, contract.rejects_topic]).values():
-            future.result(timeout=30)
-        with cassandra_session(stack) as session:
-            session.execute(f"DROP KEYSPACE IF EXISTS {contract.keyspace}")
+        remove_contract(stack, contract)
 
 
 def _record(n: int, **extra: Any) -> dict[str, Any]:
@@ -78,26 +67,6 @@ def _record(n: int, **extra: Any) -> dict[str, Any]:
         "dob": datetime(1985, 12, 9, tzinfo=UTC), "registered_date": None, "phone": None,
         "picture": None, **extra,
     }
-
-
-def _produce(settings: Settings, contract: Contract, records: list[dict[str, Any]]) -> None:
-    """Confluent-framed Avro, written with the contract's registered schema."""
-    schema_id = schema_registry_client(settings).lookup_schema(
-        contract.subject, Schema(contract.schema_str, "AVRO")
-    ).schema_id
-    parsed = fastavro.parse_schema(contract.schema)
-    producer = Producer(settings.kafka_client_config())
-    for record in records:
-        out = io.BytesIO()
-        fastavro.schemaless_writer(out, parsed, record)
-        producer.produce(contract.topic, key=record["id"].encode(),
-                         value=frame(schema_id, out.getvalue()))
-    assert producer.flush(30) == 0
-
-
-def _rows(settings: Settings, contract: Contract) -> dict[str, Any]:
-    with cassandra_session(settings) as session:
-        return {str(r.id): r for r in session.execute(f"SELECT * FROM {contract.qualified_table}")}
 
 
 Running = tuple[threading.Thread, threading.Event, list[BaseException]]
@@ -141,15 +110,15 @@ def test_v2_registered_while_the_job_runs_is_followed_without_restart(
     thread, stop, errors = _start(stack, contract, tmp_path)
     try:
         v1_records = [_record(i) for i in range(10)]
-        _produce(stack, contract, v1_records)
-        wait_until(lambda: len(_rows(stack, contract)) >= 10, timeout=240,
+        produce_framed(stack, contract, v1_records)
+        wait_until(lambda: len(table_rows(stack, contract)) >= 10, timeout=240,
                    message="v1 rows in Cassandra")
 
         v2 = _v2(contract)
         assert run_apply([v2], stack, out=lambda line: None) == 0  # ALTER ... ADD, register v2
         v2_records = [_record(100 + i, nationality="NZ") for i in range(10)]
-        _produce(stack, v2, v2_records)
-        rows = wait_until(lambda: r if len(r := _rows(stack, contract)) >= 20 else None,
+        produce_framed(stack, v2, v2_records)
+        rows = wait_until(lambda: r if len(r := table_rows(stack, contract)) >= 20 else None,
                           timeout=240, message="v2 rows in Cassandra")
         assert thread.is_alive() and not errors, "the job restarted or died"
     finally:
@@ -211,27 +180,27 @@ def test_killed_mid_stream_then_restarted_from_the_checkpoint_loses_and_duplicat
     """kill -9 of the job while batches are being written: no graceful stop, no offsets
     committed for the batch in flight. The restart replays it from the checkpoint."""
     first = [_record(i) for i in range(300)]
-    _produce(stack, contract, first)
+    produce_framed(stack, contract, first)
     settings = replace(stack, spark_checkpoint_dir=str(tmp_path / "checkpoints"),
                        stream_max_offsets_per_trigger=50, stream_trigger_seconds=2)
     job = _start_process(settings, contract, tmp_path)
     try:
-        wait_until(lambda: job.poll() is not None or len(_rows(stack, contract)) > 0,
+        wait_until(lambda: job.poll() is not None or len(table_rows(stack, contract)) > 0,
                    timeout=240, interval=0.2, message="the first rows")
         assert job.poll() is None, (tmp_path / "job.log").read_text()[-3000:]
     finally:
         _kill_9(job)
-    stored_at_kill = len(_rows(stack, contract))  # final: nothing of that job runs any more
+    stored_at_kill = len(table_rows(stack, contract))  # final: nothing of that job runs any more
     # Mid-stream: 300 were waiting, in batches of 50 every 2 s; the kill came after the first
     # rows and long before the last (otherwise this test proves nothing about a restart).
     assert 0 < stored_at_kill < 300
 
     second = [_record(1000 + i) for i in range(100)]
-    _produce(stack, contract, second)
+    produce_framed(stack, contract, second)
     run(replace(settings, stream_max_offsets_per_trigger=100_000), contract,
         Trigger.AVAILABLE_NOW, threading.Event())
 
-    rows = _rows(stack, contract)
+    rows = table_rows(stack, contract)
     assert set(rows) == {r["id"] for r in first + second}  # no loss; one row per key
     for record in first + second:
         row = rows[record["id"]]

@@ -1,0 +1,54 @@
+"""Helpers of the stack-backed tiers for throw-away contracts: write framed records with
+the registered schema, read the table back, remove everything a contract created."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from typing import Any
+
+import fastavro
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import Schema
+
+from config.clients import cassandra_session, kafka_admin, schema_registry_client
+from config.settings import Settings
+from contract.catalog import Contract
+from contract.wire import frame
+
+
+def produce_framed(settings: Settings, contract: Contract,
+                   records: Iterable[dict[str, Any]]) -> None:
+    """Confluent-framed Avro written with the contract's registered schema (its own id),
+    keyed by ``id``; every delivery acknowledged."""
+    schema_id = schema_registry_client(settings).lookup_schema(
+        contract.subject, Schema(contract.schema_str, "AVRO")).schema_id
+    parsed = fastavro.parse_schema(contract.schema)
+    producer = Producer(settings.kafka_client_config())
+    for record in records:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, parsed, record)
+        producer.produce(contract.topic, key=record["id"].encode(),
+                         value=frame(schema_id, out.getvalue()))
+    assert producer.flush(30) == 0
+
+
+def table_rows(settings: Settings, contract: Contract) -> dict[str, Any]:
+    """The contract's table, by the row's ``id`` as text."""
+    with cassandra_session(settings) as session:
+        return {str(r.id): r for r in session.execute(f"SELECT * FROM {contract.qualified_table}")}
+
+
+def remove_contract(settings: Settings, contract: Contract) -> None:
+    """Its keyspace, subject (soft then hard deleted) and topics, those that exist."""
+    with cassandra_session(settings) as session:
+        session.execute(f"DROP KEYSPACE IF EXISTS {contract.keyspace}")
+    registry = schema_registry_client(settings)
+    if contract.subject in registry.get_subjects():
+        registry.delete_subject(contract.subject)
+        registry.delete_subject(contract.subject, permanent=True)
+    admin = kafka_admin(settings)
+    existing = [t for t in (contract.topic, contract.rejects_topic)
+                if t in admin.list_topics(timeout=10).topics]
+    for future in admin.delete_topics(existing).values() if existing else []:
+        future.result(timeout=30)
