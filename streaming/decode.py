@@ -37,9 +37,9 @@ from pyspark.sql.avro.functions import from_avro
 from pyspark.sql.types import ArrayType, DataType, MapType, StringType, StructType
 
 from contract.cql import LINEAGE_COLUMNS
-from contract.wire import HEADER_SIZE, header
+from contract.wire import header
 from streaming.dead_letters import KAFKA_COLUMN, kafka_struct
-from streaming.frames import schema_id_of
+from streaming.frames import FRAME_REF, schema_id_of
 from streaming.registry import ReaderSchema, SchemaLookup, WriterSchema
 from streaming.sql import EXPRESSIONS, first_match, mapping_key
 
@@ -177,8 +177,9 @@ def decode_frames(
     Pure transform: ``writers`` must cover every schema id of the batch
     (:func:`batch_schema_ids`), an id missing from it is dead-lettered as unknown.
 
-    A row picks its writer by comparing its first five bytes with each readable writer's
-    frame header, as binary: the id is never turned into a number on the decoding path
+    A row picks its writer by comparing its schema reference (``frame_ref``: the
+    ``__value_schema_id`` header's five bytes, or the value's first five) with each
+    readable writer's, as binary: the id is never turned into a number on the decoding path
     (Spark can only do that through hex text). Only a row that matches no readable writer
     computes its id, for the reason it is dead-lettered with.
     """
@@ -203,9 +204,10 @@ def _decode_steps(
         # Avro's timestamps are proleptic Gregorian; no legacy-calendar rebasing.
         "datetimeRebaseMode": "CORRECTED",
     }
-    schema_id = schema_id_of(F.col("value"))  # evaluated only in the branches that need it
+    # The frame's schema reference (header or prefix, see streaming.frames).
+    frame_header = F.col(FRAME_REF)
+    schema_id = schema_id_of(frame_header)  # evaluated only in the branches that need it
     payload = F.col("payload")
-    frame_header = F.substring(F.col("value"), 1, HEADER_SIZE)
 
     readable = {s: w for s, w in writers.items() if isinstance(w, WriterSchema)}
     rejected = {s: r for s, r in writers.items() if isinstance(r, Rejected)}

@@ -21,7 +21,14 @@ from pyspark.sql.avro.functions import from_avro
 
 from contract.catalog import load_contract
 from contract.cql import LINEAGE_COLUMNS, table_spec_for
-from contract.wire import GUID_REASON, MAGIC_BYTE_V1, frame
+from contract.wire import (
+    GUID_REASON,
+    MAGIC_BYTE_V1,
+    VALUE_SCHEMA_ID_HEADER,
+    apicurio_frame,
+    frame,
+    header,
+)
 from streaming.dead_letters import KAFKA_COLUMN
 from streaming.decode import (
     DECODED_SENTINEL,
@@ -35,7 +42,7 @@ from streaming.table_target import TableTarget
 from streaming.triage import STAGE, BatchMetrics, Triage, triage
 
 if TYPE_CHECKING:
-    from tests.unit.conftest import TriageBatch
+    from tests.unit.conftest import FakeSink, TriageBatch
 
 V1_ID, V2_ID, UNKNOWN_ID, INCOMPATIBLE_ID = 11, 12, 99999, 13
 KAFKA_SCHEMA = (
@@ -396,3 +403,98 @@ def test_invalid_utf8_looks_into_structs_arrays_and_maps(spark: SparkSession) ->
         {"struct": True, "array": True, "map": True, "records": True},
         {"struct": False, "array": False, "map": False, "records": False},
     ]
+
+
+# -- every framing in one batch ----------------------------------------------------------------
+
+
+def _max_method_bytecode(df: DataFrame) -> int:
+    """The largest generated Java method of ``df``'s physical plan, in bytes of bytecode."""
+    jvm = df.sparkSession._jvm  # type: ignore[attr-defined]
+    plan = df._jdf.queryExecution().executedPlan()
+    stats = jvm.org.apache.spark.sql.execution.debug.package.codegenStringSeq(plan)
+    sizes = [stats.apply(i)._3().maxMethodCodeSize() for i in range(stats.size())]
+    return max(sizes, default=0)
+
+
+def test_every_framing_in_one_batch(
+    spark: SparkSession, schemas: StaticSchemas, triage_batch: TriageBatch
+) -> None:
+    """Prefix and header int-id frames decode through the same per-writer path; GUIDs (which
+    the registry cannot resolve), malformed headers, Apicurio's 8-byte framing and poison
+    are dead-lettered with their own classes, in the same batch."""
+    v1 = avro_bytes(v1_schema(), user(1))
+    v2 = avro_bytes(v2_schema(), user(2, nickname="Bee"))
+    guid = bytes([MAGIC_BYTE_V1]) + uuid.uuid4().bytes
+    # (value, __value_schema_id header or None, expected: username or error class)
+    cases: list[tuple[bytes | None, bytes | None, str]] = [
+        (frame(V1_ID, v1), None, "user1"),
+        (v2, header(V2_ID), "user2"),
+        (avro_bytes(v1_schema(), user(3)), header(V1_ID), "user3"),
+        (frame(V1_ID, avro_bytes(v1_schema(), user(4))), None, "user4"),
+        (guid + v1, None, "unsupported_guid_framing"),
+        (v1, guid, "unsupported_header_guid_framing"),
+        (v1, b"\x00\x00\x01", "malformed_header_schema_id"),
+        (v1, b"\x02" + bytes(4), "malformed_header_schema_id"),
+        (apicurio_frame(17, v1), None, "apicurio_content_id_framing"),
+        (v1, header(UNKNOWN_ID), "unknown_schema_id"),
+        (v1[: len(v1) // 2], header(V1_ID), "undecodable_payload"),
+        (v1, header(INCOMPATIBLE_ID), "unreadable_writer_schema"),
+        (b"\x7f" + random.Random(5).randbytes(20), None, "unknown_magic_byte"),
+        (None, None, "null_value"),
+        (b"\x00\x00", None, "frame_too_short"),
+    ]
+    rows = [
+        (f"k{i}".encode(), value,
+         [{"key": "trace", "value": b"t"}]
+         + ([{"key": VALUE_SCHEMA_ID_HEADER, "value": ref}] if ref is not None else []),
+         "users_created", 0, i, TS)
+        for i, (value, ref, _) in enumerate(cases)
+    ]
+    triaged = triage_batch(spark.createDataFrame(rows, KAFKA_SCHEMA), schemas, TARGET)
+
+    stored = {r["username"]: r for r in written(triaged)}
+    assert sorted(stored) == sorted(e for _, _, e in cases if e.startswith("user"))
+    assert stored["user2"]["nickname"] == "Bee"
+    assert stored["user3"]["nickname"] == "none given"  # v1 read as v2, from the header id
+    assert (stored["user3"]["writer_schema_id"], stored["user3"]["writer_schema_version"]) == (
+        V1_ID, 1
+    )
+    letters = triaged.dead_letters()
+    assert _max_method_bytecode(letters) < 8000  # the JVM's HugeMethodLimit: still compiled
+    got = {r["offset"]: r.asDict() for r in letters.collect()}
+    expected = {i: e for i, (_, _, e) in enumerate(cases) if not e.startswith("user")}
+    assert {i: r["error_class"] for i, r in got.items()} == expected
+    assert got[9]["schema_id"] == UNKNOWN_ID  # the header's id
+    assert got[9]["headers"][VALUE_SCHEMA_ID_HEADER] == header(UNKNOWN_ID)
+    assert "content id 17" in got[8]["error"]
+    assert "cannot resolve schema GUIDs" in got[5]["error"]
+    assert "cannot resolve schema GUIDs" in got[4]["error"]
+
+
+def test_an_old_header_dead_letter_decodes_when_replayed(
+    spark: SparkSession, schemas: StaticSchemas, triage_batch: TriageBatch, fake_sink: FakeSink
+) -> None:
+    """Before the header's int id was read, every record with the header was dead-lettered
+    as ``unsupported_header_schema_id``; replay decodes it now and marks it replayed."""
+    from pyspark.sql import functions as F
+
+    from streaming.replay import replay
+
+    payload = avro_bytes(v1_schema(), user(5))
+    rows = [(b"k", payload, [{"key": VALUE_SCHEMA_ID_HEADER, "value": header(V1_ID)}],
+             "users_created", 0, 0, TS)]
+    # The dead letter as the old code wrote it: raw value, headers map, the old class.
+    old = triage_batch(spark.createDataFrame(rows, KAFKA_SCHEMA), StaticSchemas({}, v2_schema()),
+                       TARGET).dead_letters()
+    old = old.withColumns({
+        "error_class": F.lit("unsupported_header_schema_id"), "stage": F.lit("frame"),
+        "error": F.lit("schema id in __value_schema_id header is not supported"),
+        "schema_id": F.lit(None).cast("int"),
+    }).localCheckpoint()
+    assert old.count() == 1
+
+    report = replay(old, schemas, TARGET, fake_sink)
+    assert (report.selected, report.replayed, report.still_failing) == (1, 1, 0)
+    assert [(r["username"], r["writer_schema_id"]) for r in fake_sink.rows] == [("user5", V1_ID)]
+    assert [u["offset"] for u in fake_sink.updates if u.get("replayed_at")] == [0]

@@ -9,6 +9,7 @@ from pyspark.sql import SparkSession
 
 from contract.wire import (
     GUID_REASON,
+    HEADER_GUID_REASON,
     HEADER_SIZE,
     MAGIC_BYTE,
     MAGIC_BYTE_V1,
@@ -16,7 +17,10 @@ from contract.wire import (
     VALUE_SCHEMA_ID_HEADER,
     Frame,
     FrameError,
+    apicurio_frame,
     frame,
+    header,
+    malformed_header_reason,
     parse_frame,
 )
 from streaming.frames import FRAME_COLUMNS, parse_frames
@@ -65,13 +69,94 @@ CASES: list[tuple[str, bytes | None, list[tuple[str, bytes | None]], Frame | Fra
         FrameError("unknown magic byte 0xff", "unknown_magic_byte", 0xFF),
     ),
     (
-        "id in header",
+        "int id in header, bare payload",
+        PAYLOAD,
+        [("trace", b"x"), (VALUE_SCHEMA_ID_HEADER, header(7))],
+        Frame(MAGIC_BYTE, 7, PAYLOAD, in_header=True),
+    ),
+    (
+        # The header wins over the prefix; the whole value is the payload.
+        "int id in header, value that looks framed",
+        frame(3, PAYLOAD),
+        [(VALUE_SCHEMA_ID_HEADER, header(8))],
+        Frame(MAGIC_BYTE, 8, frame(3, PAYLOAD), in_header=True),
+    ),
+    (
+        "first header of the name wins",
+        PAYLOAD,
+        [(VALUE_SCHEMA_ID_HEADER, header(9)), (VALUE_SCHEMA_ID_HEADER, header(10))],
+        Frame(MAGIC_BYTE, 9, PAYLOAD, in_header=True),
+    ),
+    (
+        "null header value: the prefix is read",
+        frame(4, PAYLOAD),
+        [(VALUE_SCHEMA_ID_HEADER, None)],
+        Frame(MAGIC_BYTE, 4, PAYLOAD),
+    ),
+    (
+        "GUID in header",
         PAYLOAD,
         [(VALUE_SCHEMA_ID_HEADER, bytes([MAGIC_BYTE_V1]) + bytes(SCHEMA_GUID_SIZE))],
+        FrameError(HEADER_GUID_REASON, "unsupported_header_guid_framing", MAGIC_BYTE_V1),
+    ),
+    *(
+        (
+            f"malformed header {ref.hex() or 'empty'}",
+            PAYLOAD,
+            [(VALUE_SCHEMA_ID_HEADER, ref)],
+            FrameError(
+                malformed_header_reason(len(ref), ref[0] if ref else None),
+                "malformed_header_schema_id",
+                ref[0] if ref else None,
+            ),
+        )
+        for ref in (
+            b"", b"\x00\x00\x01", header(7) + b"\x00", b"\x02" + bytes(4),
+            bytes([MAGIC_BYTE_V1]) + bytes(4), bytes([MAGIC_BYTE_V1]) + bytes(17),
+        )
+    ),
+    (
+        "negative id in header",
+        PAYLOAD,
+        [(VALUE_SCHEMA_ID_HEADER, b"\x00\xff\xff\xff\xff")],
+        FrameError("negative schema id -1", "negative_schema_id", 0),
+    ),
+    (
+        "id 0 in header: an id like any other (unknown to the registry)",
+        PAYLOAD,
+        [(VALUE_SCHEMA_ID_HEADER, header(0))],
+        Frame(MAGIC_BYTE, 0, PAYLOAD, in_header=True),
+    ),
+    (
+        "Apicurio 8-byte content id",
+        apicurio_frame(42, PAYLOAD),
+        [],
         FrameError(
-            f"schema id in {VALUE_SCHEMA_ID_HEADER} header is not supported",
-            "unsupported_header_schema_id",
-            PAYLOAD[0],
+            "schema id 0: looks like Apicurio's 8-byte content-id framing (content id 42)",
+            "apicurio_content_id_framing",
+            0,
+        ),
+    ),
+    (
+        "Apicurio 8-byte content id, big",
+        apicurio_frame(2**32 - 1, b""),
+        [],
+        FrameError(
+            "schema id 0: looks like Apicurio's 8-byte content-id framing "
+            f"(content id {2**32 - 1})",
+            "apicurio_content_id_framing",
+            0,
+        ),
+    ),
+    (
+        "schema id 0, too short for Apicurio's framing",
+        frame(0, b"\x01"),
+        [],
+        FrameError(
+            "schema id 0, which no registry assigns (6 bytes: too short for Apicurio's "
+            "8-byte content-id framing)",
+            "apicurio_content_id_framing",
+            0,
         ),
     ),
     (
@@ -88,6 +173,14 @@ def _random_bytes(n: int) -> bytes:
 
 RANDOM_VALUES = [_random_bytes(RANDOM.randint(1, 40)) for _ in range(12)]
 RANDOM_VALUES += [b"\x00" + _random_bytes(RANDOM.randint(0, 40)) for _ in range(12)]
+# Random header values (some shaped like a reference) beside random values.
+RANDOM_HEADERS = [
+    (_random_bytes(RANDOM.randint(1, 20)), [(VALUE_SCHEMA_ID_HEADER, ref)])
+    for ref in [
+        *(_random_bytes(RANDOM.randint(0, 20)) for _ in range(8)),
+        *(bytes([RANDOM.choice([0, 1])]) + _random_bytes(RANDOM.choice([4, 16])) for _ in range(8)),
+    ]
+]
 
 
 @pytest.mark.parametrize(("name", "value", "headers", "expected"), CASES, ids=[c[0] for c in CASES])
@@ -102,13 +195,14 @@ def test_frame_round_trips() -> None:
 def _expected_row(value: bytes | None, headers: list) -> tuple:
     parsed = parse_frame(value, headers)
     if isinstance(parsed, Frame):
-        return (parsed.magic, parsed.schema_id, parsed.payload, None, None)
-    return (parsed.magic, None, None, parsed.reason, parsed.error_class)
+        return (parsed.magic, parsed.schema_id, parsed.payload, None, None, parsed.in_header)
+    return (parsed.magic, None, None, parsed.reason, parsed.error_class, None)
 
 
 def test_spark_expressions_agree_with_parse_frame(spark: SparkSession) -> None:
     inputs = [(value, headers) for _, value, headers, _ in CASES]
     inputs += [(value, []) for value in RANDOM_VALUES]
+    inputs += RANDOM_HEADERS
     rows = [
         (i, value, [{"key": k, "value": v} for k, v in headers] or None)
         for i, (value, headers) in enumerate(inputs)
@@ -125,6 +219,7 @@ def test_spark_expressions_agree_with_parse_frame(spark: SparkSession) -> None:
             bytes(r["payload"]) if r["payload"] is not None else None,
             r["frame_error"],
             r["frame_error_class"],
+            r["frame_in_header"] if r["frame_error"] is None else None,
         )
         for r in out
     ]
