@@ -18,13 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from config import credentials
+from config.settings import Secret, Settings  # it imports this module inside load_settings
 from config.stamp import Stamp
-
-if TYPE_CHECKING:  # config.settings imports this module inside load_settings
-    from config.settings import Settings
 
 PROFILES = ("plain", "secure")
 CA_FILE = Path("tls") / "ca.pem"  # stack.tls writes it; the one CA every client trusts
@@ -39,9 +37,24 @@ def ca_path(stack_home: Path) -> Path:
     return stack_home / CA_FILE
 
 
+def role_settings(creds: credentials.RoleCredentials) -> dict[str, str | Secret]:
+    """The settings a role's credentials fill in, by field name (:func:`as_role`); as
+    environment variables (:func:`secure_defaults`) the names are in capitals, as
+    :func:`~config.settings.load_settings` reads them. An empty value: the role does not
+    use that service."""
+    return {
+        "kafka_sasl_username": creds.kafka_user,
+        "kafka_sasl_password": creds.kafka_password,
+        "schema_registry_basic_auth_user_info": creds.registry_user_info,
+        "cassandra_username": creds.cassandra_user,
+        "cassandra_password": creds.cassandra_password,
+    }
+
+
 def secure_defaults(stack_home: Path, role_credentials: credentials.RoleCredentials | None,
                     ) -> dict[str, str]:
-    """The secure profile's value of each setting it changes, as environment variables."""
+    """The secure profile's value of each setting it changes, as environment variables (a
+    service the role does not use: its settings left unset)."""
     ca = str(ca_path(stack_home))
     env = {
         "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
@@ -52,13 +65,8 @@ def secure_defaults(stack_home: Path, role_credentials: credentials.RoleCredenti
         "CASSANDRA_SSL_CA_LOCATION": ca,
     }
     if role_credentials is not None:
-        creds = role_credentials
-        env["KAFKA_SASL_USERNAME"] = creds.kafka_user
-        env["KAFKA_SASL_PASSWORD"] = creds.kafka_password.reveal()
-        env["SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO"] = creds.registry_user_info.reveal()
-        if creds.cassandra_user:
-            env["CASSANDRA_USERNAME"] = creds.cassandra_user
-            env["CASSANDRA_PASSWORD"] = creds.cassandra_password.reveal()
+        env |= {name.upper(): value.reveal() if isinstance(value, Secret) else value
+                for name, value in role_settings(role_credentials).items() if value}
     return env
 
 
@@ -85,15 +93,8 @@ def as_role(settings: Settings, role: str) -> Settings:
     if settings.stack_profile != "secure":
         return settings
     creds = credentials.load(Path(settings.stack_home)).for_role(role)
-    return replace(
-        settings,
-        stack_role=role,
-        kafka_sasl_username=creds.kafka_user,
-        kafka_sasl_password=creds.kafka_password,
-        schema_registry_basic_auth_user_info=creds.registry_user_info,
-        cassandra_username=creds.cassandra_user,
-        cassandra_password=creds.cassandra_password,
-    )
+    fields: dict[str, Any] = role_settings(creds)  # each of the type of its field
+    return replace(settings, stack_role=role, **fields)
 
 
 # The profile the stack's data was made for (config/stamp.py).

@@ -102,3 +102,18 @@ def test_unknown_profile_or_role_is_refused(tmp_path: Path) -> None:
         load_settings({"STACK_HOME": str(tmp_path), "STACK_PROFILE": "tight"})
     with pytest.raises(SettingsError, match="STACK_ROLE"):
         load_settings({"STACK_HOME": str(tmp_path), "STACK_ROLE": "root"})
+
+
+def test_a_roles_credentials_name_settings_fields(tmp_path: Path) -> None:
+    """One table serves both: its names are Settings fields, in capitals the variables."""
+    from dataclasses import fields
+
+    from config.profile import role_settings, secure_defaults
+    from config.settings import Settings
+
+    creds = credentials.load(_secure_home(tmp_path)).for_role("producer")
+    table = role_settings(creds)
+    assert set(table) <= {f.name for f in fields(Settings)}
+    env = secure_defaults(tmp_path, creds)
+    assert {k for k in env if k.lower() in table} == {
+        "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO"}
