@@ -8,7 +8,9 @@ acknowledged. Every delivery report is counted.
 Records are encoded by an encoder compiled from the contract
 (:mod:`producers.avro_encoder`), checked against confluent-kafka's ``AvroSerializer``
 on the first record of every run; ``AvroSerializer`` encodes whatever the compiled
-encoder does not take (and everything, if the schema does not compile).
+encoder does not take (and everything, if the schema does not compile). That fallback is
+visible: a WARNING names the subject and the field or shape that caused it (once per
+run), and :attr:`DeliveryStats.fallback_encoded` counts the records it encoded.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ __all__ = ["ContractProducer", "DeliveryError", "DeliveryStats", "ProducerTuning
 log = logging.getLogger(__name__)
 MAX_ERRORS_KEPT = 5
 POLL_EVERY = 1000  # records between two polls for delivery reports (a poll costs a C call)
+# What the compiled encoder raises on a record outside its plain case (a missing field, a
+# value of another type): AvroSerializer then encodes it, with its own rules and messages.
+NOT_PLAIN = (KeyError, TypeError, AttributeError, ValueError, OverflowError, IndexError)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ class DeliveryStats:
     first_errors: tuple[str, ...]
     queue_full_waits: int = 0  # records that waited for room in librdkafka's queue
     longest_queue_wait_s: float = 0.0
+    fallback_encoded: int = 0  # records encoded by AvroSerializer, not the compiled encoder
 
     @property
     def undelivered(self) -> int:
@@ -147,10 +153,13 @@ class ContractProducer:
         self._serializer: AvroSerializer | None = None
         self._fast: Encoder | None = None  # set on entry when the schema compiles
         self._fast_checked = False
+        self._fallbacks = 0  # records AvroSerializer encoded instead (DeliveryStats)
+        self._fallback_warned = False
         self._unpolled = 0
         self._queue_full_waits = 0
         self._longest_queue_wait_s = 0.0
         self._value_ctx = SerializationContext(contract.topic, MessageField.VALUE)
+        self._on_record_delivery = self._records.on_delivery  # bound once, not per record
         self.schema_id: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -168,8 +177,8 @@ class ContractProducer:
         try:
             self._fast = compile_encoder(self.contract.schema_str, registered.schema_id)
         except NotCompilable as exc:
-            log.info("schema %s not compiled (%s): AvroSerializer encodes every record",
-                     self.contract.subject, exc)
+            self._warn_fallback(f"the schema is outside the compiled encoder's scope ({exc}): "
+                                "every record")
             self._fast = None
         self._fast_checked = False
         self._producer = Producer({
@@ -196,16 +205,29 @@ class ContractProducer:
     # -- producing ---------------------------------------------------------------
 
     def produce(self, record: Mapping[str, Any]) -> None:
-        """Queue one contract record (already mapped and validated); key = its id."""
-        producer, _ = self._started()
+        """Queue one contract record (already mapped and validated); key = its id.
+
+        The hot path (every record of a run): the compiled encoder once it has been checked,
+        one call into librdkafka, a poll for delivery reports every ``POLL_EVERY`` records.
+        """
+        producer = self._producer
+        if producer is None:
+            raise RuntimeError("ContractProducer is used outside its `with` block")
         record_id = str(record.get("id"))
-        value = self.encode(record, record_id)
+        fast = self._fast
+        if fast is not None and self._fast_checked:
+            try:
+                value = fast(record)
+            except NOT_PLAIN as exc:
+                value = self._fallback(record_id, record, exc)
+        else:
+            value = self.encode(record, record_id)
+        key = record_id.encode("utf-8")
         try:
-            producer.produce(self.contract.topic, value, record_id.encode("utf-8"),
-                             on_delivery=self._records.on_delivery)
+            producer.produce(self.contract.topic, value, key,
+                             on_delivery=self._on_record_delivery)
         except BufferError:
-            self._enqueue(producer, self.contract.topic, record_id.encode("utf-8"), value,
-                          self._records)
+            self._enqueue(producer, self.contract.topic, key, value, self._records)
             return
         self._records.produced += 1
         self._unpolled += 1
@@ -218,16 +240,35 @@ class ContractProducer:
         AvroSerializer; :class:`SerializationFailed` when the record does not fit."""
         self._started()
         record_id = str(record.get("id")) if record_id is None else record_id
-        if self._fast is not None:
-            try:
-                value = self._fast(record)
-            except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
-                pass  # not the plain case: AvroSerializer's rules and messages apply
-            else:
-                if not self._fast_checked:
-                    return self._check_fast(record_id, record, value)
-                return value
-        return self._serialize(record_id, record)
+        if self._fast is None:
+            return self._fallback(record_id, record, None)
+        try:
+            value = self._fast(record)
+        except NOT_PLAIN as exc:
+            return self._fallback(record_id, record, exc)
+        if not self._fast_checked:
+            return self._check_fast(record_id, record, value)
+        return value
+
+    def _fallback(self, record_id: str, record: Mapping[str, Any],
+                  error: Exception | None) -> bytes:
+        """AvroSerializer's encoding of a record the compiled encoder did not take, counted
+        (``error``: what the encoder raised on it; None: there is no compiled encoder)."""
+        value = self._serialize(record_id, record)
+        self._fallbacks += 1
+        if error is not None:
+            self._warn_fallback(f"record {record_id} is outside the compiled encoder's plain "
+                                f"case ({type(error).__name__}: {error})")
+        return value
+
+    def _warn_fallback(self, why: str) -> None:
+        """Once per run: the fallback is slower, so its cause is worth a WARNING."""
+        if self._fallback_warned:
+            return
+        self._fallback_warned = True
+        log.warning("%s: AvroSerializer encodes instead of the compiled encoder: %s; "
+                    "the produce summary counts these records (fallback_encoded)",
+                    self.contract.subject, why)
 
     def _serialize(self, record_id: str, record: Mapping[str, Any]) -> bytes:
         _, serializer = self._started()
@@ -256,7 +297,10 @@ class ContractProducer:
         if value != reference:
             log.error("compiled Avro encoder disagrees with AvroSerializer on record %s; "
                       "using AvroSerializer for this run", record_id)
+            self._warn_fallback(f"the compiled encoder disagreed with it on record {record_id}"
+                                ": every record")
             self._fast = None
+            self._fallbacks += 1
         return reference
 
     def produce_reject(self, reject: RejectRecord) -> None:
@@ -313,6 +357,7 @@ class ContractProducer:
             self._records.produced, self._records.delivered, self._records.failed,
             self._rejects.produced, self._rejects.delivered, self._rejects.failed,
             tuple(self._errors), self._queue_full_waits, self._longest_queue_wait_s,
+            self._fallbacks,
         )
 
     def finish(self) -> DeliveryStats:

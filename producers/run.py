@@ -87,6 +87,7 @@ class RunSummary:
     map_seconds: float = 0.0
     produce_seconds: float = 0.0  # queueing plus the final flush
     total_seconds: float = 0.0
+    fallback_encoded: int = 0  # records AvroSerializer encoded, not the compiled encoder
 
     def to_dict(self) -> dict[str, int | float]:
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -373,6 +374,7 @@ def _run_pages(
             fetched=fetched, produced=stats.delivered, rejected=stats.rejects_delivered,
             pages=pages_done, fetch_seconds=fetch_s, map_seconds=map_s[contract.subject],
             produce_seconds=produce_s[contract.subject], total_seconds=0.0,
+            fallback_encoded=stats.fallback_encoded,
         )
     elapsed = time.perf_counter() - started
     return ContractsSummary({k: replace(v, total_seconds=elapsed) for k, v in summaries.items()})

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -180,6 +182,51 @@ def test_a_registry_failing_after_entry_is_a_typed_error_on_the_first_record(
         producer.produce(records(1)[0])  # the registry is back: the record goes
         with pytest.raises(DeliveryError):
             producer.finish()  # (no broker here)
+
+
+# -- the AvroSerializer fallback is visible (issue "Contract breadth") -------------
+
+
+def test_a_record_outside_the_plain_case_is_encoded_by_the_fallback_counted_and_named(
+    registry: Any, caplog: pytest.LogCaptureFixture,
+) -> None:
+    url, fake = registry
+    fake.registered[CONTRACT.subject] = CONTRACT.schema_str
+    plain, other, no_gender = records(3)
+    del no_gender["gender"]  # AvroSerializer writes the default; the compiled encoder refuses
+    producer = ContractProducer(settings_for(url), CONTRACT, tuning=FAST_FAIL)
+    with caplog.at_level(logging.WARNING, logger="producers.kafka_producer"), producer:
+        producer.produce(plain)  # checked against AvroSerializer: the compiled encoder's
+        producer.produce(no_gender)
+        producer.produce(other)
+        with pytest.raises(DeliveryError):
+            producer.finish()  # (no broker here)
+    assert producer.stats.fallback_encoded == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+                and "AvroSerializer encodes instead" in r.getMessage()]
+    assert len(warnings) == 1
+    assert CONTRACT.subject in warnings[0] and "'gender'" in warnings[0]
+
+
+def test_a_schema_the_encoder_cannot_compile_falls_back_for_every_record(
+    registry: Any, caplog: pytest.LogCaptureFixture,
+) -> None:
+    schema = json.loads(CONTRACT.schema_str)
+    field = next(f for f in schema["fields"] if f["name"] == "phone")
+    field["type"] = ["null", "string", "long"]  # a wider union than [null, T]
+    contract = replace(CONTRACT, schema_str=json.dumps(schema))
+    url, fake = registry
+    fake.registered[contract.subject] = contract.schema_str
+    producer = ContractProducer(settings_for(url), contract, tuning=FAST_FAIL)
+    with caplog.at_level(logging.WARNING, logger="producers.kafka_producer"), producer:
+        for record in records(3):
+            producer.produce(record)
+        with pytest.raises(DeliveryError):
+            producer.finish()
+    assert producer.stats.fallback_encoded == 3
+    warning = next(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+                   and "AvroSerializer encodes instead" in r.getMessage())
+    assert contract.subject in warning and "field phone" in warning and "union" in warning
 
 
 def test_produce_outside_the_with_block_is_refused() -> None:
