@@ -1,8 +1,12 @@
-"""Kafka's own performance tools (kafka-tools 4.1.1): the limits our clients are compared to.
+"""Kafka's own performance tools: the limits our clients are compared to.
 
-``ProducerPerformance`` and ``ConsumerPerformance`` run from the stack's Kafka classpath on
-the Java that Kafka runs on. Connection (and security) settings come from
-:class:`Settings`, written to a properties file, never on the command line.
+``ConsumerPerformance`` runs from the stack's Kafka classpath (the broker's 4.1.1).
+``ProducerPerformance`` runs from kafka-tools 4.2 (``stack/maven/bench-tools``), whose
+``--warmup-records`` (KIP-1052) prints a second, steady-state summary that leaves the
+first records out: the tool's JVM is then warm (JIT, connections, the idempotent
+producer's id) when its figure is taken, as our producer's Python is. Both run on the Java
+Kafka runs on. Connection (and security) settings come from :class:`Settings`, written to
+a properties file, never on the command line.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
 CONSUMER_PERFORMANCE = "org.apache.kafka.tools.ConsumerPerformance"
 TOOL_TIMEOUT_S = 300.0
 
+PRODUCER_TOOLS = "bench-tools"  # the classpath of ProducerPerformance (stack/maven/)
 _PRODUCER_FINAL = re.compile(
-    r"(?P<records>\d+) records sent, (?P<rate>[\d.]+) records/sec "
+    r"(?P<records>\d+)(?P<steady> steady state)? records sent, (?P<rate>[\d.]+) records/sec "
     r"\((?P<mb>[\d.]+) MB/sec\), (?P<avg>[\d.]+) ms avg latency, (?P<max>[\d.]+) ms max latency, "
     r"(?P<p50>\d+) ms 50th, (?P<p95>\d+) ms 95th, (?P<p99>\d+) ms 99th, (?P<p999>\d+) ms 99.9th"
 )
@@ -44,6 +49,7 @@ class ProducerPerf:
     p50_ms: int
     p95_ms: int
     p99_ms: int
+    steady_state: bool = False  # the summary without the warm-up records
 
 
 @dataclass(frozen=True)
@@ -56,11 +62,12 @@ class ConsumerPerf:
 
 
 def parse_producer_performance(output: str) -> ProducerPerf:
-    """The final summary line of ``ProducerPerformance`` (progress lines lack percentiles)."""
+    """The final summary of ``ProducerPerformance`` (progress lines lack percentiles): the
+    steady-state one when the tool had warm-up records, else the whole run's."""
     matches = list(_PRODUCER_FINAL.finditer(output))
     if not matches:
         raise KafkaToolError(f"no ProducerPerformance summary in its output:\n{_tail(output)}")
-    m = matches[-1]
+    m = next((m for m in reversed(matches) if m["steady"]), matches[-1])
     return ProducerPerf(
         records=int(m["records"]),
         records_per_s=float(m["rate"]),
@@ -70,6 +77,7 @@ def parse_producer_performance(output: str) -> ProducerPerf:
         p50_ms=int(m["p50"]),
         p95_ms=int(m["p95"]),
         p99_ms=int(m["p99"]),
+        steady_state=m["steady"] is not None,
     )
 
 
@@ -114,9 +122,10 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _java_command(settings: Settings, main: str, args: list[str]) -> list[str]:
+def _java_command(settings: Settings, main: str, args: list[str],
+                  classpath: str = "kafka") -> list[str]:
     java = find_java("Kafka tools", 17, 23)
-    jars = maven.classpath("kafka", StackPaths.from_settings(settings))
+    jars = maven.classpath(classpath, StackPaths.from_settings(settings))
     return [str(java.executable), "-Xmx512m", "-cp", ":".join(str(j) for j in jars), main, *args]
 
 
@@ -133,15 +142,19 @@ def _run(argv: list[str], what: str, timeout: float) -> str:
 
 def producer_performance(
     settings: Settings, topic: str, *, records: int, record_size: int,
-    producer_props: Mapping[str, object], timeout: float = TOOL_TIMEOUT_S,
+    producer_props: Mapping[str, object], warmup_records: int = 0,
+    timeout: float = TOOL_TIMEOUT_S,
 ) -> ProducerPerf:
+    """``records`` after ``warmup_records`` more (sent first, left out of the figure)."""
     with tempfile.NamedTemporaryFile("w", suffix=".properties") as conf:
         conf.write(java_client_properties(settings, producer_props))
         conf.flush()
+        warmup = ["--warmup-records", str(warmup_records)] if warmup_records else []
         argv = _java_command(settings, PRODUCER_PERFORMANCE, [
-            "--topic", topic, "--num-records", str(records), "--record-size", str(record_size),
-            "--throughput", "-1", "--producer.config", conf.name,
-        ])
+            "--topic", topic, "--num-records", str(records + warmup_records),
+            "--record-size", str(record_size), "--throughput", "-1",
+            "--command-config", conf.name, *warmup,
+        ], classpath=PRODUCER_TOOLS)
         return parse_producer_performance(_run(argv, "ProducerPerformance", timeout))
 
 
@@ -158,10 +171,11 @@ def consumer_performance(
         return parse_consumer_performance(_run(argv, "ConsumerPerformance", timeout))
 
 
-def tool_version(settings: Settings) -> str:
-    """The version of the Kafka jars the tools (and the broker) run from."""
-    for jar in maven.classpath("kafka", StackPaths.from_settings(settings)):
-        m = re.fullmatch(r"kafka-clients-(.+)\.jar", Path(jar).name)
+def tool_version(settings: Settings, classpath: str = PRODUCER_TOOLS) -> str:
+    """The kafka-tools version ``classpath`` runs (ProducerPerformance's by default; the
+    broker's and ConsumerPerformance's with ``"kafka"``)."""
+    for jar in maven.classpath(classpath, StackPaths.from_settings(settings)):
+        m = re.fullmatch(r"kafka-tools-(\d.+)\.jar", Path(jar).name)
         if m:
             return m.group(1)
     return "unknown"

@@ -20,7 +20,7 @@ from pathlib import Path
 from stack.paths import StackPaths
 
 POM_DIR = Path(__file__).resolve().parent / "maven"
-CLASSPATH_SERVICES = ("kafka", "cassandra", "spark")
+CLASSPATH_SERVICES = ("kafka", "cassandra", "spark", "bench-tools")
 
 
 class ArtifactError(RuntimeError):

@@ -78,3 +78,19 @@ def test_java_properties_spell_sasl_for_the_java_client() -> None:
     text = java_client_properties(settings, {})
     assert "sasl.mechanism=PLAIN" in text.splitlines()
     assert 'username="u" password="p"' in text
+
+
+WARMED_OUTPUT = PRODUCER_OUTPUT + """\
+Warmup first 100000 records. Steady state results will print after the complete test summary.
+300000 records sent, 150000.000000 records/sec (35.76 MB/sec), 20.10 ms avg latency, 300.00 ms \
+max latency, 15 ms 50th, 40 ms 95th, 60 ms 99th, 90 ms 99.9th.
+200000 steady state records sent, 180000.500000 records/sec (42.91 MB/sec), 12.30 ms avg \
+latency, 120.00 ms max latency, 10 ms 50th, 30 ms 95th, 45 ms 99th, 80 ms 99.9th.
+"""
+
+
+def test_the_steady_state_summary_wins_when_the_tool_warmed_up() -> None:
+    perf = parse_producer_performance(WARMED_OUTPUT)
+    assert perf.steady_state
+    assert (perf.records, perf.records_per_s, perf.p99_ms) == (200000, 180000.5, 45)
+    assert not parse_producer_performance(PRODUCER_OUTPUT).steady_state
