@@ -22,7 +22,7 @@ from producers.kafka_producer import ContractProducer
 from tests.unit.test_producer_kafka import CONTRACT, FAST_FAIL, records, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA_FILES = sorted([*REPO.glob("schemas/*.avsc"), *REPO.glob("schemas/examples/*.avsc"),
+SCHEMA_FILES = sorted([*REPO.glob("schemas/*.avsc"),
                        *REPO.glob("docs/examples/*.avsc")])
 
 
