@@ -42,8 +42,8 @@ def test_compare_nested_shapes_as_the_driver_returns_them() -> None:
     from datetime import date
     from decimal import Decimal
 
-    from cassandra.util import Date, OrderedMapSerializedKey
     from cassandra.cqltypes import UTF8Type
+    from cassandra.util import Date, OrderedMapSerializedKey
 
     coordinates = namedtuple("coordinates", ["latitude", "longitude"])
     phone = namedtuple("phone", ["kind", "number"])
