@@ -49,18 +49,24 @@ def test_v2_passes_the_gate(versions: tuple[Contract, Contract]) -> None:
     assert check_field_safety(new, earlier, "v2") == []
 
 
-def test_v2_plans_only_additions_to_the_type_and_the_table(
-        versions: tuple[Contract, Contract]) -> None:
-    v1, v2 = versions
-    live = table_spec(v1)  # what v1's apply created
+def _planned(applied: Contract, new: Contract) -> list[str]:
+    """The CQL plan_cassandra runs for ``new`` over the keyspace ``applied`` left; it
+    refuses nothing."""
+    live = table_spec(applied)
     keyspace = KeyspaceState(live.keyspace, exists=True, replication_factor=1,
                              types={u.name: dict(u.fields) for u in live.user_types})
     table = TableState(live.keyspace, live.table, live.stored_columns,
                        live.partition_key, live.clustering_key)
     dead = TableState(live.keyspace, "dead_letters", {"topic": "text"})
-    plan = plan_cassandra(v2, keyspace, table, dead)
-    statements = [action.statement for action in plan.actions if isinstance(action, RunCql)]
+    plan = plan_cassandra(new, keyspace, table, dead)
     assert plan.refusals == ()
+    return [action.statement for action in plan.actions if isinstance(action, RunCql)]
+
+
+def test_v2_plans_only_additions_to_the_type_and_the_table(
+        versions: tuple[Contract, Contract]) -> None:
+    v1, v2 = versions
+    statements = _planned(v1, v2)  # over what v1's apply created
     assert [s for s in statements if "user_profiles" in s or "location" in s] == [
         "ALTER TYPE spark_streams.location ADD IF NOT EXISTS neighbourhood text",
         "ALTER TABLE spark_streams.user_profiles ADD IF NOT EXISTS emails list<text>",
@@ -84,15 +90,7 @@ def test_v3_plans_a_nested_type_addition_a_new_type_and_a_column(
     _, v2 = versions
     shutil.copy(V3, tmp_path / "users_profile-value.avsc")
     v3 = load_contract_file(tmp_path / "users_profile-value.avsc")
-    live = table_spec(v2)  # what v2's apply left
-    keyspace = KeyspaceState(live.keyspace, exists=True, replication_factor=1,
-                             types={u.name: dict(u.fields) for u in live.user_types})
-    table = TableState(live.keyspace, live.table, live.stored_columns,
-                       live.partition_key, live.clustering_key)
-    dead = TableState(live.keyspace, "dead_letters", {"topic": "text"})
-    plan = plan_cassandra(v3, keyspace, table, dead)
-    statements = [action.statement for action in plan.actions if isinstance(action, RunCql)]
-    assert plan.refusals == ()
+    statements = _planned(v2, v3)  # over what v2's apply left
     assert [" ".join(s.split()) for s in statements if "dead_letters" not in s] == [
         "ALTER TYPE spark_streams.timezone ADD IF NOT EXISTS utc_offset_minutes int",
         "CREATE TYPE IF NOT EXISTS spark_streams.registered ( date timestamp, age int );",
