@@ -6,10 +6,11 @@ rule wins, in the same order as :func:`contract.wire.parse_frame`; the unit test
 two together.
 
 The schema reference (the ``__value_schema_id`` header's value when the record has one,
-else the value's first five bytes) is computed once, in its own projection
-(``frame_ref``): the rules and the decoder's writer match only compare that column. Were
-the header look-up written into each rule, Spark's optimizer would inline it into every
-branch of every CASE, and the generated code would outgrow the JVM's 64 KB method limit.
+else the value's first five bytes) is computed once, as the ``frame_ref`` column out of a
+one-row generator (see :func:`parse_frames`): the rules and the decoder's writer match
+only compare that column. Were the header look-up a projection's expression, Spark's
+optimizer would inline it into every branch of every CASE and every pushed-down filter,
+and the generated code would outgrow the JVM's 64 KB method limit.
 """
 
 from __future__ import annotations
