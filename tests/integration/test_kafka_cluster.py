@@ -87,9 +87,17 @@ def _topics(cluster: Cluster) -> Contract:
 def test_schemas_makes_topics_on_three_replicas_with_min_isr_two(cluster: Cluster) -> None:
     ours = _topics(cluster)
     services = Services(cluster.settings, None, kafka_admin(cluster.settings), None)
+
+    def shapes() -> set[tuple[int | None, int | None, int | None]]:
+        states = topic_states(services, [ours.topic, ours.rejects_topic])
+        return {(s.partitions, s.replication_factor, s.min_insync_replicas)
+                for s in states.values()}
+
+    # Each broker learns a new topic from the metadata log in its own time, and a metadata
+    # request may reach one that has not yet: wait until whichever answers has both.
+    wait_until(lambda: shapes() == {(3, 3, 2)}, timeout=30,
+               message="both topics served with 3 partitions, 3 replicas, min ISR 2")
     states = topic_states(services, [ours.topic, ours.rejects_topic])
-    assert {(s.partitions, s.replication_factor, s.min_insync_replicas)
-            for s in states.values()} == {(3, 3, 2)}
     partitions = partition_states(cluster.settings, ours.topic)
     assert all(p.replicas == (1, 2, 3) and p.isr == (1, 2, 3) for p in partitions.values())
     assert len({p.leader for p in partitions.values()}) == 3, "one leader per broker"

@@ -131,7 +131,8 @@ def test_the_job_writes_good_records_and_dead_letters_bad_ones(
     by_value = {bytes(r.value): r for r in letters}
     assert {case: (by_value[v].stage, by_value[v].error) for case, v in bad.items()} == {
         "random bytes": ("frame", "unknown magic byte 0x7f"),
-        "magic byte 1": ("frame", "magic byte 1 (schema GUID framing) is not supported"),
+        "magic byte 1": ("frame", "magic byte 1 (schema GUID framing): the registry "
+                                  "cannot resolve schema GUIDs (no /schemas/guids/{guid})"),
         "unknown schema id": ("decode", f"unknown schema id {UNKNOWN_ID}"),
         "truncated avro": (
             "decode",
