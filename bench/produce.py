@@ -7,6 +7,9 @@ own: mapping (API JSON -> contract record), Avro serialization, producing throug
 pre-serialized bytes through a bare librdkafka producer with the same settings (the
 client's own cost). ``ProducerPerformance`` sends records of our average serialized size
 with ``acks=all``, idempotence and the same linger, batch size and compression.
+Every other contract of ``CONTRACTS_DIR`` (``users_profile-value``) gets its own rows:
+mapping, both encoders and ContractProducer, with the records the compiled encoder left
+to AvroSerializer counted.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from bench.stream import unique_records
 from config.clients import schema_registry_client
 from config.settings import Settings
 from contract.catalog import Contract
-from producers.kafka_producer import ContractProducer, ProducerTuning
+from producers.kafka_producer import ContractProducer, DeliveryStats, ProducerTuning
 from producers.mapping import map_users
 from producers.randomuser_client import RandomUserClient, base_url_for
 from producers.run import RunConfig, fetch_and_produce, pages_needed
@@ -120,6 +123,12 @@ def encode_all(settings: Settings, contract: Contract,
 def produce_records(settings: Settings, contract: Contract, records: Sequence[dict[str, Any]],
                     tuning: ProducerTuning) -> float:
     """Records/s through ContractProducer (serialize + send + flush, acks=all)."""
+    return produce_counted(settings, contract, records, tuning)[0]
+
+
+def produce_counted(settings: Settings, contract: Contract, records: Sequence[dict[str, Any]],
+                    tuning: ProducerTuning) -> tuple[float, DeliveryStats]:
+    """:func:`produce_records`, with the run's delivery stats (its fallback count)."""
     with ContractProducer(settings, contract, tuning=tuning,
                           client_id="userstream-bench") as producer:
         started = time.perf_counter()
@@ -129,7 +138,7 @@ def produce_records(settings: Settings, contract: Contract, records: Sequence[di
         seconds = time.perf_counter() - started
     if stats.delivered != len(records):
         raise RuntimeError(f"only {stats.delivered} of {len(records)} records delivered")
-    return rate(len(records), seconds)
+    return rate(len(records), seconds), stats
 
 
 def send_bytes(settings: Settings, topic: str, values: Sequence[bytes],
@@ -260,6 +269,44 @@ def run(settings: Settings, contract: Contract, config: ProduceConfig,
                       f"{n:,} users; fetch {overall['fetch_s']:.1f} s, map "
                       f"{overall['map_s']:.1f} s, produce {overall['produce_s']:.1f} s"))
     return result
+
+
+def run_contract(settings: Settings, contract: Contract, base_subject: str, records: int,
+                 produced: int, result: StageResult) -> None:
+    """Every other contract the pipeline carries (issue 17): its mapping and both encoders
+    (the same bytes, or a RuntimeError) on ``records`` users, then ContractProducer
+    sending ``produced`` records (new ids), counting those the compiled encoder did not
+    take (``fallback_encoded``). Figures ``produce.<base subject>.*``; ``contract`` is the
+    base's sandbox copy."""
+    key, n = f"produce.{base_subject}", records
+    users, _ = fetch_users(settings, n)
+    mapped, map_s = timed(lambda: map_users(users, contract))
+    rows = list(mapped.records)
+    if mapped.rejected:
+        result.notes.append(f"{base_subject}: {len(mapped.rejected)} of {n} users rejected "
+                            "by the mapping")
+    result.add(Figure(f"{key}.map", f"{base_subject}: mapping API JSON -> contract record",
+                      rate(len(rows), map_s), "records/s", f"{len(rows):,} in {map_s:.2f} s"))
+    values, ser_s = serialize_all(settings, contract, rows)
+    result.add(Figure(f"{key}.serialize", f"{base_subject}: AvroSerializer, framed",
+                      rate(len(values), ser_s), "records/s", f"{len(values):,} in {ser_s:.2f} s"))
+    encoded, enc_s = encode_all(settings, contract, rows)
+    if encoded != values:
+        raise RuntimeError(f"{base_subject}: the compiled encoder and AvroSerializer disagree")
+    result.add(Figure(f"{key}.encode", f"{base_subject}: ContractProducer's encoder, framed",
+                      rate(len(encoded), enc_s), "records/s",
+                      f"{len(encoded):,} in {enc_s:.2f} s, the same bytes as AvroSerializer"))
+    # As many as the main contract's producer sends: its start weighs the same.
+    sent = list(unique_records(rows, produced, f"{contract.topic}-produce"))
+    records_per_s, stats = produce_counted(settings, contract, sent, ProducerTuning())
+    result.add(Figure(f"{key}.contract_producer",
+                      f"{base_subject}: ContractProducer, serialize + produce",
+                      records_per_s, "records/s",
+                      f"{len(sent):,} records, {tuning_label(ProducerTuning())}"))
+    result.add(Figure(f"{key}.fallback_encoded",
+                      f"{base_subject}: records AvroSerializer encoded (compiled encoder "
+                      "fallback)", stats.fallback_encoded, "records",
+                      f"of {len(sent):,} produced"))
 
 
 def cycled(items: Sequence[bytes], count: int) -> list[bytes]:

@@ -33,7 +33,9 @@ from bench.narrative import commands, sections
 from bench.report import render
 from bench.results import StageResult
 from bench.sandbox import Sandbox, sandbox
+from config.contracts import deployed_contracts
 from config.settings import PROJECT_ROOT, Settings
+from contract.catalog import DEFAULT_SUBJECT
 
 log = logging.getLogger(__name__)
 STAGES = ("produce", "stream", "cassandra", "durability", "e2e")
@@ -75,6 +77,12 @@ def _produce(settings: Settings, box: Sandbox, options: StageOptions,
     if options.records:
         config = produce.ProduceConfig(records=options.records)
     produce.run(settings, box.contract, config, result)
+    # The other contracts the pipeline carries: fewer records, each in a sandbox of its own.
+    for other in deployed_contracts(settings):
+        if other.subject != DEFAULT_SUBJECT:
+            with sandbox(settings, prefix="bench_produce", base_subject=other.subject) as copy:
+                produce.run_contract(settings, copy.contract, other.subject,
+                                     config.records // 5, config.tool_records, result)
 
 
 def _stream(settings: Settings, box: Sandbox, options: StageOptions,
