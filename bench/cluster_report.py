@@ -406,11 +406,7 @@ def section(result: StageResult, *, cores: int, single: SingleNode | None,
                   if n.startswith(PLACEMENT_NOTE)]
     if placements:
         out += ["Where each run's executors ran:", "", *[f"- {p}" for p in placements], ""]
-    other = [f"- {n}" for n in result.notes if not n.startswith(PLACEMENT_NOTE)]
-    if other:
-        out += [*other, ""]
-    out += [f"Stage time: {result.seconds:,.0f} s.", ""]
-    return out
+    return out + report.closing_lines(result, PLACEMENT_NOTE)
 
 
 def splice(document: str, lines: Sequence[str]) -> str:

@@ -77,6 +77,14 @@ def tunings_table(rows: Sequence[Mapping[str, object]]) -> list[str]:
     return table(header, [[_cell(r.get(h)) for h in header] for r in rows])
 
 
+def closing_lines(result: StageResult, shown_prefix: str) -> list[str]:
+    """A section's end: the stage's notes not already shown (those starting with
+    ``shown_prefix``) as a list, then the stage's time."""
+    other = [f"- {n}" for n in result.notes if not n.startswith(shown_prefix)]
+    notes = [*other, ""] if other else []
+    return [*notes, f"Stage time: {result.seconds:,.0f} s.", ""]
+
+
 def _cell(value: object) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value:,.0f}"

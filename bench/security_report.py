@@ -174,11 +174,7 @@ def section(result: StageResult, *, cores: int) -> list[str]:
                "this run the cost of the secure profile stayed within the spread between "
                "runs of the same profile (the notes give the machine's load). " + why)
     out += [why, ""]
-    other = [f"- {n}" for n in result.notes if not n.startswith(TLS_NOTE)]
-    if other:
-        out += [*other, ""]
-    out += [f"Stage time: {result.seconds:,.0f} s.", ""]
-    return out
+    return out + report.closing_lines(result, TLS_NOTE)
 
 
 def splice(document: str, lines: Sequence[str]) -> str:
