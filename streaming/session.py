@@ -139,6 +139,9 @@ CONNECTOR_DRIVER_DEFAULTS: Mapping[str, object] = MappingProxyType({
 PRIVATE_DIR_MODE = 0o700
 
 
+CASSANDRA_PREFIX = "spark.cassandra."  # the connector's settings
+
+
 def cassandra_spark_conf(settings: Settings) -> dict[str, str]:
     """spark-cassandra-connector's connection settings (``spark.cassandra.*``).
 
@@ -345,6 +348,7 @@ def build_spark_session(
     if "spark.driver.extraJavaOptions" not in (extra or {}):
         sharing = class_data_sharing_options(Path(settings.stack_home) / CDS_DIR, runtime)
         conf["spark.driver.extraJavaOptions"] += f" {sharing}"
+    forget_inherited_connector_settings(conf)
     builder = SparkSession.builder.appName(app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -356,6 +360,27 @@ def build_spark_session(
     java_import(spark._jvm, "org.apache.spark.sql.functions")
     require_avro_limits(spark)
     return spark
+
+
+def forget_inherited_connector_settings(conf: Mapping[str, str]) -> None:
+    """Clear the connector settings (``spark.cassandra.*``) that ``conf`` does not set
+    from the JVM's system properties, if this process has a JVM already.
+
+    pyspark starts one JVM per process through spark-submit, which makes the first
+    session's settings Java system properties, and every later SparkConf starts from them.
+    An optional setting a later session leaves out (a TLS driver profile, a password)
+    would then be inherited from the first: its session would talk to the first one's
+    cluster, as another cluster's client (seen with a test's TLS node before a job).
+    """
+    from pyspark import SparkContext
+
+    jvm = SparkContext._jvm
+    if jvm is None:
+        return
+    system = jvm.java.lang.System
+    for key in list(system.getProperties().stringPropertyNames()):
+        if key.startswith(CASSANDRA_PREFIX) and key not in conf:
+            system.clearProperty(key)
 
 
 # Class data sharing for the driver JVM (Java 17's dynamic archive): the first start writes

@@ -129,3 +129,25 @@ def test_no_class_data_sharing_where_the_archive_cannot_be_written(tmp_path: Pat
     jar.write_bytes(b"jar")
     (tmp_path / "file").write_text("not a directory")
     assert class_data_sharing_options(tmp_path / "file" / "cds", SparkRuntime.of([jar])) == ""
+
+
+def test_connector_settings_an_earlier_session_launched_the_jvm_with_are_forgotten(
+    spark: SparkSession,
+) -> None:
+    """pyspark's JVM keeps the first session's settings as system properties: a TLS
+    profile left there would send a later session's connector to another cluster."""
+    from streaming.session import DRIVER_PROFILE_PATH, forget_inherited_connector_settings
+
+    system = spark.sparkContext._jvm.java.lang.System  # type: ignore[union-attr]
+    system.setProperty(DRIVER_PROFILE_PATH, "file:///elsewhere/profile.conf")
+    system.setProperty("spark.cassandra.connection.port", "19042")
+    system.setProperty("spark.not.the.connector", "kept")
+    try:
+        forget_inherited_connector_settings({"spark.cassandra.connection.port": "9042"})
+        assert system.getProperty(DRIVER_PROFILE_PATH) is None
+        assert system.getProperty("spark.cassandra.connection.port") == "19042"  # set anew
+        assert system.getProperty("spark.not.the.connector") == "kept"
+    finally:
+        for key in (DRIVER_PROFILE_PATH, "spark.cassandra.connection.port",
+                    "spark.not.the.connector"):
+            system.clearProperty(key)
