@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -50,7 +50,8 @@ __all__ = ["ContractProducer", "DeliveryError", "DeliveryStats", "ProducerTuning
 
 log = logging.getLogger(__name__)
 MAX_ERRORS_KEPT = 5
-POLL_EVERY = 1000  # records between two polls for delivery reports (a poll costs a C call)
+# Records handed to librdkafka in one call, and between two polls for delivery reports.
+BATCH = 1000
 # What the compiled encoder raises on a record outside its plain case (a missing field, a
 # value of another type): AvroSerializer then encodes it, with its own rules and messages.
 NOT_PLAIN = (KeyError, TypeError, AttributeError, ValueError, OverflowError, IndexError)
@@ -155,7 +156,6 @@ class ContractProducer:
         self._fast_checked = False
         self._fallbacks = 0  # records AvroSerializer encoded instead (DeliveryStats)
         self._fallback_warned = False
-        self._unpolled = 0
         self._queue_full_waits = 0
         self._longest_queue_wait_s = 0.0
         self._value_ctx = SerializationContext(contract.topic, MessageField.VALUE)
@@ -205,35 +205,45 @@ class ContractProducer:
     # -- producing ---------------------------------------------------------------
 
     def produce(self, record: Mapping[str, Any]) -> None:
-        """Queue one contract record (already mapped and validated); key = its id.
+        """Queue one contract record (already mapped and validated); key = its id."""
+        self.produce_all((record,))
+
+    def produce_all(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Queue contract records (a page, already mapped and validated); key = each id.
 
         The hot path (every record of a run): the compiled encoder once it has been checked,
-        one call into librdkafka, a poll for delivery reports every ``POLL_EVERY`` records.
+        then one call into librdkafka for ``BATCH`` records (``produce_batch``: the call's
+        cost is paid once, not per record) and a poll for their delivery reports. A record
+        the batch call could not queue (a full queue) waits for room as ``_enqueue`` does.
         """
-        producer = self._producer
-        if producer is None:
-            raise RuntimeError("ContractProducer is used outside its `with` block")
-        record_id = str(record.get("id"))
-        fast = self._fast
-        if fast is not None and self._fast_checked:
-            try:
-                value = fast(record)
-            except NOT_PLAIN as exc:
-                value = self._fallback(record_id, record, exc)
-        else:
-            value = self.encode(record, record_id)
-        key = record_id.encode("utf-8")
-        try:
-            producer.produce(self.contract.topic, value, key,
-                             on_delivery=self._on_record_delivery)
-        except BufferError:
-            self._enqueue(producer, self.contract.topic, key, value, self._records)
-            return
-        self._records.produced += 1
-        self._unpolled += 1
-        if self._unpolled >= POLL_EVERY:
+        producer, _ = self._started()
+        topic = self.contract.topic
+        on_delivery = self._on_record_delivery
+        fast = self._fast if self._fast_checked else None
+        for start in range(0, len(records), BATCH):
+            messages: list[dict[str, bytes]] = []
+            append = messages.append
+            for record in records[start:start + BATCH]:
+                record_id = str(record.get("id"))
+                if fast is not None:
+                    try:
+                        value = fast(record)
+                    except NOT_PLAIN as exc:
+                        value = self._fallback(record_id, record, exc)
+                else:  # the first record is checked against AvroSerializer here
+                    value = self.encode(record, record_id)
+                    fast = self._fast if self._fast_checked else None
+                append({"value": value, "key": record_id.encode("utf-8")})
+            queued = producer.produce_batch(topic, messages, on_delivery=on_delivery)
+            self._records.produced += queued
+            if queued < len(messages):
+                # Refused records carry "_error"; produce() raises for anything but a full
+                # queue, as a single record's produce would.
+                for message in messages:
+                    if "_error" in message:
+                        self._enqueue(producer, topic, message["key"], message["value"],
+                                      self._records)
             producer.poll(0)  # serve delivery reports as they come
-            self._unpolled = 0
 
     def encode(self, record: Mapping[str, Any], record_id: str | None = None) -> bytes:
         """The record's Kafka value: the compiled encoder for the plain case, else
@@ -359,6 +369,13 @@ class ContractProducer:
             tuple(self._errors), self._queue_full_waits, self._longest_queue_wait_s,
             self._fallbacks,
         )
+
+    def drain(self) -> DeliveryStats:
+        """Wait (within the flush deadline) until what is queued is acknowledged or failed,
+        and keep producing after; the counts so far."""
+        producer, _ = self._started()
+        producer.flush(self.tuning.flush_timeout_s)
+        return self.stats
 
     def finish(self) -> DeliveryStats:
         """Flush within the deadline; :class:`DeliveryError` unless all were acknowledged."""

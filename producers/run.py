@@ -225,7 +225,7 @@ def preflight(
 class RecordSink(Protocol):
     """What the run needs of a producer (:class:`ContractProducer` inside its ``with``)."""
 
-    def produce(self, record: Mapping[str, Any]) -> None: ...
+    def produce_all(self, records: Sequence[Mapping[str, Any]]) -> None: ...
     def produce_reject(self, reject: Any) -> None: ...
     def finish(self) -> DeliveryStats: ...
 
@@ -354,8 +354,7 @@ def _run_pages(
             for contract, mapped in pages_mapped:
                 t2 = time.perf_counter()
                 sink = sinks[contract.subject]
-                for record in mapped.records:
-                    sink.produce(record)
+                sink.produce_all(mapped.records)
                 for user, error in mapped.rejected:
                     sink.produce_reject(make_reject(user, error, subject=contract.subject,
                                                     run_id=run.run_id, now=now))

@@ -4,7 +4,6 @@ one fetch per page for several contracts, and the summary per subject."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,7 @@ from contract.catalog import (
     unknown_sidecar_keys,
 )
 from producers.errors import ContractDriftError, RulesModuleError, TooManyRejects
-from producers.kafka_producer import DeliveryStats
 from producers.mapping import map_users
-from producers.rejects import RejectRecord
 from producers.rules import rules_for
 from producers.run import (
     ContractsSummary,
@@ -33,6 +30,7 @@ from producers.run import (
     fetch_and_produce_all,
     merge_runs,
 )
+from tests.memory_sink import MemorySink
 from tests.own_contract import write_contract, write_rules_module
 
 _names = itertools.count()
@@ -164,22 +162,6 @@ class FakeClient:
     def fetch_page(self, *, results: int, page: int, seed: str, nat: Any) -> Page:
         self.calls.append(page)
         return Page(self.users[(page - 1) * results: page * results])
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.records: list[Mapping[str, Any]] = []
-        self.rejects: list[RejectRecord] = []
-
-    def produce(self, record: Mapping[str, Any]) -> None:
-        self.records.append(record)
-
-    def produce_reject(self, reject: RejectRecord) -> None:
-        self.rejects.append(reject)
-
-    def finish(self) -> DeliveryStats:
-        n, r = len(self.records), len(self.rejects)
-        return DeliveryStats(n, n, 0, r, r, 0, ())
 
 
 def _user(i: int, **override: Any) -> dict[str, Any]:

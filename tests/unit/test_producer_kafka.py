@@ -145,10 +145,15 @@ def test_the_body_error_wins_over_delivery_failures(registry: Any) -> None:
     assert producer.stats.failed == 1
 
 
-def test_a_full_queue_waits_for_librdkafkas_verdict_and_drops_nothing(registry: Any) -> None:
+@pytest.mark.parametrize("one_call", [False, True], ids=["one by one", "one batch"])
+def test_a_full_queue_waits_for_librdkafkas_verdict_and_drops_nothing(
+    registry: Any, one_call: bool
+) -> None:
     # Two records fill the queue; the broker is unreachable, so they leave it only when
     # librdkafka fails them (message timeout, 1.5 s). The producer must wait that long for
     # room, not give up after its own shorter wait (0.2 s) while they are still in retry.
+    # In one batch call, librdkafka refuses the third (QUEUE_FULL in its "_error"): it
+    # waits the same way.
     url, fake = registry
     fake.registered[CONTRACT.subject] = CONTRACT.schema_str
     tuning = ProducerTuning(message_timeout_ms=1500, flush_timeout_s=20, linger_ms=5,
@@ -156,8 +161,11 @@ def test_a_full_queue_waits_for_librdkafkas_verdict_and_drops_nothing(registry: 
                             extra={"queue.buffering.max.messages": 2})
     producer = ContractProducer(settings_for(url), CONTRACT, tuning=tuning)
     with producer:
-        for record in records(3):
-            producer.produce(record)  # the third waits for room, and is queued
+        if one_call:
+            producer.produce_all(records(3))
+        else:
+            for record in records(3):
+                producer.produce(record)  # the third waits for room, and is queued
         with pytest.raises(DeliveryError) as caught:
             producer.finish()
     stats = producer.stats

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,9 +12,7 @@ import pytest
 from config.settings import Settings, load_settings
 from contract.catalog import load_contract
 from producers.errors import RandomUserUnavailable, TooManyRejects
-from producers.kafka_producer import DeliveryStats
 from producers.randomuser_client import RandomUserClient, RetryPolicy
-from producers.rejects import RejectRecord
 from producers.run import (
     RejectPolicy,
     RunConfig,
@@ -25,26 +23,9 @@ from producers.run import (
     seed_for_run,
 )
 from stack.randomuser import FailurePlan, serve_in_thread
+from tests.memory_sink import MemorySink
 
 CONTRACT = load_contract()
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.records: list[Mapping[str, Any]] = []
-        self.rejects: list[RejectRecord] = []
-        self.finished = 0
-
-    def produce(self, record: Mapping[str, Any]) -> None:
-        self.records.append(record)
-
-    def produce_reject(self, reject: RejectRecord) -> None:
-        self.rejects.append(reject)
-
-    def finish(self) -> DeliveryStats:
-        self.finished += 1
-        n, r = len(self.records), len(self.rejects)
-        return DeliveryStats(n, n, 0, r, r, 0, ())
 
 
 @pytest.fixture(scope="module")
