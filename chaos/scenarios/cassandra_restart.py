@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from chaos import faults
-from chaos.durability import AckedWriter, wait_until_writing
+from chaos.durability import acked_writer
 from chaos.load import Pipeline, background_load, pipeline
 from chaos.scenario import ChaosContext, Outcome
 
@@ -41,16 +41,16 @@ class CassandraRestart:
         acked = 0
         lost: list[int] = []
         with pipeline(ctx, self.name) as pipe:
-            AckedWriter(ctx.settings, pipe.contract.keyspace).create_table()
+            acked_writer(ctx.settings, pipe.contract.keyspace).create_table()
             pipe.start_stream()
             pipe.produce(1, self.batch_size, tag=f"{pipe.contract.topic}-warm")
             pipe.wait_batch_running()
             with background_load(pipe, self.pages, self.batch_size) as load:
                 for n, point in enumerate(self.kill_points):
-                    probe = AckedWriter(ctx.settings, pipe.contract.keyspace,
-                                        first_id=n * 10_000_000)
+                    probe = acked_writer(ctx.settings, pipe.contract.keyspace,
+                                         first_id=n * 10_000_000)
                     probe.start()
-                    wait_until_writing(probe, 100)
+                    probe.wait_writing(100)
                     written = _after_next_batch(pipe, point)
                     faults.kill9(ctx.stack, "cassandra")
                     probe.stop()

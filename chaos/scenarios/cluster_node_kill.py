@@ -3,7 +3,7 @@ mid-run, restart it.
 
 The node killed is not the seed (the last of CASSANDRA_HOSTS). While it is down, the
 stream's writes (the connector, CASSANDRA_WRITE_CONSISTENCY: LOCAL_QUORUM, 2 of 3 replicas)
-and a driver-side probe (:class:`QuorumWriter`, the same level) must go on: nothing is
+and a driver-side probe (:func:`quorum_writer`, the same level) must go on: nothing is
 dead-lettered for the outage. The node catches up by hinted handoff: the two others keep a
 hint for each write it missed (max_hint_window, 3 h: stack/conf/cassandra/cluster-node.yaml)
 and replay them once gossip says it is back; no repair is needed for an outage shorter
@@ -15,10 +15,9 @@ finds every acknowledged probe write and every stored row.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from cassandra import ConsistencyLevel, OperationTimedOut, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable, Session
@@ -26,13 +25,13 @@ from cassandra.query import SimpleStatement
 
 from chaos import faults
 from chaos.load import background_load, pipeline
+from chaos.probe_writer import IN_FLIGHT, ProbeWriter
 from chaos.scenario import ChaosContext, ChaosError, Outcome
 from config.clients import cassandra_session, write_consistency
 from config.settings import Settings
 from stack.services.cassandra import CassandraNode, cassandra_cluster
 
 TABLE = "chaos_quorum_writes"
-IN_FLIGHT = 8  # probe writes outstanding at once
 # The write failures a kill -9 may cause: the requests the killed node was coordinating
 # (the driver does not retry a write that is not idempotent on a lost connection).
 WRITE_ERRORS = (Unavailable, WriteTimeout, OperationTimedOut, NoHostAvailable)
@@ -40,52 +39,11 @@ HINTS_LIMIT_S = 180.0  # the node answering -> the others' hints for it replayed
 RECOVERY_LIMIT_S = 120.0
 
 
-@dataclass
-class QuorumWriter:
-    """Writes ``id`` 0, 1, 2, ... at CASSANDRA_WRITE_CONSISTENCY until stopped, through any
-    outage: ``acked`` the ids acknowledged (with the time), ``failed`` those refused."""
-
-    settings: Settings
-    keyspace: str
-    acked: dict[int, float] = field(default_factory=dict)
-    failed: dict[int, str] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def create_table(self) -> None:
-        with cassandra_session(self.settings) as session:
-            session.execute(f"CREATE TABLE IF NOT EXISTS {self.keyspace}.{TABLE} "
-                            "(id int PRIMARY KEY, written_at timestamp)", timeout=60)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._write, name="quorum-writer", daemon=True)
-        self._thread.start()
-
-    def _write(self) -> None:
-        with cassandra_session(self.settings, timeout=5) as session:
-            insert = session.prepare(f"INSERT INTO {self.keyspace}.{TABLE} (id, written_at) "
-                                     "VALUES (?, toTimestamp(now()))")
-            insert.consistency_level = write_consistency(self.settings)
-            next_id = 0
-            while not self._stop.is_set():
-                futures = [(i, session.execute_async(insert, [i], timeout=5))
-                           for i in range(next_id, next_id + IN_FLIGHT)]
-                next_id += IN_FLIGHT
-                for i, future in futures:
-                    try:
-                        future.result()
-                    except WRITE_ERRORS as exc:
-                        self.failed[i] = exc.__class__.__name__
-                    else:
-                        self.acked[i] = time.monotonic()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
-
-    def acked_between(self, start: float, end: float) -> int:
-        return sum(1 for at in self.acked.values() if start <= at <= end)
+def quorum_writer(settings: Settings, keyspace: str) -> ProbeWriter:
+    """Writes at CASSANDRA_WRITE_CONSISTENCY through the outage: a write refused by one of
+    WRITE_ERRORS is counted (``failed``), not the end of the probe."""
+    return ProbeWriter(settings, keyspace, TABLE, consistency=write_consistency(settings),
+                       tolerated=WRITE_ERRORS)
 
 
 def victim_of(settings: Settings) -> tuple[CassandraNode, list[CassandraNode]]:
@@ -179,7 +137,7 @@ class ClusterCassandraNodeKill:
         with pipeline(ctx, self.name) as pipe:
             keyspace = pipe.contract.keyspace
             replicate_everywhere(ctx.settings, keyspace)
-            writer = QuorumWriter(ctx.settings, keyspace)
+            writer = quorum_writer(ctx.settings, keyspace)
             writer.create_table()
             pipe.start_stream()
             pipe.produce(1, self.batch_size, tag=f"{pipe.contract.topic}-warm")

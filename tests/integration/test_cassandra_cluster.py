@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from chaos import faults
+from chaos.probe_writer import IN_FLIGHT
 from chaos.scenarios import cluster_node_kill as node_kill
 from config.clients import cassandra_session
 from config.settings import load_settings
@@ -85,7 +86,7 @@ def test_a_node_killed_under_quorum_writes_catches_up_by_hints(ring: Context) ->
         session.execute(f"CREATE KEYSPACE {keyspace} WITH replication = "
                         "{'class': 'SimpleStrategy', 'replication_factor': 1}", timeout=60)
     node_kill.replicate_everywhere(settings, keyspace)
-    writer = node_kill.QuorumWriter(settings, keyspace)
+    writer = node_kill.quorum_writer(settings, keyspace)
     writer.create_table()
     victim, survivors = node_kill.victim_of(settings)
     writer.start()
@@ -104,7 +105,7 @@ def test_a_node_killed_under_quorum_writes_catches_up_by_hints(ring: Context) ->
     finally:
         writer.stop()
     # Only a write the killed node was coordinating may fail (none did in the trials).
-    assert len(writer.failed) <= node_kill.IN_FLIGHT, writer.failed
+    assert len(writer.failed) <= IN_FLIGHT, writer.failed
     replayed = node_kill.wait_hints_replayed(settings, survivors, victim, timeout=180)
     assert replayed is not None, "the others still hold hints for the node"
     rows, local = node_kill.wait_local_count(settings, victim, f"{keyspace}.{node_kill.TABLE}")
