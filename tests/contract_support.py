@@ -4,17 +4,46 @@ the registered schema, read the table back, remove everything a contract created
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import fastavro
 from confluent_kafka import Producer
+from confluent_kafka.admin import NewTopic
 from confluent_kafka.schema_registry import Schema
 
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
 from config.settings import Settings
-from contract.catalog import Contract
+from contract.catalog import Contract, load_contract
+from contract.cql import dead_letter_statements, schema_statements
 from contract.wire import frame
+from tests.support import unique_name, wait_for_topics
+
+
+@contextmanager
+def contract_copy(settings: Settings, prefix: str, partitions: int) -> Iterator[Contract]:
+    """A registered copy of the users contract under a unique name: its own topic (one
+    replica), subject, keyspace, table and dead letters, removed on exit."""
+    name = unique_name(prefix)
+    contract = replace(
+        load_contract(), subject=f"{name}-value", topic=name, rejects_topic=f"{name}.rejected",
+        keyspace=name, partitions=partitions,
+    )
+    admin = kafka_admin(settings)
+    for future in admin.create_topics([NewTopic(contract.topic, partitions, 1)]).values():
+        future.result(timeout=30)
+    wait_for_topics(admin, [contract.topic])
+    schema_registry_client(settings).register_schema(contract.subject,
+                                                     Schema(contract.schema_str, "AVRO"))
+    with cassandra_session(settings) as session:
+        for statement in [*schema_statements(contract), *dead_letter_statements(contract.keyspace)]:
+            session.execute(statement)
+    try:
+        yield contract
+    finally:
+        remove_contract(settings, contract)
 
 
 def produce_framed(settings: Settings, contract: Contract,

@@ -24,16 +24,14 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import NewTopic
-from confluent_kafka.schema_registry import Schema, header_schema_id_serializer
+from confluent_kafka.schema_registry import header_schema_id_serializer
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.common.serde import SchemaId
 from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
 
-from config.clients import cassandra_session, kafka_admin, schema_registry_client
+from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
-from contract.catalog import Contract, load_contract
-from contract.cql import dead_letter_statements, schema_statements
+from contract.catalog import Contract
 from contract.wire import (
     GUID_REASON,
     HEADER_GUID_REASON,
@@ -44,8 +42,8 @@ from contract.wire import (
 )
 from streaming.job import Trigger, run
 from streaming.replay import run_replay
-from tests.contract_support import remove_contract
-from tests.support import unique_name, wait_for_topics, wait_until
+from tests.contract_support import contract_copy
+from tests.support import unique_name, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -54,25 +52,8 @@ PER_FRAMING = 5
 
 @pytest.fixture(scope="module")
 def contract(stack: Settings) -> Iterator[Contract]:
-    """A registered copy of the users contract: its own topic, subject and keyspace."""
-    name = unique_name("it_framings")
-    contract = replace(
-        load_contract(), subject=f"{name}-value", topic=name, rejects_topic=f"{name}.rejected",
-        keyspace=name, partitions=1,
-    )
-    admin = kafka_admin(stack)
-    for future in admin.create_topics([NewTopic(contract.topic, 1, 1)]).values():
-        future.result(timeout=30)
-    wait_for_topics(admin, [contract.topic])
-    schema_registry_client(stack).register_schema(contract.subject,
-                                                  Schema(contract.schema_str, "AVRO"))
-    with cassandra_session(stack) as session:
-        for statement in [*schema_statements(contract), *dead_letter_statements(contract.keyspace)]:
-            session.execute(statement)
-    try:
+    with contract_copy(stack, "it_framings", partitions=1) as contract:
         yield contract
-    finally:
-        remove_contract(stack, contract)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -19,16 +19,16 @@ import fastavro
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import NewTopic
-from confluent_kafka.schema_registry import Schema
 
 from config.clients import cassandra_session, kafka_admin, schema_registry_client
 from config.settings import Settings
-from contract.catalog import Contract, load_contract
-from contract.cql import dead_letter_statements, schema_statements
+from contract.catalog import Contract
+from contract.cql import schema_statements
 from contract.wire import MAGIC_BYTE_V1, frame
 from streaming.job import Trigger, run
 from streaming.replay import run_replay
 from streaming.schema_check import TableMismatch
+from tests.contract_support import contract_copy
 from tests.support import unique_name, wait_for_topics, wait_until
 
 pytestmark = pytest.mark.integration
@@ -39,29 +39,8 @@ UNKNOWN_ID = 2_000_000_000  # no registry hands out ids that high in a test run
 @pytest.fixture(scope="module")
 def contract(stack: Settings) -> Iterator[Contract]:
     """A registered copy of the users contract: its own topic, subject and keyspace."""
-    name = unique_name("it_stream")
-    contract = replace(
-        load_contract(), subject=f"{name}-value", topic=name, rejects_topic=f"{name}.rejected",
-        keyspace=name, partitions=2,
-    )
-    admin = kafka_admin(stack)
-    registry = schema_registry_client(stack)
-    for future in admin.create_topics([NewTopic(contract.topic, 2, 1)]).values():
-        future.result(timeout=30)
-    wait_for_topics(admin, [contract.topic])
-    registry.register_schema(contract.subject, Schema(contract.schema_str, "AVRO"))
-    with cassandra_session(stack) as session:
-        for statement in [*schema_statements(contract), *dead_letter_statements(contract.keyspace)]:
-            session.execute(statement)
-    try:
+    with contract_copy(stack, "it_stream", partitions=2) as contract:
         yield contract
-    finally:
-        with cassandra_session(stack) as session:
-            session.execute(f"DROP KEYSPACE IF EXISTS {contract.keyspace}")
-        registry.delete_subject(contract.subject)
-        registry.delete_subject(contract.subject, permanent=True)
-        for future in admin.delete_topics([contract.topic]).values():
-            future.result(timeout=30)
 
 
 @pytest.fixture(scope="module", autouse=True)
