@@ -192,6 +192,10 @@ def await_columns(
             problem = f"columns {missing} are not seen yet"
         if not missing:
             return
+        # Ask for the schema instead of waiting for its events: a session whose control
+        # connection is down (Cassandra restarted, the driver's reconnection delay grown
+        # to a minute) hears none, and one that cannot refresh is replaced.
+        ensure_session_answers(spark)
         if time.monotonic() > deadline:
             raise TableNotVisible(
                 f"after {timeout_s:.0f}s spark-cassandra-connector still cannot write "
