@@ -81,3 +81,12 @@ def remove_contract(settings: Settings, contract: Contract) -> None:
                 if t in admin.list_topics(timeout=10).topics]
     for future in admin.delete_topics(existing).values() if existing else []:
         future.result(timeout=30)
+
+
+def stop_active_spark() -> None:
+    """Stop the in-process SparkSession a module's jobs left active, if any."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()

@@ -41,7 +41,7 @@ from producers.mapping import map_users
 from schematool.migrate.apply import run_apply
 from stack.randomuser.generator import NATIONALITY_CODES, generate_page
 from streaming.job import Trigger, run
-from tests.contract_support import produce_framed, remove_contract, table_rows
+from tests.contract_support import produce_framed, remove_contract, stop_active_spark, table_rows
 from tests.support import unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -215,11 +215,7 @@ def evolving(stack: Settings, tmp_path: Path) -> Iterator[Contract]:
         yield contract
     finally:
         remove_contract(stack, contract)
-        from pyspark.sql import SparkSession
-
-        active = SparkSession.getActiveSession()
-        if active is not None:
-            active.stop()
+        stop_active_spark()
 
 
 def test_v2_and_v3_of_the_nested_shapes_are_followed_live_without_restart(

@@ -42,7 +42,7 @@ from contract.wire import (
 )
 from streaming.job import Trigger, run
 from streaming.replay import run_replay
-from tests.contract_support import contract_copy
+from tests.contract_support import contract_copy, stop_active_spark
 from tests.support import unique_name, wait_until
 
 pytestmark = pytest.mark.integration
@@ -59,11 +59,7 @@ def contract(stack: Settings) -> Iterator[Contract]:
 @pytest.fixture(scope="module", autouse=True)
 def stop_spark() -> Iterator[None]:
     yield
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()
+    stop_active_spark()
 
 
 def user(n: int) -> dict[str, Any]:

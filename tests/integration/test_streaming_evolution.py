@@ -27,7 +27,7 @@ from config.settings import PROJECT_ROOT, Settings
 from contract.catalog import Contract, load_contract
 from schematool.migrate.apply import run_apply
 from streaming.job import Trigger, run
-from tests.contract_support import produce_framed, remove_contract, table_rows
+from tests.contract_support import produce_framed, remove_contract, stop_active_spark, table_rows
 from tests.support import unique_name, wait_until
 
 pytestmark = pytest.mark.integration
@@ -97,11 +97,7 @@ def _stop(thread: threading.Thread, stop: threading.Event, errors: list[BaseExce
 @pytest.fixture(autouse=True)
 def _stop_spark() -> Iterator[None]:
     yield
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()
+    stop_active_spark()
 
 
 def test_v2_registered_while_the_job_runs_is_followed_without_restart(

@@ -28,7 +28,7 @@ from contract.wire import MAGIC_BYTE_V1, frame
 from streaming.job import Trigger, run
 from streaming.replay import run_replay
 from streaming.schema_check import TableMismatch
-from tests.contract_support import contract_copy
+from tests.contract_support import contract_copy, stop_active_spark
 from tests.support import unique_name, wait_for_topics, wait_until
 
 pytestmark = pytest.mark.integration
@@ -46,11 +46,7 @@ def contract(stack: Settings) -> Iterator[Contract]:
 @pytest.fixture(scope="module", autouse=True)
 def stop_spark() -> Iterator[None]:
     yield
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()
+    stop_active_spark()
 
 
 def avro_user(contract: Contract, n: int) -> tuple[uuid.UUID, bytes]:
