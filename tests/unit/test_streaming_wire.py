@@ -160,6 +160,12 @@ CASES: list[tuple[str, bytes | None, list[tuple[str, bytes | None]], Frame | Fra
         ),
     ),
     (
+        "the smallest negative id, in the header",
+        PAYLOAD,
+        [(VALUE_SCHEMA_ID_HEADER, b"\x00\x80\x00\x00\x00")],
+        FrameError("negative schema id -2147483648", "negative_schema_id", 0),
+    ),
+    (
         "negative id",
         b"\x00\xff\xff\xff\xfe" + PAYLOAD,
         [],
