@@ -38,6 +38,7 @@ CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 # A schema refresh of a healthy single node takes well under a second; a session that
 # has not refreshed in this long is stuck (or the node is), not slow.
 SESSION_CHECK_TIMEOUT_S = 15.0
+MIN_REFRESH_S = 2.0  # a schema refresh given less than this would fail a live session
 
 
 class CassandraUnavailable(RuntimeError):
@@ -192,13 +193,16 @@ def await_columns(
             problem = f"columns {missing} are not seen yet"
         if not missing:
             return
-        # Ask for the schema instead of waiting for its events: a session whose control
-        # connection is down (Cassandra restarted, the driver's reconnection delay grown
-        # to a minute) hears none, and one that cannot refresh is replaced.
-        ensure_session_answers(spark)
-        if time.monotonic() > deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             raise TableNotVisible(
                 f"after {timeout_s:.0f}s spark-cassandra-connector still cannot write "
                 f"{keyspace}.{table}: {problem}; run `make schemas` and check the cluster"
             )
+        # Ask for the schema instead of waiting for its events: a session whose control
+        # connection is down (Cassandra restarted, the driver's reconnection delay grown
+        # to a minute) hears none, and one that cannot refresh is replaced. Its two
+        # attempts share what is left of the deadline, so the wait stays ~timeout_s.
+        ensure_session_answers(spark, timeout_s=min(SESSION_CHECK_TIMEOUT_S,
+                                                    max(remaining / 2, MIN_REFRESH_S)))
         time.sleep(poll_s)
