@@ -137,3 +137,19 @@ def test_cpu_shares_say_where_the_cores_went_per_record() -> None:
     # Largest first, each with its CPU per record: 0.5 cores / 5000 records/s = 100 µs.
     assert "stream job 0.50 (100 µs of CPU a record), cassandra 0.40 (80 µs" in text
     assert _cpu_shares(stage("e2e", fig("e2e.produce_rate", 5000.0))) is None
+
+
+def test_decoding_is_explained_when_its_worst_pair_misses_the_goal() -> None:
+    """Best against best meets 10%, one interleaved pair does not: the goal row says no,
+    and so must the text, with the pair that decided it."""
+    from dataclasses import replace
+
+    from bench.narrative import _stream_after
+
+    read = replace(fig("stream.read", 80_000, "rows/s"), runs=(80_000, 78_000, 79_000))
+    decode = replace(fig("stream.decode", 75_000, "rows/s"), runs=(75_000, 66_000, 72_000))
+    text = "\n".join(_stream_after({"stream": stage("stream", read, decode)}))
+    assert "Why decoding costs more than 10%" in text
+    assert "worst interleaved pair: 0.85" in text
+    met = replace(decode, runs=(75_000, 73_000, 74_000))
+    assert not "\n".join(_stream_after({"stream": stage("stream", read, met)})).strip()
