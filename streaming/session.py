@@ -348,6 +348,7 @@ def build_spark_session(
     if "spark.driver.extraJavaOptions" not in (extra or {}):
         sharing = class_data_sharing_options(Path(settings.stack_home) / CDS_DIR, runtime)
         conf["spark.driver.extraJavaOptions"] += f" {sharing}"
+    refuse_foreign_context(conf)
     forget_inherited_connector_settings(conf)
     builder = SparkSession.builder.appName(app_name)
     for key, value in conf.items():
@@ -360,6 +361,30 @@ def build_spark_session(
     java_import(spark._jvm, "org.apache.spark.sql.functions")
     require_avro_limits(spark)
     return spark
+
+
+def refuse_foreign_context(conf: Mapping[str, str]) -> None:
+    """:class:`SparkSetupError` when this process runs a SparkContext with connector
+    settings (``spark.cassandra.*``) that ``conf`` does not set.
+
+    ``getOrCreate`` joins a live context: the session's own settings override the
+    context's, but a setting the session leaves out (a TLS driver profile, a password)
+    would still come from the context, built for another cluster. Only the names are
+    said: the values can be secrets.
+    """
+    from pyspark import SparkContext
+
+    active = SparkContext._active_spark_context
+    if active is None:
+        return
+    foreign = sorted(key for key, _ in active.getConf().getAll()
+                     if key.startswith(CASSANDRA_PREFIX) and key not in conf)
+    if foreign:
+        raise SparkSetupError(
+            f"this process already runs a SparkContext ({active.appName}) with connector "
+            f"settings this session does not set: {', '.join(foreign)}. Joined, the session "
+            "would use them (another cluster's client); stop that context first"
+        )
 
 
 def forget_inherited_connector_settings(conf: Mapping[str, str]) -> None:

@@ -151,3 +151,19 @@ def test_connector_settings_an_earlier_session_launched_the_jvm_with_are_forgott
         for key in (DRIVER_PROFILE_PATH, "spark.cassandra.connection.port",
                     "spark.not.the.connector"):
             system.clearProperty(key)
+
+
+def test_a_live_context_with_connector_settings_this_session_lacks_is_not_joined(
+    spark: SparkSession,
+) -> None:
+    """getOrCreate would join it, and the settings left out would come from it."""
+    from streaming.session import SparkSetupError, refuse_foreign_context
+
+    live = dict(spark.sparkContext.getConf().getAll())
+    connector = {k: v for k, v in live.items() if k.startswith("spark.cassandra.")}
+    assert connector, "the unit session sets the connector's host"
+    refuse_foreign_context(connector)  # the same settings: joined
+    kept = dict(list(connector.items())[1:])
+    with pytest.raises(SparkSetupError, match=list(connector)[0]) as refused:
+        refuse_foreign_context(kept)
+    assert all(v not in str(refused.value) for v in connector.values() if len(v) > 3)
