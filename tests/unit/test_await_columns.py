@@ -13,17 +13,7 @@ from streaming.cassandra_writer import (
     TableNotVisible,
     await_columns,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fake_clock import FakeClock
 
 
 class Table:
@@ -32,14 +22,14 @@ class Table:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock(1000.0)
     monkeypatch.setattr(cassandra_writer.time, "monotonic", fake.monotonic)
     monkeypatch.setattr(cassandra_writer.time, "sleep", fake.sleep)
     return fake
 
 
-def test_returns_once_the_columns_are_seen(clock: Clock,
+def test_returns_once_the_columns_are_seen(clock: FakeClock,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     seen = iter([["id"], ["id"], ["id", "nickname"]])
     refreshes: list[float] = []
@@ -50,7 +40,7 @@ def test_returns_once_the_columns_are_seen(clock: Clock,
     assert refreshes == [SESSION_CHECK_TIMEOUT_S, SESSION_CHECK_TIMEOUT_S]
 
 
-def test_slow_refreshes_share_the_deadline(clock: Clock,
+def test_slow_refreshes_share_the_deadline(clock: FakeClock,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A session taking its whole refresh budget each time (Cassandra slow to answer)
     cannot stretch the wait much past ``timeout_s``: each refresh gets at most half of

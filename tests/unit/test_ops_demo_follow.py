@@ -11,21 +11,11 @@ from config.settings import load_settings
 from contract.catalog import load_contract
 from ops.demo import DemoError, follow
 from ops.reconcile import Reconciliation
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fake_clock import FakeClock
 
 
 def test_waits_for_cassandra_then_reconciles() -> None:
-    clock = Clock()
+    clock = FakeClock()
     answers: list[Reconciliation | Exception] = [
         NoHostAvailable("Unable to connect to any servers", {"127.0.0.1:9042": "refused"}),
         NoHostAvailable("Unable to connect to any servers", {"127.0.0.1:9042": "refused"}),
@@ -49,7 +39,7 @@ def test_waits_for_cassandra_then_reconciles() -> None:
 
 
 def test_gives_up_at_the_deadline_naming_the_service() -> None:
-    clock = Clock()
+    clock = FakeClock()
 
     def reconcile_span(*_: object) -> Reconciliation:
         raise NoHostAvailable("Unable to connect to any servers", {"127.0.0.1:9042": "refused"})

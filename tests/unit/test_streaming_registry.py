@@ -18,6 +18,7 @@ from streaming.registry import (
     StaticSchemas,
     WriterSchema,
 )
+from tests.fake_clock import FakeClock
 
 SUBJECT = "users_created-value"
 V1 = json.dumps({"type": "record", "name": "U", "fields": [{"name": "a", "type": "string"}]})
@@ -72,14 +73,6 @@ class FakeClient:
         self.calls.append("clear")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_writer_schemas_are_fetched_once_per_id_including_unknown_ones() -> None:
     client = FakeClient({1: V1}, (1, 1, V1), versions={1: 1})
     schemas = RegistrySchemas(client, SUBJECT)  # type: ignore[arg-type]
@@ -117,7 +110,7 @@ def test_a_registry_outage_raises_instead_of_marking_ids_unknown(failure: Except
 
 
 def test_the_reader_is_the_latest_version_refreshed_after_the_ttl() -> None:
-    clock = Clock()
+    clock = FakeClock()
     client = FakeClient({1: V1, 2: V2}, (1, 1, V1))
     schemas = RegistrySchemas(client, SUBJECT, ttl_seconds=30, clock=clock)  # type: ignore[arg-type]
     first = schemas.reader()
@@ -154,7 +147,7 @@ def test_a_registry_blip_during_the_periodic_refresh_keeps_the_cached_reader(
 
     from streaming.logs import LOGGER_NAME
 
-    clock = Clock()
+    clock = FakeClock()
     client = FakeClient({1: V1, 2: V2}, (1, 1, V1), versions={1: 1})
     schemas = RegistrySchemas(client, SUBJECT, ttl_seconds=30, clock=clock)  # type: ignore[arg-type]
     assert schemas.reader().version == 1
