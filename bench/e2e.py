@@ -458,7 +458,7 @@ def record_figures(result: StageResult, config: E2EConfig, settings: Settings, p
                           d.p95, "ms", f"{d.count:,} rows: queueing grows with any overload"))
     if sustained.latencies_ms:
         d = Distribution.of(sustained.latencies_ms)
-        detail = (f"{d.count:,} rows, Kafka timestamp -> ingested_at, paced load of "
+        detail = (f"{d.count:,} rows, Kafka timestamp -> row written, paced load of "
                   f"{phases.offered:,.0f} records/s for {phases.paced_s:.0f} s")
         for name, value in (("p50", d.p50), ("p95", d.p95), ("p99", d.p99), ("max", d.max)):
             result.add(Figure(f"e2e.latency_{name}", f"end-to-end latency {name}", value, "ms",

@@ -293,9 +293,11 @@ def _e2e(results: Mapping[str, StageResult]) -> list[str]:
         "not). CPU is each process group's user + system time over the saturation phase. "
         "When the load stops the job catches "
         "up, is stopped, and every produced record is reconciled with `ops/reconcile.py` "
-        "(span by span; keys are counted over the whole span). Latency is the row's "
-        "`ingested_at` minus the record's Kafka timestamp. Memory is PSS per process group "
-        "(the job: its Python driver and Spark JVM), sampled every 2 s.",
+        "(span by span; keys are counted over the whole span). Latency runs from the "
+        "record's Kafka timestamp to the row's write (Cassandra's `WRITETIME` of its "
+        "`ingested_at` cell, stamped by the connector's driver as it sends the row; "
+        "`ingested_at` itself is the batch's, set before any row is sent). Memory is PSS "
+        "per process group (the job: its Python driver and Spark JVM), sampled every 2 s.",
     ]
 
 

@@ -26,6 +26,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from config.clients import cassandra_session, schema_registry_client
 from config.settings import Settings
 from contract.catalog import Contract
+from contract.cql import quote_identifier
 
 Offsets = dict[int, int]  # partition -> offset
 
@@ -40,8 +41,14 @@ class Message:
 
 
 # Kafka's timestamp is the producer's clock at produce(), ingested_at the Spark driver's when
-# it writes: the same host's clock, but a row must not be stale for a clock step of a second.
+# it plans the batch's write: the same host's clock, but a row must not be stale for a clock
+# step of a second.
 INGEST_CLOCK_SLACK_MS = 1000
+# When the row was written: Cassandra's write time of its ingested_at cell, which the
+# connector's driver stamps (client side, in microseconds) as it sends that row. ingested_at
+# is stamped once per batch, before any row is sent: latency measured to it would leave out
+# the write itself.
+WRITTEN_AT = "written_at_us"
 
 
 @dataclass
@@ -55,7 +62,7 @@ class Reconciliation:
     stale: list[str] = field(default_factory=list)
     duplicate_keys: int = 0
     mismatches: list[str] = field(default_factory=list)  # "id.field: produced != stored"
-    latencies_ms: list[float] = field(default_factory=list)  # Kafka timestamp -> ingested_at
+    latencies_ms: list[float] = field(default_factory=list)  # Kafka timestamp -> row written
 
     @property
     def reconciles(self) -> bool:
@@ -171,12 +178,17 @@ def compare(record: Mapping[str, Any], row: Mapping[str, Any], fields: Iterable[
 
 
 def stored_rows(settings: Settings, contract: Contract, ids: list[str]) -> dict[str, dict]:
+    """The rows of ``ids``, every column the table has, and each row's :data:`WRITTEN_AT`."""
     rows: dict[str, dict] = {}
     key = contract.partition_key[0]
     with cassandra_session(settings) as session:
         session.row_factory = _dict_factory
+        # CQL has no `*, WRITETIME(...)`: the live table's columns, by name.
+        table = session.cluster.metadata.keyspaces[contract.keyspace].tables[contract.table]
+        columns = ", ".join(quote_identifier(name) for name in table.columns)
         query = session.prepare(
-            f"SELECT * FROM {contract.qualified_table} WHERE {key} IN ?"
+            f"SELECT {columns}, WRITETIME(ingested_at) AS {WRITTEN_AT} "
+            f"FROM {contract.qualified_table} WHERE {key} IN ?"
         )
         for i in range(0, len(ids), 100):
             chunk = [uuid.UUID(x) for x in ids[i : i + 100]]
@@ -279,7 +291,9 @@ def account(
         # A key produced twice in the span is one row: every record of it counts as stored.
         result.stored += len(unproven)
         result.mismatches.extend(compare(record, row, contract.field_names))
-        result.latencies_ms.append(ingested_ms - m.timestamp_ms)
+        written_us = row.get(WRITTEN_AT)
+        if written_us is not None:
+            result.latencies_ms.append(written_us / 1000 - m.timestamp_ms)
     result.missing.sort(key=lambda po: tuple(int(x) for x in po.split(":")))
     return result
 

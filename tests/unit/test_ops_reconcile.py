@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from contract.catalog import load_contract
-from ops.reconcile import Message, Reconciliation, RowSource, account, compare, normalize
+from ops.reconcile import (
+    WRITTEN_AT,
+    Message,
+    Reconciliation,
+    RowSource,
+    account,
+    compare,
+    normalize,
+)
 
 USER_ID = "6f1c2c5e-3a7e-4e0f-9d4e-6f2b1c0a9e11"
 
@@ -99,12 +107,17 @@ def _span(records: list[dict[str, Any]], produced_ms: int = PRODUCED_MS) -> tupl
     return messages, {(0, i): r for i, r in enumerate(records)}
 
 
-def _rows(records: list[dict[str, Any]], ingested_ms: int | None) -> RowSource:
-    """Cassandra's rows for ``records``, as the driver returns them (naive UTC)."""
+def _rows(records: list[dict[str, Any]], ingested_ms: int | None,
+          written_ms: int | None = None) -> RowSource:
+    """Cassandra's rows for ``records``, as the driver returns them (naive UTC), with the
+    write time ``stored_rows`` asks for (microseconds; by default when ingested)."""
     ingested = (None if ingested_ms is None
                 else datetime.fromtimestamp(ingested_ms / 1000, UTC).replace(tzinfo=None))
+    written = written_ms if written_ms is not None else ingested_ms
     table = {r["id"]: {**r, "id": uuid.UUID(r["id"]), "dob": r["dob"].replace(tzinfo=None),
-                       "ingested_at": ingested} for r in records}
+                       "ingested_at": ingested,
+                       WRITTEN_AT: None if written is None else written * 1000}
+             for r in records}
     return lambda ids: {k: table[k] for k in ids if k in table}
 
 
@@ -114,6 +127,16 @@ def test_rows_written_for_this_span_reconcile() -> None:
     rec = account(CONTRACT, messages, values, {}, _rows(records, PRODUCED_MS + 1500))
     assert rec.reconciles and rec.stored == 3 and rec.missing == [] and rec.stale == []
     assert rec.latencies_ms == [1500, 1500, 1500]
+
+
+def test_latency_runs_to_the_row_s_write_time_not_to_when_its_batch_was_planned() -> None:
+    """ingested_at is stamped once per batch before any row is sent; the row's write time
+    (WRITETIME) is when the connector sent it: the latency includes the write."""
+    records = [_record(n) for n in range(2)]
+    messages, values = _span(records)
+    rows = _rows(records, PRODUCED_MS + 1500, written_ms=PRODUCED_MS + 2700)
+    rec = account(CONTRACT, messages, values, {}, rows)
+    assert rec.reconciles and rec.latencies_ms == [2700, 2700]
 
 
 def test_rows_ingested_before_the_records_were_produced_are_stale_not_stored() -> None:
