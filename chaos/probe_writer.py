@@ -44,6 +44,9 @@ class ProbeWriter:
     failed: dict[int, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    # The writing thread adds to ``acked`` while the test reads it: readers copy it under
+    # this lock (iterating a dict that grows raises "changed size during iteration").
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
 
     @property
@@ -78,7 +81,8 @@ class ProbeWriter:
                         except self.tolerated as exc:
                             self.failed[i] = type(exc).__name__
                         else:
-                            self.acked[i] = time.monotonic()
+                            with self._lock:
+                                self.acked[i] = time.monotonic()
         except STOPPING_ERRORS as exc:
             self.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
 
@@ -88,7 +92,9 @@ class ProbeWriter:
             self._thread.join(timeout)
 
     def acked_between(self, start: float, end: float) -> int:
-        return sum(1 for at in self.acked.values() if start <= at <= end)
+        with self._lock:
+            times = list(self.acked.values())
+        return sum(1 for at in times if start <= at <= end)
 
     def wait_writing(self, count: int, timeout: float = 30.0) -> None:
         """Until ``count`` writes are acknowledged, the probe stopped, or the deadline."""
@@ -101,4 +107,6 @@ class ProbeWriter:
         with cassandra_session(self.settings) as session:
             present = {row.id for row in session.execute(
                 f"SELECT id FROM {self.qualified_table}", timeout=60)}
-        return sorted(set(self.acked) - present)
+        with self._lock:
+            acked = set(self.acked)
+        return sorted(acked - present)
