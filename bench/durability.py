@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from collections.abc import Callable
 
 from bench.results import Figure, StageResult
 from bench.stats import best, rate
@@ -51,7 +51,7 @@ def restart_cassandra(ctx: Context, mode: str | None) -> None:
     launcher.up(ctx, [service])
 
 
-def write_when_reconnected(write: Any, timeout_s: float = RECONNECT_TIMEOUT_S,
+def write_when_reconnected(write: Callable[[], None], timeout_s: float = RECONNECT_TIMEOUT_S,
                            poll_s: float = RECONNECT_POLL_S) -> None:
     """``write()`` once Cassandra takes it: retried while the driver reconnects to the
     restarted node, at most ``timeout_s``; then its last error propagates."""
@@ -66,7 +66,7 @@ def write_when_reconnected(write: Any, timeout_s: float = RECONNECT_TIMEOUT_S,
             if time.monotonic() > deadline:
                 raise
             log.info("the restarted node does not take writes yet (%s); retrying",
-                     str(exc.java_exception.getClass().getName()))
+                     exc.java_exception.getClass().getName())
             time.sleep(poll_s)
 
 
